@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` and `make test`. Each sets itself up in .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench warmup clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/techins demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks -q --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
+
+warmup: $(STAMP)
+	$(BIN)/techins warmup
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks

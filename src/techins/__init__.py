@@ -1,0 +1,1 @@
+"""techins: tech-insurance pricing and co-insurance engine."""

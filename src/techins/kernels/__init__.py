@@ -1,0 +1,1 @@
+"""Numba kernels: pure ``@njit`` functions over arrays and scalars. No pandas, no I/O here."""

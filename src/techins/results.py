@@ -1,0 +1,241 @@
+"""Monte Carlo results: figures of the simulated annual losses with their sampling errors.
+
+Standard errors and intervals (``n`` simulated years, ``z`` the normal quantile of the level):
+
+* mean: ``s / sqrt(n)``;
+* standard deviation: delta method, ``sqrt((m4 - s^4) / (4 s^2 n))`` with ``m4`` the 4th central moment;
+* quantile: distribution-free interval from order statistics: ``[x_(l), x_(u)]`` with ``l, u`` the
+  binomial ``Bin(n, p)`` quantiles at ``(1 -+ level) / 2`` (Serfling 1980, sec. 2.6); its standard error
+  is reported as the interval's width over ``2 z``;
+* TVaR: ``Var = (Var[X | X > q] + p (TVaR - q)^2) / (n (1 - p))`` (Manistre & Hancock 2005,
+  "Variance of the CTE estimator", North American Actuarial Journal 9(2), 129-156);
+* exceedance probability: ``sqrt(P (1 - P) / n)``, interval Clopper-Pearson.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from techins import _validate, figures
+from techins.errors import InputError
+
+__all__ = ["SimulationResult", "FIGURES"]
+
+FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Simulated annual losses of a line and their figures with Monte Carlo errors.
+
+    Attributes
+    ----------
+    annual : numpy.ndarray
+        One aggregate loss (after occurrence and aggregate terms) per simulated year.
+    max_occurrence : numpy.ndarray
+        The largest occurrence loss (after occurrence terms) of each year: the OEP sample.
+    counts : numpy.ndarray
+        Claims drawn each year (claims above ``counted_above`` when the run was thinned).
+    seed : int
+        The seed of the run.
+    line : Line
+        The simulated line.
+    counted_above : float
+        Threshold of the claims drawn: 0 for ground-up, the occurrence deductible when thinned.
+    claim_rate : float
+        Expected number of claims drawn per year.
+    reach_probability : float
+        Probability that a ground-up claim exceeds ``counted_above``.
+    """
+
+    annual: np.ndarray
+    max_occurrence: np.ndarray
+    counts: np.ndarray
+    seed: int
+    line: object
+    counted_above: float = 0.0
+    claim_rate: float = math.nan
+    reach_probability: float = 1.0
+
+    @property
+    def years(self) -> int:
+        """Number of simulated years."""
+        return int(self.annual.size)
+
+    @cached_property
+    def _sorted(self) -> np.ndarray:
+        return np.sort(self.annual)
+
+    @cached_property
+    def _sorted_occurrence(self) -> np.ndarray:
+        return np.sort(self.max_occurrence)
+
+    # ------------------------------------------------------------------ figures
+    def mean(self) -> float:
+        """Sample mean of the annual loss."""
+        return float(np.mean(self.annual))
+
+    def var(self) -> float:
+        """Sample variance (divisor n - 1)."""
+        return float(np.var(self.annual, ddof=1)) if self.years > 1 else 0.0
+
+    def std(self) -> float:
+        """Sample standard deviation (divisor n - 1)."""
+        return math.sqrt(self.var())
+
+    def quantile(self, p: float) -> float:
+        """Value at risk ``inf{x : F_n(x) >= p}`` of the empirical law of the simulated years."""
+        p = figures.check_level("quantile", p)
+        return figures.quantile_equal(self._sorted, p)
+
+    def tvar(self, p: float) -> float:
+        """Tail value at risk (expected shortfall) ``1/(1-p) int_p^1 quantile(u) du``."""
+        p = figures.check_level("tvar", p, upper_open=True)
+        return figures.tvar_equal(self._sorted, p)
+
+    def prob_exceed(self, x: float) -> float:
+        """Share of simulated years whose loss exceeds ``x``."""
+        x = _validate.real("prob_exceed", "x", x, allow_inf=True)
+        return float(self.years - np.searchsorted(self._sorted, x, side="right")) / self.years
+
+    def oep_quantile(self, p: float) -> float:
+        """Quantile of the year's largest occurrence loss (the OEP curve at ``1 - p``)."""
+        p = figures.check_level("oep_quantile", p)
+        return figures.quantile_equal(self._sorted_occurrence, p)
+
+    # ------------------------------------------------------------------ errors
+    def stderr(self, figure: str, arg: float | None = None) -> float:
+        """Monte Carlo standard error of a figure.
+
+        Parameters
+        ----------
+        figure : {"mean", "std", "quantile", "tvar", "prob_exceed"}
+        arg : float
+            The level ``p`` for quantile and tvar, the threshold ``x`` for prob_exceed.
+
+        Examples
+        --------
+        >>> sim.stderr("mean"); sim.stderr("quantile", 0.995)  # doctest: +SKIP
+        """
+        n = self.years
+        if figure == "mean":
+            return self.std() / math.sqrt(n)
+        if figure == "std":
+            s2 = self.var()
+            if s2 == 0.0:
+                return 0.0
+            m4 = float(np.mean((self.annual - self.mean()) ** 4))
+            return math.sqrt(max(m4 - s2 * s2, 0.0) / (4.0 * s2 * n))
+        if figure == "quantile":
+            lo, hi = self.ci("quantile", arg)
+            return (hi - lo) / (2.0 * stats.norm.ppf(0.975))
+        if figure == "tvar":
+            p = figures.check_level("tvar", self._need_arg(figure, arg), upper_open=True)
+            return _tvar_stderr(self._sorted, p)
+        if figure == "prob_exceed":
+            prob = self.prob_exceed(self._need_arg(figure, arg))
+            return math.sqrt(prob * (1.0 - prob) / n)
+        raise InputError(f"stderr: figure must be one of {FIGURES}, got {figure!r}")
+
+    def ci(self, figure: str, arg: float | None = None, level: float = 0.95) -> tuple[float, float]:
+        """Confidence interval of a figure at ``level`` (see the module notes for each method)."""
+        level = _validate.real("ci", "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+        z = float(stats.norm.ppf(0.5 + level / 2.0))
+        if figure == "quantile":
+            p = figures.check_level("quantile", self._need_arg(figure, arg))
+            return _quantile_ci(self._sorted, p, level)
+        if figure == "prob_exceed":
+            x = self._need_arg(figure, arg)
+            k = int(round(self.prob_exceed(x) * self.years))
+            return _clopper_pearson(k, self.years, level)
+        if figure in ("mean", "std", "tvar"):
+            centre = {"mean": self.mean, "std": self.std}.get(figure)
+            value = centre() if centre else self.tvar(arg)
+            half = z * self.stderr(figure, arg)
+            return value - half, value + half
+        raise InputError(f"ci: figure must be one of {FIGURES}, got {figure!r}")
+
+    @staticmethod
+    def _need_arg(figure: str, arg):
+        if arg is None:
+            what = "the threshold x" if figure == "prob_exceed" else "the level p"
+            raise InputError(f"stderr: figure {figure!r} needs {what}")
+        return arg
+
+    # ------------------------------------------------------------------ tables
+    def ep_curve(self, return_periods=None, level: float = 0.95) -> pd.DataFrame:
+        """Aggregate (AEP) and occurrence (OEP) exceedance curves by return period, with intervals.
+
+        Columns: ``return_period, exceedance_prob, aep, aep_tvar, oep, oep_tvar`` and the
+        order-statistic confidence limits ``aep_low, aep_high, oep_low, oep_high``. Return periods
+        longer than the number of simulated years are dropped.
+        """
+        periods = _return_periods(return_periods, self.years)
+        rows = []
+        for t in periods:
+            p = 1.0 - 1.0 / t
+            aep_lo, aep_hi = _quantile_ci(self._sorted, p, level)
+            oep_lo, oep_hi = _quantile_ci(self._sorted_occurrence, p, level)
+            rows.append((t, 1.0 / t, figures.quantile_equal(self._sorted, p), figures.tvar_equal(self._sorted, p),
+                         figures.quantile_equal(self._sorted_occurrence, p),
+                         figures.tvar_equal(self._sorted_occurrence, p), aep_lo, aep_hi, oep_lo, oep_hi))
+        return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "aep", "aep_tvar", "oep",
+                                           "oep_tvar", "aep_low", "aep_high", "oep_low", "oep_high"])
+
+    def summary(self, levels=(0.99, 0.995)) -> dict:
+        """Plain-float figures with their standard errors (JSON-serialisable)."""
+        out = {"method": "monte_carlo", "years": self.years, "seed": self.seed,
+               "counted_above": self.counted_above,
+               "mean": self.mean(), "mean_stderr": self.stderr("mean"),
+               "std": self.std(), "std_stderr": self.stderr("std")}
+        for p in levels:
+            key = _level_key(p)
+            out[f"quantile_{key}"] = self.quantile(p)
+            out[f"quantile_{key}_stderr"] = self.stderr("quantile", p)
+            out[f"tvar_{key}"] = self.tvar(p)
+            out[f"tvar_{key}_stderr"] = self.stderr("tvar", p)
+        return out
+
+
+def _level_key(p: float) -> str:
+    return f"{p:g}".replace("0.", "", 1) if p < 1 else "1"
+
+
+def _return_periods(return_periods, years: int) -> list[float]:
+    periods = figures.DEFAULT_RETURN_PERIODS if return_periods is None else return_periods
+    out = []
+    for t in periods:
+        t = _validate.real("ep_curve", "return_period", t, low=1.0, low_open=True)
+        if t <= years:
+            out.append(t)
+    return out
+
+
+def _tvar_stderr(x: np.ndarray, p: float) -> float:
+    n = x.size
+    q = figures.quantile_equal(x, p)
+    es = figures.tvar_equal(x, p)
+    tail = x[int(np.searchsorted(x, q, side="right")):]
+    var_tail = float(np.var(tail)) if tail.size > 1 else 0.0
+    return math.sqrt((var_tail + p * (es - q) ** 2) / (n * (1.0 - p)))
+
+
+def _quantile_ci(x: np.ndarray, p: float, level: float) -> tuple[float, float]:
+    n = x.size
+    alpha = 1.0 - level
+    lo = int(stats.binom.ppf(alpha / 2.0, n, p))
+    hi = int(stats.binom.ppf(1.0 - alpha / 2.0, n, p)) + 1
+    return float(x[min(max(lo, 1), n) - 1]), float(x[min(max(hi, 1), n) - 1])
+
+
+def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
+    alpha = 1.0 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2.0, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1.0 - alpha / 2.0, k + 1, n - k))
+    return lo, hi
