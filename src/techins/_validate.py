@@ -75,9 +75,9 @@ def real_array(owner: str, name: str, values, *, low: float = -math.inf, min_siz
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"{owner}: {name}[{i}] must be finite, got {arr[i]!r}")
+        raise InputError(f"{owner}: {name}[{i}] must be finite, got {float(arr[i])!r}")
     below = arr < low
     if below.any():
         i = int(np.argmax(below))
-        raise InputError(f"{owner}: {name}[{i}] must be >= {low:g}, got {arr[i]!r}")
+        raise InputError(f"{owner}: {name}[{i}] must be >= {low:g}, got {float(arr[i])!r}")
     return arr
