@@ -110,7 +110,7 @@ def _figures(line, years, seed, levels, with_exact, thin, threads) -> dict:
 
 def _print(report: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report, default=_json_default))
+        print(json.dumps(_finite_or_none(report), allow_nan=False))
         return
     mc = report["monte_carlo"]
     ex = report.get("exact")
@@ -133,10 +133,17 @@ def _print(report: dict, as_json: bool) -> None:
         print(f"warning: {message}")
 
 
-def _json_default(value):
+def _finite_or_none(value):
+    """JSON has no inf or NaN: they become null."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
     if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {value!r}")
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover
