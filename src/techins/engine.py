@@ -85,7 +85,7 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     states = chunk_states(seed, years)
     annual = np.empty(years)
     max_occurrence = np.empty(years)
-    counts = np.empty(years, dtype=np.int64)
+    counts = np.empty(years, dtype=np.int32)
     with _numba_threads(threads):
         compound.simulate_line(states, CHUNK_YEARS, years, freq_code, fp, sev_code, sp, values, probs,
                                aliases, _terms(occ), _terms(agg), annual, max_occurrence, counts)

@@ -3,6 +3,7 @@
 The engine prepares, in Python, one float64 parameter vector per law (layout below) and, for the
 empirical law, an alias table; these kernels only draw. Sampling ``X | X > d`` (the claims that reach
 a layer) is exact in distribution: inversion of the survival function where it has a closed form,
+exact rejection for the normal tail under the lognormal (Robert 1995)
 rejection from an exponential proposal for the gamma tail.
 
 Parameter layouts (``p``):
@@ -118,14 +119,15 @@ def _spliced(state, p):
 
 
 @jit
-def _fill_lognormal(state, mu, sigma, s_d, out, m):
+def _fill_lognormal(state, mu, sigma, d, s_d, out, m):
     if s_d >= 1.0:
         for i in range(m):
             out[i] = math.exp(mu + sigma * rng.normal(state))
     else:
-        # X > d  <=>  Z > z_d: invert the normal survival function on (0, S(d))
+        # X > d  <=>  Z > z_d = (log d - mu) / sigma
+        z_d = (math.log(d) - mu) / sigma
         for i in range(m):
-            out[i] = math.exp(mu - sigma * rng.ndtri(rng.uniform(state) * s_d))
+            out[i] = math.exp(mu + sigma * rng.normal_above(state, z_d))
 
 
 @jit
@@ -173,7 +175,7 @@ def fill(state, code, p, values, probs, aliases, out, m):
     One small function per law, chosen once per batch, so each loop is a tight inlined draw.
     """
     if code == LOGNORMAL:
-        _fill_lognormal(state, p[0], p[1], p[3], out, m)
+        _fill_lognormal(state, p[0], p[1], p[2], p[3], out, m)
     elif code == GAMMA:
         _fill_gamma(state, p[0], p[1], p[2], out, m)
     elif code == WEIBULL:
