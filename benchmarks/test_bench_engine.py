@@ -43,3 +43,26 @@ def test_exact_fft_ground_up(record):
     line = ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0))
     ex = record("exact FFT ground-up", "fft", lambda: ti.exact(line), rounds=5)
     assert abs(ex.mean() / (5 * math.exp(12.0)) - 1) < 1e-4
+
+
+_COLD = """
+import time
+t0 = time.perf_counter()
+import techins as ti
+t1 = time.perf_counter()
+ti.simulate(ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0)), years=10_000, seed=1)
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def test_cold_start_with_warm_cache(record):
+    """A new process: import plus the first simulate, the Numba cache already on disk."""
+    import subprocess
+    import sys
+
+    def new_process():
+        return subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=True).stdout
+
+    out = record("cold start (new process)", "import+first simulate", new_process)
+    import_s, first_s = map(float, out.split())
+    assert import_s + first_s > 0

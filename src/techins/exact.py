@@ -75,7 +75,6 @@ from techins.line import Line
 __all__ = ["exact", "ExactResult"]
 
 METHODS = ("fft", "panjer")
-FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
 
 MIN_LOG2 = 10            # smallest automatic grid
 MAX_LOG2_FFT = 22        # largest automatic FFT grid
@@ -234,8 +233,8 @@ class ExactResult:
         *args
             The level or threshold of the figure (ignored).
         """
-        if figure not in FIGURES:
-            raise InputError(f"stderr: figure must be one of {FIGURES}, got {figure!r}")
+        if figure not in figures.FIGURES:
+            raise InputError(f"stderr: figure must be one of {figures.FIGURES}, got {figure!r}")
         return 0.0
 
     # ------------------------------------------------------------------ tables
@@ -275,7 +274,7 @@ class ExactResult:
         """
         out = {"method": self.method, "mean": self.mean(), "std": self.std()}
         for p in levels:
-            key = _level_key(figures.check_level("summary", p, upper_open=True))
+            key = figures.level_key(figures.check_level("summary", p, upper_open=True))
             out[f"quantile_{key}"] = self.quantile(p)
             out[f"tvar_{key}"] = self.tvar(p)
         out.update({"bucket": float(self.bucket), "n_buckets": int(self.n_buckets),
@@ -284,10 +283,6 @@ class ExactResult:
                     "mean_error": None if math.isnan(self.mean_error) else float(self.mean_error)})
         return out
 
-
-def _level_key(p: float) -> str:
-    # the same keys as SimulationResult.summary: 0.99 -> "99", 0.995 -> "995"
-    return f"{p:g}".replace("0.", "", 1) if p < 1 else "1"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from techins import _validate
 
 __all__ = [
     "DEFAULT_RETURN_PERIODS",
+    "FIGURES",
+    "level_key",
     "check_level",
     "quantile_sorted",
     "tvar_sorted",
@@ -28,7 +30,13 @@ __all__ = [
     "tvar_equal",
 ]
 
+FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
 DEFAULT_RETURN_PERIODS = (2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0, 200.0, 250.0, 500.0, 1000.0)
+
+
+def level_key(p: float) -> str:
+    """Key of a level in summaries: 0.99 -> "99", 0.995 -> "995"."""
+    return f"{p:g}".replace("0.", "", 1) if p < 1 else "1"
 
 
 def check_level(owner: str, p, *, upper_open: bool = False) -> float:
@@ -55,7 +63,6 @@ def tvar_sorted(values: np.ndarray, probs: np.ndarray, cumprob: np.ndarray, p: f
         return float(values[-1])
     q = quantile_sorted(values, cumprob, p)
     above = values > q
-    # tail part summed from the top end, where the large values are, to limit cancellation
     tail = float(np.sum(probs[above] * values[above]))
     f_q = 1.0 - float(np.sum(probs[above]))
     return (tail + max(f_q - p, 0.0) * q) / (1.0 - p)

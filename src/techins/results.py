@@ -25,9 +25,8 @@ from scipy import stats
 from techins import _validate, figures
 from techins.errors import InputError
 
-__all__ = ["SimulationResult", "FIGURES"]
+__all__ = ["SimulationResult"]
 
-FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,14 +133,14 @@ class SimulationResult:
             return math.sqrt(max(m4 - s2 * s2, 0.0) / (4.0 * s2 * n))
         if figure == "quantile":
             lo, hi = self.ci("quantile", arg)
-            return (hi - lo) / (2.0 * stats.norm.ppf(0.975))
+            return float((hi - lo) / (2.0 * stats.norm.ppf(0.975)))
         if figure == "tvar":
             p = figures.check_level("tvar", self._need_arg(figure, arg), upper_open=True)
             return _tvar_stderr(self._sorted, p)
         if figure == "prob_exceed":
             prob = self.prob_exceed(self._need_arg(figure, arg))
             return math.sqrt(prob * (1.0 - prob) / n)
-        raise InputError(f"stderr: figure must be one of {FIGURES}, got {figure!r}")
+        raise InputError(f"stderr: figure must be one of {figures.FIGURES}, got {figure!r}")
 
     def ci(self, figure: str, arg: float | None = None, level: float = 0.95) -> tuple[float, float]:
         """Confidence interval of a figure at ``level`` (see the module notes for each method)."""
@@ -159,7 +158,7 @@ class SimulationResult:
             value = centre() if centre else self.tvar(arg)
             half = z * self.stderr(figure, arg)
             return value - half, value + half
-        raise InputError(f"ci: figure must be one of {FIGURES}, got {figure!r}")
+        raise InputError(f"ci: figure must be one of {figures.FIGURES}, got {figure!r}")
 
     @staticmethod
     def _need_arg(figure: str, arg):
@@ -195,16 +194,13 @@ class SimulationResult:
                "mean": self.mean(), "mean_stderr": self.stderr("mean"),
                "std": self.std(), "std_stderr": self.stderr("std")}
         for p in levels:
-            key = _level_key(p)
+            key = figures.level_key(p)
             out[f"quantile_{key}"] = self.quantile(p)
             out[f"quantile_{key}_stderr"] = self.stderr("quantile", p)
             out[f"tvar_{key}"] = self.tvar(p)
             out[f"tvar_{key}_stderr"] = self.stderr("tvar", p)
         return out
 
-
-def _level_key(p: float) -> str:
-    return f"{p:g}".replace("0.", "", 1) if p < 1 else "1"
 
 
 def _return_periods(return_periods, years: int) -> list[float]:

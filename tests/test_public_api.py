@@ -1,0 +1,49 @@
+"""The public names other programs rely on (DESIGN.md contract), and the runnable docstring examples."""
+
+import doctest
+import importlib
+
+import pytest
+
+import techins as ti
+
+CONTRACT = {
+    "Line", "Layer", "Poisson", "NegativeBinomial", "Binomial", "LogNormal", "Gamma", "Pareto", "Weibull",
+    "Exponential", "Empirical", "simulate", "exact",
+}
+
+
+def test_contract_names_are_public():
+    assert CONTRACT <= set(ti.__all__)
+    for name in ti.__all__:
+        assert hasattr(ti, name), name
+
+
+def test_all_is_exactly_this_list():
+    assert sorted(ti.__all__) == sorted([
+        "AccuracyWarning", "Binomial", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
+        "InputError", "InputTypeError", "Layer", "Line", "LogNormal", "NegativeBinomial", "Pareto", "Poisson",
+        "SeverityLaw", "SimulationResult", "Spliced", "TechinsError", "Weibull", "exact", "read_line",
+        "simulate", "__version__",
+    ])
+
+
+def test_contract_figures_on_both_paths():
+    line = ti.Line(frequency=ti.Poisson(5.0), severity=ti.LogNormal(mu=10.0, sigma=2.0),
+                   occurrence=ti.Layer(limit=5e6, deductible=1e6), aggregate=ti.Layer(limit=2e7, deductible=0.0))
+    sim = ti.simulate(line, years=20_000, seed=1)
+    ex = ti.exact(line)
+    for d in (sim, ex):
+        for value in (d.mean(), d.std(), d.quantile(0.995), d.tvar(0.99), d.prob_exceed(1e7)):
+            assert isinstance(value, float)
+        assert list(d.ep_curve().columns[:6]) == ["return_period", "exceedance_prob", "aep", "aep_tvar",
+                                                   "oep", "oep_tvar"]
+    assert sim.annual.shape == (20_000,)
+    assert sim.stderr("mean") > 0 and ex.stderr("mean") == 0.0
+
+
+@pytest.mark.parametrize("module", ["techins", "techins.line", "techins.engine", "techins.exact",
+                                    "techins.distributions"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
