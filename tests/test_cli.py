@@ -2,6 +2,7 @@
 status 2 with one line on stderr naming the file, field and value, never a traceback."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,6 @@ def test_bad_line_file_exits_2_with_one_line(tmp_path, case):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
     assert str(path) in lines[0]
-    import re
     assert re.search(message, lines[0]), lines[0]
 
 
@@ -94,3 +94,26 @@ def test_console_script_and_module_agree():
     script = Path(sys.executable).with_name("techins")
     run = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.startswith("techins ")
+
+
+def test_line_on_the_command_line_matches_the_file():
+    inline = techins("simulate", "--frequency", "poisson:mean=5", "--severity", "lognormal:mu=10,sigma=2",
+                     "--occurrence", "limit=5e6,deductible=1e6", "--years", 20_000, "--seed", 3, "--json")
+    from_file = techins("simulate", REFERENCE, "--years", 20_000, "--seed", 3, "--json")
+    assert inline.returncode == 0, inline.stderr
+    assert json.loads(inline.stdout)["monte_carlo"] == json.loads(from_file.stdout)["monte_carlo"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--frequency", "poisson:mean=5", "--severity", "lognormal:mu=10,sigma=x"], "sigma must be a number"),
+    (["--frequency", "poisson", "--severity", "gamma:shape=1,scale=1"], "LAW:KEY=VALUE"),
+    (["--frequency", "poisson:mean=5"], "missing table [severity]"),
+    ([], "give a line file"),
+    (["--years", "ten"], "invalid int value"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_command_line_exits_2_with_one_line(args, message):
+    run = techins("simulate", *args)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr

@@ -13,7 +13,7 @@ import time
 import warnings
 
 from importlib.metadata import version as _dist_version
-from techins.errors import AccuracyWarning, TechinsError
+from techins.errors import AccuracyWarning, InputError, TechinsError
 
 __all__ = ["main"]
 
@@ -29,15 +29,30 @@ def main(argv=None) -> int:
     except TechinsError as exc:
         print(f"techins: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
+        sys.stderr.close()
+        return 0
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes get the same one-line message and exit status 2 as any bad input."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"techins: error: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="techins", description="Tech-insurance pricing engine.")
+    parser = _OneLineParser(prog="techins", description="Tech-insurance pricing engine.")
     parser.add_argument("--version", action="version", version=f"techins {_dist_version('techins')}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     sim = sub.add_parser("simulate", help="simulate one frequency-severity line and print its figures")
-    sim.add_argument("line", help="a line TOML file (see docs/user-guide.md)")
+    sim.add_argument("line", nargs="?", help="a line TOML file (see docs/user-guide.md); or give the "
+                                             "line with --frequency and --severity")
+    sim.add_argument("--frequency", metavar="LAW:K=V,...", help="e.g. poisson:mean=5")
+    sim.add_argument("--severity", metavar="LAW:K=V,...", help="e.g. lognormal:mu=10,sigma=2")
+    sim.add_argument("--occurrence", metavar="K=V,...", help="e.g. limit=5e6,deductible=1e6")
+    sim.add_argument("--aggregate", metavar="K=V,...", help="e.g. limit=2e7")
     sim.add_argument("--years", type=int, default=1_000_000, help="simulated years (default 1,000,000)")
     sim.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     sim.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
@@ -61,14 +76,55 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_simulate(args) -> int:
-    from techins.linefile import read_line
+    from techins.linefile import line_from_mapping, read_line
 
-    line = read_line(args.line)
+    inline = {name: getattr(args, name) for name in ("frequency", "severity", "occurrence", "aggregate")
+              if getattr(args, name) is not None}
+    if args.line is not None and inline:
+        raise InputError("simulate: give either a line file or --frequency/--severity, not both")
+    if args.line is not None:
+        line = read_line(args.line)
+        title = args.line
+    elif inline:
+        line = line_from_mapping({name: _parse_terms(name, text) for name, text in inline.items()},
+                                 source="command line")
+        title = " ".join(f"--{name} {text}" for name, text in inline.items())
+    else:
+        raise InputError("simulate: give a line file, or --frequency and --severity")
     report = _figures(line, args.years, args.seed, args.levels, args.exact, not args.no_thin,
                       args.threads)
-    report["line_file"] = args.line
+    report["line_file"] = title
     _print(report, args.json)
     return 0
+
+
+def _parse_terms(option: str, text: str) -> dict:
+    """``"lognormal:mu=10,sigma=2"`` -> ``{"law": "lognormal", "mu": 10.0, "sigma": 2.0}``."""
+    table = {}
+    law, sep, rest = text.partition(":")
+    if option in ("frequency", "severity"):
+        if not sep:
+            raise InputError(f"--{option} {text!r}: write LAW:KEY=VALUE,..., e.g. poisson:mean=5")
+        table["law"] = law.strip()
+    else:
+        rest = text
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InputError(f"--{option}: {item!r} is not KEY=VALUE")
+        table[key.strip()] = _number(option, key.strip(), value.strip())
+    return table
+
+
+def _number(option: str, key: str, value: str):
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"--{option}: {key} must be a number, got {value!r}") from None
 
 
 def _run_demo(args) -> int:
