@@ -21,8 +21,8 @@ def test_contract_names_are_public():
 
 def test_all_is_exactly_this_list():
     assert sorted(ti.__all__) == sorted([
-        "AccuracyWarning", "Binomial", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
-        "InputError", "InputTypeError", "Layer", "Line", "LogNormal", "NegativeBinomial", "Pareto", "Poisson",
+        "AccuracyWarning", "Binomial", "BookResult", "CommonShock", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
+        "InputError", "InputTypeError", "Layer", "Line", "LogNormal", "NegativeBinomial", "Pareto", "Poisson", "Portfolio",
         "SeverityLaw", "SimulationResult", "Spliced", "TechinsError", "Weibull", "exact", "read_line",
         "simulate", "__version__",
     ])
@@ -43,7 +43,7 @@ def test_contract_figures_on_both_paths():
 
 
 @pytest.mark.parametrize("module", ["techins", "techins.line", "techins.engine", "techins.exact",
-                                    "techins.distributions"])
+                                    "techins.distributions", "techins.portfolio"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

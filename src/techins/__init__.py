@@ -33,13 +33,16 @@ from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsE
 from techins.exact import ExactResult, exact
 from techins.line import Layer, Line
 from techins.linefile import read_line
-from techins.results import SimulationResult
+from techins.portfolio import CommonShock, Portfolio
+from techins.results import BookResult, SimulationResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccuracyWarning",
     "Binomial",
+    "BookResult",
+    "CommonShock",
     "Empirical",
     "ExactResult",
     "Exponential",
@@ -53,6 +56,7 @@ __all__ = [
     "NegativeBinomial",
     "Pareto",
     "Poisson",
+    "Portfolio",
     "SeverityLaw",
     "SimulationResult",
     "Spliced",

@@ -22,9 +22,10 @@ import numpy as np
 
 from techins import _validate, distributions as dist
 from techins.errors import InputError, InputTypeError
-from techins.kernels import compound, severity as sev_kernels
+from techins.kernels import book as book_kernels, compound, severity as sev_kernels
 from techins.line import Line
-from techins.results import SimulationResult
+from techins.portfolio import Portfolio
+from techins.results import BookResult, SimulationResult
 
 __all__ = ["simulate", "CHUNK_YEARS", "chunk_states"]
 
@@ -65,8 +66,8 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     >>> sim.annual.shape
     (10000,)
     """
-    if not isinstance(line, Line):
-        raise InputTypeError(f"simulate: line must be a techins.Line, got {type(line).__name__}")
+    if not isinstance(line, (Line, Portfolio)):
+        raise InputTypeError(f"simulate: expected a techins.Line or techins.Portfolio, got {type(line).__name__}")
     years = _validate.integer("simulate", "years", years, low=1)
     seed = _validate.integer("simulate", "seed", seed, low=0)
     if backend not in BACKENDS:
@@ -74,6 +75,8 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     if threads is not None:
         threads = _validate.integer("simulate", "threads", threads, low=1,
                                     high=numba.config.NUMBA_NUM_THREADS)
+    if isinstance(line, Portfolio):
+        return _simulate_book(line, years, seed, thin, threads)
 
     occ = line.occurrence_layer
     threshold = occ.deductible if thin else 0.0
@@ -94,12 +97,13 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
                             reach_probability=survival)
 
 
-def chunk_states(seed: int, years: int, first_chunk: int = 0, n_chunks: int | None = None) -> np.ndarray:
+def chunk_states(seed: int, years: int, first_chunk: int = 0, n_chunks: int | None = None,
+                 chunk_years: int = CHUNK_YEARS) -> np.ndarray:
     """Return the xoshiro256++ states (``uint64[n, 4]``) of chunks ``first_chunk ...``.
 
     Chunk ``k``'s state comes from ``SeedSequence(seed, spawn_key=(k,))``, independent of all others.
     """
-    total = -(-years // CHUNK_YEARS)
+    total = -(-years // chunk_years)
     if n_chunks is None:
         n_chunks = total - first_chunk
     states = np.empty((n_chunks, 4), dtype=np.uint64)
@@ -205,6 +209,98 @@ def _thinned_frequency(line: Line, threshold: float) -> tuple[dist.FrequencyLaw,
         return line.frequency, 1.0
     survival = float(line.severity.sf(threshold))
     return line.frequency.thinned(survival), survival
+
+
+BOOK_WAVE = 8                 # chunks per parallel wave; fixed, so sums do not depend on threads
+BOOK_CLAIMS_PER_CHUNK = 1 << 20
+
+
+def book_chunk_years(portfolio: Portfolio, total_rate: float) -> int:
+    """Years per chunk of a book: a power of two, at most ``CHUNK_YEARS``, with at most about 2**20
+    expected claims and shock hits per chunk. It depends on the book alone, never on threads."""
+    hits = sum(shock.rate * shock.hit_probability * portfolio.exposed(shock).size for shock in portfolio.shocks)
+    per_year = total_rate + hits
+    chunk = CHUNK_YEARS
+    while chunk > 1 and chunk * per_year > BOOK_CLAIMS_PER_CHUNK:
+        chunk //= 2
+    return chunk
+
+
+def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads) -> BookResult:
+    a = portfolio.arrays
+    n = portfolio.n_policies
+    table = _LawTable()
+    rates = np.empty(n)
+    rows = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        law = portfolio.severities[a["severity_key"][i]]
+        threshold = a["deductible"][i] / a["severity_scale"][i] if thin else 0.0
+        rows[i], survival = table.row(law, threshold)
+        rates[i] = a["claim_rate"][i] * survival
+    total_rate = float(rates.sum())
+    accept, alias = alias_table(rates / total_rate) if total_rate > 0 else (np.ones(1), np.zeros(1, np.intp))
+    terms = np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]])
+    shocks = portfolio.shocks
+    exposed = [portfolio.exposed(s) for s in shocks]
+    shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
+    shock_q = np.array([s.hit_probability for s in shocks], dtype=np.float64)
+    shock_row = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
+    shock_on_si = np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_)
+    shock_batch = np.array([s.clause == "batch" for s in shocks], dtype=np.bool_)
+    shock_terms = np.array([(s.event_deductible, s.event_limit) for s in shocks], dtype=np.float64).reshape(-1, 2)
+    exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
+    exposed_flat = np.concatenate(exposed).astype(np.int64) if exposed else np.zeros(0, np.int64)
+    codes, params, offsets, values, probs, aliases = table.arrays()
+
+    chunk = book_chunk_years(portfolio, total_rate)
+    n_chunks = -(-years // chunk)
+    annual = np.empty(years)
+    max_occurrence = np.empty(years)
+    line_annual = np.empty((len(portfolio.line_names), years))
+    policy_sum, policy_sumsq, policy_cross = np.zeros(n), np.zeros(n), np.zeros(n)
+    with _numba_threads(threads):
+        for first in range(0, n_chunks, BOOK_WAVE):
+            width = min(BOOK_WAVE, n_chunks - first)
+            states = chunk_states(seed, years, first, width, chunk_years=chunk)
+            psum, psumsq, pcross = (np.empty((width, n)) for _ in range(3))
+            book_kernels.simulate_book_wave(
+                states, first, chunk, years, total_rate, accept, alias, rows, a["severity_scale"], terms,
+                a["line"], a["sum_insured"], codes, params, offsets, values, probs, aliases,
+                shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed_flat,
+                exposed_offsets, annual, max_occurrence, line_annual, psum, psumsq, pcross)
+            for w in range(width):  # chunk order, whatever the threads did
+                policy_sum += psum[w]
+                policy_sumsq += psumsq[w]
+                policy_cross += pcross[w]
+    return BookResult(annual=annual, max_occurrence=max_occurrence, counts=None, seed=seed, line=portfolio,
+                      line_annual=line_annual, policy_sum=policy_sum, policy_sumsq=policy_sumsq,
+                      policy_cross=policy_cross, chunk_years=chunk)
+
+
+class _LawTable:
+    """Kernel rows of the distinct (law, threshold) pairs of a book, with their alias tables."""
+
+    def __init__(self):
+        self._index = {}
+        self._rows = []
+
+    def row(self, law, threshold: float) -> tuple[int, float]:
+        key = (law, float(threshold))
+        if key not in self._index:
+            survival = float(law.sf(threshold)) if threshold > 0 else 1.0
+            self._index[key] = (len(self._rows), survival)
+            self._rows.append(severity_kernel_params(law, threshold))
+        return self._index[key]
+
+    def arrays(self):
+        codes = np.array([r[0] for r in self._rows], dtype=np.int64)
+        params = np.array([r[1] for r in self._rows]).reshape(-1, sev_kernels.N_PARAMS)
+        sizes = [r[2].size for r in self._rows]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        values = np.concatenate([r[2] for r in self._rows]) if self._rows else np.zeros(1)
+        probs = np.concatenate([r[3] for r in self._rows]) if self._rows else np.ones(1)
+        aliases = np.concatenate([r[4] for r in self._rows]) if self._rows else np.zeros(1, np.intp)
+        return codes, params, offsets, values, probs, aliases.astype(np.intp)
 
 
 def _terms(layer) -> np.ndarray:

@@ -25,7 +25,7 @@ from scipy import stats
 from techins import _validate, figures
 from techins.errors import InputError
 
-__all__ = ["SimulationResult"]
+__all__ = ["SimulationResult", "BookResult"]
 
 
 
@@ -235,3 +235,69 @@ def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
     lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2.0, k, n - k + 1))
     hi = 1.0 if k == n else float(stats.beta.ppf(1.0 - alpha / 2.0, k + 1, n - k))
     return lo, hi
+
+
+@dataclass(frozen=True, eq=False)
+class BookResult(SimulationResult):
+    """Simulated annual losses of a book: the book's figures (as a line's), plus per line and per policy.
+
+    Attributes
+    ----------
+    line_annual : numpy.ndarray
+        ``[n_lines, years]``: each line's annual loss (after the policies' terms).
+    policy_sum, policy_sumsq, policy_cross : numpy.ndarray
+        Per policy, sums over the simulated years of its annual loss ``X_i``, of ``X_i^2`` and of
+        ``X_i S`` with ``S`` the book's annual loss: enough for each policy's expected loss, its
+        standard error and its covariance with the book, without keeping policies x years.
+    chunk_years : int
+        Years per chunk of this book (fixed by the book, never by the threads).
+    """
+
+    line_annual: np.ndarray = None
+    policy_sum: np.ndarray = None
+    policy_sumsq: np.ndarray = None
+    policy_cross: np.ndarray = None
+    chunk_years: int = 0
+
+    @property
+    def portfolio(self):
+        """The simulated book."""
+        return self.line
+
+    def line_result(self, name: str) -> SimulationResult:
+        """The figures of one product line, standalone (its annual losses as a line's)."""
+        names = self.portfolio.line_names
+        if name not in names:
+            raise InputError(f"line_result: no line {name!r}; the book has {list(names)}")
+        return SimulationResult(annual=self.line_annual[names.index(name)], max_occurrence=np.zeros(0),
+                                counts=None, seed=self.seed, line=name)
+
+    def policy_table(self) -> pd.DataFrame:
+        """Per policy: expected loss with its standard error, and covariance with the book.
+
+        ``expected_loss = sum X_i / n``; its standard error ``sqrt(var_i / n)`` with
+        ``var_i = (sum X_i^2 - n mean_i^2) / (n - 1)``; ``cov_with_book = (sum X_i S - n mean_i E[S]) / (n - 1)``.
+        """
+        n = self.years
+        mean = self.policy_sum / n
+        var = np.maximum(self.policy_sumsq - n * mean * mean, 0.0) / max(n - 1, 1)
+        cov = (self.policy_cross - n * mean * self.mean()) / max(n - 1, 1)
+        arrays = self.portfolio.arrays
+        return pd.DataFrame({
+            "policy_id": arrays["policy_id"],
+            "line": np.asarray(self.portfolio.line_names, dtype=object)[arrays["line"]],
+            "expected_loss": mean,
+            "expected_loss_stderr": np.sqrt(var / n),
+            "std": np.sqrt(var),
+            "cov_with_book": cov,
+        })
+
+    def line_table(self, level: float = 0.99) -> pd.DataFrame:
+        """Per line: expected loss and its standard error, standard deviation, standalone TVaR."""
+        rows = []
+        for name in self.portfolio.line_names:
+            r = self.line_result(name)
+            rows.append((name, r.mean(), r.stderr("mean"), r.std(), r.tvar(level), r.stderr("tvar", level)))
+        return pd.DataFrame(rows, columns=["line", "expected_loss", "expected_loss_stderr", "std",
+                                           f"tvar_{figures.level_key(level)}",
+                                           f"tvar_{figures.level_key(level)}_stderr"])

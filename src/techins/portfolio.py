@@ -1,0 +1,258 @@
+"""A book of policies with their own exposures and terms, and the common shocks that accumulate them.
+
+The policies table is the boundary format (a pandas DataFrame, one row per policy); inside, the book is
+a set of float64 / int64 arrays, one entry per policy, built once and validated with errors that name
+the row, the column and the value.
+
+Columns of the policies table (``POLICY_COLUMNS``; each schema once):
+
+=================  ========  ===========================================================================
+column             default   meaning
+=================  ========  ===========================================================================
+policy_id          required  unique identifier
+line               required  product line (text); per-line figures group by it
+claim_rate         required  expected independent claims a year (Poisson), after exposure and rating
+severity           required  key of the claim-size law in ``severities``
+severity_scale     1         claim size = scale x a draw of the law (e.g. sum insured, amount at risk)
+deductible         0         per-occurrence deductible
+limit              inf       per-occurrence limit (above the deductible)
+share              1         share of the layer written (co-insurance share)
+agg_deductible     0         annual aggregate deductible of the policy
+agg_limit          inf       annual aggregate limit of the policy
+sum_insured        NaN       needed by common shocks whose loss is a share of sum insured
+=================  ========  ===========================================================================
+
+Any other column is a factor (cloud provider, software vendor, batch, fleet, region...) that common
+shocks may select policies by.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from techins import _validate
+from techins.distributions import SeverityLaw
+from techins.errors import InputError, InputTypeError
+
+__all__ = ["POLICY_COLUMNS", "CommonShock", "Portfolio"]
+
+# column -> (default, low, low_open, allow_inf); default None means required
+POLICY_COLUMNS = {
+    "claim_rate": (None, 0.0, False, False),
+    "severity_scale": (1.0, 0.0, True, False),
+    "deductible": (0.0, 0.0, False, False),
+    "limit": (math.inf, 0.0, True, True),
+    "share": (1.0, 0.0, True, False),
+    "agg_deductible": (0.0, 0.0, False, False),
+    "agg_limit": (math.inf, 0.0, True, True),
+    "sum_insured": (math.nan, 0.0, False, False),
+}
+TEXT_COLUMNS = ("policy_id", "line", "severity")
+CLAUSES = ("per_policy", "batch")
+BASES = ("sum_insured", "amount")
+
+
+@dataclass(frozen=True)
+class CommonShock:
+    """A systemic event that hits many policies at once: one occurrence across all it hits.
+
+    Events arrive as a Poisson process with ``rate`` a year. Each event hits each exposed policy
+    (``factor`` column equal to one of ``values``) independently with ``hit_probability``. Each hit
+    costs ``severity`` drawn afresh, times the policy's sum insured when ``basis="sum_insured"``.
+
+    With ``clause="per_policy"`` each hit goes through the policy's own occurrence terms. With
+    ``clause="batch"`` (a serial-defect / batch clause) the event is one occurrence with one
+    ``event_deductible`` and one ``event_limit`` on the total of all hits, shared back to the policies
+    in proportion to their ground-up hits.
+
+    Parameters
+    ----------
+    name : str
+    rate : float
+        Expected events a year, >= 0.
+    factor : str
+        Column of the policies table that says who is exposed.
+    values : tuple of str
+        Values of ``factor`` that are exposed.
+    hit_probability : float
+        Probability that an event hits a given exposed policy, in [0, 1].
+    severity : SeverityLaw
+        Law of each hit: a share of sum insured, or an amount.
+    basis : {"sum_insured", "amount"}
+    clause : {"per_policy", "batch"}
+    event_deductible, event_limit : float
+        Terms of the event under a batch clause.
+    """
+
+    name: str
+    rate: float
+    factor: str
+    values: tuple
+    hit_probability: float
+    severity: SeverityLaw
+    basis: str = "sum_insured"
+    clause: str = "per_policy"
+    event_deductible: float = 0.0
+    event_limit: float = math.inf
+
+    def __post_init__(self):
+        owner = f"CommonShock {self.name!r}"
+        object.__setattr__(self, "rate", _validate.real(owner, "rate", self.rate, low=0.0))
+        object.__setattr__(self, "hit_probability",
+                           _validate.real(owner, "hit_probability", self.hit_probability, low=0.0, high=1.0))
+        if not isinstance(self.severity, SeverityLaw):
+            raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
+        if isinstance(self.values, str) or not isinstance(self.values, (tuple, list)) or not self.values:
+            raise InputError(f"{owner}: values must be a non-empty list of factor values, got {self.values!r}")
+        object.__setattr__(self, "values", tuple(str(v) for v in self.values))
+        if self.basis not in BASES:
+            raise InputError(f"{owner}: basis must be one of {BASES}, got {self.basis!r}")
+        if self.clause not in CLAUSES:
+            raise InputError(f"{owner}: clause must be one of {CLAUSES}, got {self.clause!r}")
+        object.__setattr__(self, "event_deductible",
+                           _validate.real(owner, "event_deductible", self.event_deductible, low=0.0))
+        object.__setattr__(self, "event_limit", _validate.real(owner, "event_limit", self.event_limit,
+                                                               low=0.0, low_open=True, allow_inf=True))
+
+
+@dataclass(frozen=True, eq=False)
+class Portfolio:
+    """A book of policies, its claim-size laws and its common shocks.
+
+    Parameters
+    ----------
+    policies : pandas.DataFrame
+        One row per policy; columns in ``POLICY_COLUMNS`` (module notes) plus factor columns.
+    severities : mapping of str to SeverityLaw
+        The claim-size laws the ``severity`` column names.
+    shocks : sequence of CommonShock, optional
+
+    Examples
+    --------
+    >>> import pandas as pd, techins as ti
+    >>> book = ti.Portfolio(pd.DataFrame({"policy_id": ["a", "b"], "line": "cyber", "claim_rate": [0.1, 0.2],
+    ...                                   "severity": "breach"}), {"breach": ti.LogNormal(11.0, 1.5)})
+    >>> book.n_policies
+    2
+    """
+
+    policies: pd.DataFrame
+    severities: dict
+    shocks: tuple = ()
+    arrays: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.policies, pd.DataFrame):
+            raise InputTypeError(f"Portfolio: policies must be a pandas DataFrame, got {type(self.policies).__name__}")
+        severities = dict(self.severities)
+        for key, law in severities.items():
+            if not isinstance(law, SeverityLaw):
+                raise InputTypeError(f"Portfolio: severities[{key!r}] must be a severity law, got {law!r}")
+        shocks = tuple(self.shocks)
+        for shock in shocks:
+            if not isinstance(shock, CommonShock):
+                raise InputTypeError(f"Portfolio: shocks must be CommonShock objects, got {shock!r}")
+        object.__setattr__(self, "severities", MappingProxyType(severities))
+        object.__setattr__(self, "shocks", shocks)
+        object.__setattr__(self, "arrays", MappingProxyType(_policy_arrays(self.policies, severities)))
+        for shock in shocks:
+            self._check_shock(shock)
+
+    @property
+    def n_policies(self) -> int:
+        """Number of policies."""
+        return int(self.arrays["claim_rate"].size)
+
+    @property
+    def line_names(self) -> tuple:
+        """The product lines, in the order of the line codes."""
+        return self.arrays["line_names"]
+
+    def exposed(self, shock: CommonShock) -> np.ndarray:
+        """Indices of the policies a shock can hit."""
+        column = self.policies[shock.factor].astype(str).to_numpy()
+        return np.flatnonzero(np.isin(column, shock.values)).astype(np.int64)
+
+    def _check_shock(self, shock: CommonShock) -> None:
+        owner = f"CommonShock {shock.name!r}"
+        if shock.factor not in self.policies.columns:
+            raise InputError(f"{owner}: factor {shock.factor!r} is not a column of the policies table")
+        present = set(self.policies[shock.factor].astype(str))
+        missing = [v for v in shock.values if v not in present]
+        if missing:
+            raise InputError(f"{owner}: no policy has {shock.factor} = {missing[0]!r}")
+        if shock.basis == "sum_insured":
+            si = self.arrays["sum_insured"][self.exposed(shock)]
+            if np.isnan(si).any():
+                row = int(self.exposed(shock)[np.argmax(np.isnan(si))])
+                raise InputError(f"{owner}: policies row {row} (policy_id {self.arrays['policy_id'][row]!r}) "
+                                 f"is exposed but has no sum_insured")
+
+
+def _policy_arrays(policies: pd.DataFrame, severities: dict) -> dict:
+    where = "policies"
+    for column in TEXT_COLUMNS + ("claim_rate",):
+        if column not in policies.columns:
+            raise InputError(f"{where}: missing column {column!r}")
+    if len(policies) == 0:
+        raise InputError(f"{where}: no policies")
+    out = {}
+    ids = policies["policy_id"]
+    if ids.isna().any():
+        raise InputError(f"{where}: row {int(np.argmax(ids.isna().to_numpy()))}: policy_id is missing")
+    duplicated = ids.duplicated().to_numpy()
+    if duplicated.any():
+        row = int(np.argmax(duplicated))
+        raise InputError(f"{where}: row {row}: duplicate policy_id {ids.iloc[row]!r}")
+    out["policy_id"] = ids.to_numpy()
+    for column, (default, low, low_open, allow_inf) in POLICY_COLUMNS.items():
+        out[column] = _numeric_column(policies, column, default, low, low_open, allow_inf)
+    if (out["share"] > 1.0).any():
+        row = int(np.argmax(out["share"] > 1.0))
+        raise InputError(f"{where}: row {row}: share must be <= 1, got {float(out['share'][row])!r}")
+    lines = policies["line"]
+    if lines.isna().any():
+        raise InputError(f"{where}: row {int(np.argmax(lines.isna().to_numpy()))}: line is missing")
+    codes, names = pd.factorize(lines.astype(str), sort=True)
+    out["line"] = codes.astype(np.int64)
+    out["line_names"] = tuple(str(n) for n in names)
+    keys = policies["severity"].astype(str).to_numpy()
+    unknown = ~np.isin(keys, list(severities))
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise InputError(f"{where}: row {row} (policy_id {out['policy_id'][row]!r}): severity {keys[row]!r} "
+                         f"is not one of the laws given: {sorted(severities)}")
+    out["severity_key"] = keys
+    return out
+
+
+def _numeric_column(policies: pd.DataFrame, column: str, default, low: float, low_open: bool,
+                    allow_inf: bool) -> np.ndarray:
+    where = "policies"
+    if column not in policies.columns:
+        return np.full(len(policies), default, dtype=np.float64)
+    raw = policies[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    text = np.isnan(values) & raw.notna().to_numpy()
+    if text.any():
+        row = int(np.argmax(text))
+        raise InputError(f"{where}: row {row}: {column} must be a number, got {raw.iloc[row]!r}")
+    missing = np.isnan(values)
+    if missing.any():
+        if default is None or not math.isnan(default):
+            row = int(np.argmax(missing))
+            raise InputError(f"{where}: row {row}: {column} is NaN or missing; give a number")
+    if not allow_inf and np.isinf(values).any():
+        row = int(np.argmax(np.isinf(values)))
+        raise InputError(f"{where}: row {row}: {column} must be finite, got {values[row]!r}")
+    bad = (values <= low) if low_open else (values < low)
+    if bad.any():
+        row = int(np.argmax(bad))
+        op = ">" if low_open else ">="
+        raise InputError(f"{where}: row {row}: {column} must be {op} {low:g}, got {float(values[row])!r}")
+    return values

@@ -1,0 +1,176 @@
+"""Books of policies with common shocks: expected losses and covariances against closed forms, the
+alias-sampled book against a per-policy simulation, reproducibility, and bad input."""
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import techins as ti
+
+Z = 4.0
+
+
+def policies(**columns):
+    n = len(next(iter(columns.values())))
+    base = {"policy_id": [f"P{i:03d}" for i in range(n)], "line": ["cyber"] * n,
+            "claim_rate": [0.0] * n, "severity": ["claim"] * n}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def layered_mean(law, scale, deductible, limit, share):
+    # E[share * min(max(scale X - d, 0), l)] = share * scale * (LEV((d + l)/scale) - LEV(d/scale))
+    top = law.mean() if math.isinf(limit) else float(law.lev((deductible + limit) / scale))
+    return share * scale * (top - float(law.lev(deductible / scale)))
+
+
+def test_policy_expected_losses_match_closed_form():
+    law = ti.LogNormal(9.0, 1.2)
+    table = policies(claim_rate=[0.8, 0.3, 1.5, 0.05], severity_scale=[1.0, 2.5, 0.7, 10.0],
+                     deductible=[0.0, 5e3, 2e3, 1e5], limit=[math.inf, 4e4, 1e4, 2e5], share=[1.0, 0.5, 1.0, 0.3])
+    book = ti.Portfolio(table, {"claim": law})
+    sim = ti.simulate(book, years=200_000, seed=3)
+    got = sim.policy_table()
+    for i, row in table.iterrows():
+        expected = row.claim_rate * layered_mean(law, row.severity_scale, row.deductible, row.limit, row.share)
+        assert abs(got.expected_loss[i] - expected) < Z * got.expected_loss_stderr[i], row.policy_id
+    assert abs(sim.mean() - got.expected_loss.sum()) < 1e-6 * sim.mean()
+    np.testing.assert_allclose(sim.line_annual.sum(axis=0), sim.annual, rtol=1e-12)
+
+
+def test_common_poisson_shock_covariance_matches_closed_form():
+    # two policies exposed to one shock and nothing else: with event rate r, hit probability q and
+    # hit size G * SI, Cov(X1, X2) = r q^2 E[G]^2 SI1 SI2 and Var(X1) = r q E[G^2] SI1^2
+    r, q, si1, si2 = 0.7, 0.6, 2e6, 5e5
+    g = ti.Gamma(2.0, 0.05)
+    table = policies(line=["a", "b"], sum_insured=[si1, si2], vendor=["v", "v"])
+    shock = ti.CommonShock("outage", rate=r, factor="vendor", values=("v",), hit_probability=q, severity=g)
+    sim = ti.simulate(ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, shocks=(shock,)), years=300_000, seed=8)
+    x1, x2 = sim.line_annual
+    products = (x1 - x1.mean()) * (x2 - x2.mean())
+    cov_expected = r * q * q * g.mean() ** 2 * si1 * si2
+    assert abs(products.mean() - cov_expected) < Z * products.std() / math.sqrt(products.size)
+    var_expected = r * q * g.moment(2) * si1 ** 2
+    sq = (x1 - x1.mean()) ** 2
+    assert abs(sq.mean() - var_expected) < Z * sq.std() / math.sqrt(sq.size)
+    # the per-policy covariance with the book is Var(X1) + Cov(X1, X2)
+    cov_book = sim.policy_table().cov_with_book[0]
+    assert abs(cov_book - (var_expected + cov_expected)) < Z * 1.5 * (sq + products).std() / math.sqrt(sq.size)
+
+
+def test_batch_clause_is_one_occurrence_with_one_deductible_and_limit():
+    # both policies always hit; each hit 0.5 or 1.0 of SI = 1, so the event total is 1.0, 1.5, 2.0 with
+    # probabilities 1/4, 1/2, 1/4; under a batch clause 0.5 xs 0.8 on the total pays 0.2, 0.5, 0.5:
+    # 0.425 per event, times 2.0 events a year
+    table = policies(sum_insured=[1.0, 1.0], batch=["B1", "B1"])
+    shock = ti.CommonShock("defect", rate=2.0, factor="batch", values=("B1",), hit_probability=1.0,
+                           severity=ti.Empirical([0.5, 1.0]), clause="batch", event_deductible=0.8,
+                           event_limit=0.5)
+    sim = ti.simulate(ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, shocks=(shock,)), years=200_000, seed=2)
+    assert abs(sim.mean() - 2.0 * 0.425) < Z * sim.stderr("mean")
+    assert sim.max_occurrence.max() == pytest.approx(0.5)
+
+
+def test_alias_sampled_book_matches_a_per_policy_simulation():
+    # an independent NumPy simulation that loops policy by policy: same law for the book's annual loss
+    rng = np.random.default_rng(0)
+    n_pol, years = 40, 100_000
+    rates = rng.uniform(0.01, 0.3, n_pol)
+    scales = rng.uniform(0.5, 3.0, n_pol)
+    limits = np.where(rng.random(n_pol) < 0.5, np.inf, 2e5)
+    table = policies(claim_rate=rates, severity_scale=scales, limit=limits, agg_limit=np.full(n_pol, 3e5))
+    law = ti.LogNormal(10.0, 1.0)
+    sim = ti.simulate(ti.Portfolio(table, {"claim": law}), years=years, seed=5)
+    reference = np.zeros(years)
+    for i in range(n_pol):
+        counts = rng.poisson(rates[i], years)
+        x = scales[i] * rng.lognormal(10.0, 1.0, counts.sum())
+        per_claim = np.minimum(x, limits[i])
+        per_year = np.bincount(np.repeat(np.arange(years), counts), weights=per_claim, minlength=years)
+        reference += np.minimum(per_year, 3e5)
+    assert stats.ks_2samp(sim.annual, reference).pvalue > 1e-3
+
+
+_DIGEST = """
+import hashlib, numba, numpy as np, pandas as pd, techins as ti
+n = 300
+t = pd.DataFrame({"policy_id": range(n), "line": np.where(np.arange(n) % 3 == 0, "drone", "cyber"),
+                  "claim_rate": np.linspace(0.01, 0.2, n), "severity": "s", "deductible": 1e3,
+                  "sum_insured": 1e6, "vendor": np.where(np.arange(n) % 2 == 0, "x", "y")})
+shock = ti.CommonShock("cloud", 0.3, "vendor", ("x",), 0.4, ti.Gamma(1.5, 0.02))
+r = ti.simulate(ti.Portfolio(t, {"s": ti.LogNormal(9.0, 1.5)}, shocks=(shock,)), years=40_000, seed=4)
+h = hashlib.sha256(r.annual.tobytes() + r.max_occurrence.tobytes() + r.policy_sum.tobytes()
+                   + r.policy_cross.tobytes()).hexdigest()
+print(numba.get_num_threads(), h)
+"""
+
+
+def test_book_identical_with_one_and_two_threads():
+    digests = set()
+    for threads in (1, 2):
+        out = subprocess.run([sys.executable, "-c", _DIGEST], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, NUMBA_NUM_THREADS=str(threads))).stdout.split()
+        assert out[0] == str(threads)
+        digests.add(out[1])
+    assert len(digests) == 1
+
+
+def test_line_result_and_tables():
+    table = policies(line=["cyber", "drone", "drone"], claim_rate=[0.5, 0.2, 0.1])
+    sim = ti.simulate(ti.Portfolio(table, {"claim": ti.Exponential(1e4)}), years=50_000, seed=1)
+    lines = sim.line_table()
+    assert list(lines.line) == ["cyber", "drone"]
+    assert abs(lines.expected_loss[1] - 0.3 * 1e4) < Z * lines.expected_loss_stderr[1]
+    with pytest.raises(ti.InputError, match="no line 'ip'"):
+        sim.line_result("ip")
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(claim_rate=[-0.1, 0.1]), r"row 0: claim_rate must be >= 0, got -0.1"),
+    (dict(claim_rate=[float("nan"), 0.1]), r"row 0: claim_rate is NaN"),
+    (dict(claim_rate=["lots", 0.1]), r"row 0: claim_rate must be a number, got 'lots'"),
+    (dict(policy_id=["A", "A"]), r"row 1: duplicate policy_id 'A'"),
+    (dict(severity=["claim", "nope"]), r"row 1 \(policy_id 'P001'\): severity 'nope' is not one of"),
+    (dict(share=[1.5, 1.0]), r"row 0: share must be <= 1"),
+    (dict(limit=[0.0, 1.0]), r"row 0: limit must be > 0"),
+])
+def test_bad_policies_name_row_column_and_value(change, match):
+    table = policies(claim_rate=[0.1, 0.1])
+    for column, values in change.items():
+        table[column] = values
+    with pytest.raises(ti.InputError, match=match):
+        ti.Portfolio(table, {"claim": ti.Exponential(1.0)})
+
+
+def test_missing_column():
+    with pytest.raises(ti.InputError, match="missing column 'claim_rate'"):
+        ti.Portfolio(policies(claim_rate=[0.1]).drop(columns="claim_rate"), {"claim": ti.Exponential(1.0)})
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(hit_probability=1.5), r"hit_probability must be in \[0, 1\], got 1.5"),
+    (dict(rate=-1.0), r"rate must be in \[0, inf\], got -1.0"),
+    (dict(values=("gcp",)), "no policy has vendor = 'gcp'"),
+    (dict(factor="region"), "factor 'region' is not a column"),
+    (dict(clause="serial"), "clause must be one of"),
+])
+def test_bad_shocks(kwargs, match):
+    spec = dict(name="cloud", rate=0.2, factor="vendor", values=("aws",), hit_probability=0.3,
+                severity=ti.Exponential(0.1))
+    spec.update(kwargs)
+    table = policies(claim_rate=[0.1, 0.1], vendor=["aws", "azure"], sum_insured=[1.0, 1.0])
+    with pytest.raises(ti.InputError, match=match):
+        ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, shocks=(ti.CommonShock(**spec),))
+
+
+def test_shock_needs_sum_insured_of_exposed_policies():
+    table = policies(claim_rate=[0.1, 0.1], vendor=["aws", "aws"], sum_insured=[1.0, float("nan")])
+    shock = ti.CommonShock("cloud", 0.2, "vendor", ("aws",), 0.3, ti.Exponential(0.1))
+    with pytest.raises(ti.InputError, match=r"row 1 \(policy_id 'P001'\) is exposed but has no sum_insured"):
+        ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, shocks=(shock,))
