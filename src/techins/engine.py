@@ -227,57 +227,117 @@ def book_chunk_years(portfolio: Portfolio, total_rate: float) -> int:
 
 
 def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads) -> BookResult:
-    a = portfolio.arrays
+    run = BookRun(portfolio, years, seed, thin)
     n = portfolio.n_policies
-    table = _LawTable()
-    rates = np.empty(n)
-    rows = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        law = portfolio.severities[a["severity_key"][i]]
-        threshold = a["deductible"][i] / a["severity_scale"][i] if thin else 0.0
-        rows[i], survival = table.row(law, threshold)
-        rates[i] = a["claim_rate"][i] * survival
-    total_rate = float(rates.sum())
-    accept, alias = alias_table(rates / total_rate) if total_rate > 0 else (np.ones(1), np.zeros(1, np.intp))
-    terms = np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]])
-    shocks = portfolio.shocks
-    exposed = [portfolio.exposed(s) for s in shocks]
-    shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
-    shock_q = np.array([s.hit_probability for s in shocks], dtype=np.float64)
-    shock_row = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
-    shock_on_si = np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_)
-    shock_batch = np.array([s.clause == "batch" for s in shocks], dtype=np.bool_)
-    shock_terms = np.array([(s.event_deductible, s.event_limit) for s in shocks], dtype=np.float64).reshape(-1, 2)
-    exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
-    exposed_flat = np.concatenate(exposed).astype(np.int64) if exposed else np.zeros(0, np.int64)
-    codes, params, offsets, values, probs, aliases = table.arrays()
-
-    chunk = book_chunk_years(portfolio, total_rate)
-    n_chunks = -(-years // chunk)
     annual = np.empty(years)
     max_occurrence = np.empty(years)
     line_annual = np.empty((len(portfolio.line_names), years))
     policy_sum, policy_sumsq, policy_cross = np.zeros(n), np.zeros(n), np.zeros(n)
+    chunk_groups = np.zeros(run.n_chunks, dtype=np.int64)
     with _numba_threads(threads):
-        for first in range(0, n_chunks, BOOK_WAVE):
-            width = min(BOOK_WAVE, n_chunks - first)
-            states = chunk_states(seed, years, first, width, chunk_years=chunk)
-            psum, psumsq, pcross = (np.empty((width, n)) for _ in range(3))
-            book_kernels.simulate_book_wave(
-                states, first, chunk, years, total_rate, accept, alias, rows, a["severity_scale"], terms,
-                a["line"], a["sum_insured"], codes, params, offsets, values, probs, aliases,
-                shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed_flat,
-                exposed_offsets, annual, max_occurrence, line_annual, psum, psumsq, pcross)
-            for w in range(width):  # chunk order, whatever the threads did
+        for first in range(0, run.n_chunks, BOOK_WAVE):
+            ids = np.arange(first, min(first + BOOK_WAVE, run.n_chunks), dtype=np.int64)
+            psum, psumsq, pcross, n_groups, _ = run.wave(ids, annual, max_occurrence, line_annual)
+            chunk_groups[ids] = n_groups
+            for w in range(ids.size):  # chunk order, whatever the threads did
                 policy_sum += psum[w]
                 policy_sumsq += psumsq[w]
                 policy_cross += pcross[w]
     return BookResult(annual=annual, max_occurrence=max_occurrence, counts=None, seed=seed, line=portfolio,
                       line_annual=line_annual, policy_sum=policy_sum, policy_sumsq=policy_sumsq,
-                      policy_cross=policy_cross, chunk_years=chunk)
+                      policy_cross=policy_cross, chunk_years=run.chunk_years, chunk_groups=chunk_groups,
+                      thin=thin)
 
 
-class _LawTable:
+def book_tail_losses(result: BookResult, level: float, threads: int | None = None):
+    """Each policy's loss in the book's tail years (book loss >= its VaR at ``level``), for allocation.
+
+    The chunks holding tail years are simulated again from their own streams, which gives exactly
+    the first run's numbers, keeping only the tail years: memory stays bounded by the tail.
+
+    Returns
+    -------
+    tail_year, tail_policy, tail_loss : numpy.ndarray
+        One row per (year, policy) with a non-zero loss in a tail year, ordered by chunk, then policy.
+    """
+    from techins import figures
+
+    level = figures.check_level("book_tail_losses", level, upper_open=True)
+    threshold = figures.quantile_equal(np.sort(result.annual), level)
+    run = BookRun(result.portfolio, result.years, result.seed, result.thin)
+    tail_chunks = np.unique(np.flatnonzero(result.annual >= threshold) // run.chunk_years)
+    parts = []
+    scratch = (np.empty(result.years), np.empty(result.years), np.empty_like(result.line_annual))
+    with _numba_threads(threads):
+        for first in range(0, tail_chunks.size, BOOK_WAVE):
+            ids = tail_chunks[first:first + BOOK_WAVE].astype(np.int64)
+            capacity = result.chunk_groups[ids]
+            *_, tail = run.wave(ids, *scratch, keep_above=threshold, capacity=capacity)
+            parts.append(tail)
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+class BookRun:
+    """A book turned into kernel arrays once, and its chunks run wave by wave."""
+
+    def __init__(self, portfolio: Portfolio, years: int, seed: int, thin: bool):
+        a = portfolio.arrays
+        n = portfolio.n_policies
+        table = LawTable()
+        rates = np.empty(n)
+        rows = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            law = portfolio.severities[a["severity_key"][i]]
+            threshold = a["deductible"][i] / a["severity_scale"][i] if thin else 0.0
+            rows[i], survival = table.row(law, threshold)
+            rates[i] = a["claim_rate"][i] * survival
+        total_rate = float(rates.sum())
+        accept, alias = alias_table(rates / total_rate) if total_rate > 0 else (np.ones(1), np.zeros(1, np.intp))
+        shocks = portfolio.shocks
+        exposed = [portfolio.exposed(s) for s in shocks]
+        shock_rows = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
+        self.years, self.seed, self.n_policies = years, seed, n
+        self.chunk_years = book_chunk_years(portfolio, total_rate)
+        self.n_chunks = -(-years // self.chunk_years)
+        self.total_rate = total_rate
+        self.shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
+        self.shock_q = np.array([s.hit_probability for s in shocks], dtype=np.float64)
+        self.exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
+        self.inputs = (
+            total_rate, accept, alias, rows, a["severity_scale"],
+            np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
+            a["line"], a["sum_insured"], *table.arrays(),
+            self.shock_rate, self.shock_q, shock_rows,
+            np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_),
+            np.array([s.clause == "batch" for s in shocks], dtype=np.bool_),
+            np.array([(s.event_deductible, s.event_limit) for s in shocks], dtype=np.float64).reshape(-1, 2),
+            np.concatenate(exposed).astype(np.int64) if exposed else np.zeros(0, np.int64),
+            self.exposed_offsets,
+        )
+
+    def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None):
+        """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail."""
+        width = ids.size
+        states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
+                                 for k in ids])
+        psum, psumsq, pcross = (np.empty((width, self.n_policies)) for _ in range(3))
+        capacity = np.zeros(width, dtype=np.int64) if capacity is None else capacity
+        offsets = np.concatenate([[0], np.cumsum(capacity)]).astype(np.int64)
+        tail_year = np.empty(offsets[-1], dtype=np.int64)
+        tail_pol = np.empty(offsets[-1], dtype=np.int64)
+        tail_loss = np.empty(offsets[-1])
+        n_groups = np.zeros(width, dtype=np.int64)
+        n_kept = np.zeros(width, dtype=np.int64)
+        book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs, annual,
+                                        max_occurrence, line_annual, psum, psumsq, pcross, keep_above, offsets,
+                                        tail_year, tail_pol, tail_loss, n_groups, n_kept)
+        keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
+        return psum, psumsq, pcross, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
+
+
+class LawTable:
     """Kernel rows of the distinct (law, threshold) pairs of a book, with their alias tables."""
 
     def __init__(self):

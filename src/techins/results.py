@@ -251,6 +251,10 @@ class BookResult(SimulationResult):
         standard error and its covariance with the book, without keeping policies x years.
     chunk_years : int
         Years per chunk of this book (fixed by the book, never by the threads).
+    chunk_groups : numpy.ndarray
+        Non-zero (policy, year) losses per chunk: sizes the buffers of a re-run of tail chunks.
+    thin : bool
+        Whether the run drew only claims above the policies' deductibles (a re-run must do the same).
     """
 
     line_annual: np.ndarray = None
@@ -258,6 +262,8 @@ class BookResult(SimulationResult):
     policy_sumsq: np.ndarray = None
     policy_cross: np.ndarray = None
     chunk_years: int = 0
+    chunk_groups: np.ndarray = None
+    thin: bool = True
 
     @property
     def portfolio(self):

@@ -188,24 +188,3 @@ def fill(state, code, p, values, probs, aliases, out, m):
         _fill_empirical(state, values, probs, aliases, out, m)
     else:
         _fill_spliced(state, p, out, m)
-
-
-@jit
-def draw(state, code, p, values, probs, aliases):
-    """One claim size of law ``code`` (conditional on exceeding p's ``d``): for books, where the law
-    changes from claim to claim; a line's loop uses the batched ``fill`` instead."""
-    if code == LOGNORMAL:
-        if p[3] >= 1.0:
-            return math.exp(p[0] + p[1] * rng.normal(state))
-        return math.exp(p[0] + p[1] * rng.normal_above(state, (math.log(p[2]) - p[0]) / p[1]))
-    if code == GAMMA:
-        return gamma_above(state, p[0], p[1], p[2])
-    if code == WEIBULL:
-        return p[1] * (rng.exponential(state) + p[3]) ** (1.0 / p[0])
-    if code == PARETO:
-        return (p[2] + p[1]) * rng.uniform(state) ** (-1.0 / p[0]) - p[1]
-    if code == EXPONENTIAL:
-        return p[1] + p[0] * rng.exponential(state)
-    if code == EMPIRICAL:
-        return _alias_draw(state, values, probs, aliases)
-    return _spliced(state, p)

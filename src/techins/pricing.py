@@ -1,0 +1,800 @@
+"""Technical premiums of a book of policies from its simulated annual losses.
+
+Independent of the simulator: everything here works on plain float64 / int64 arrays.
+
+Inputs (``n`` simulated years, ``m`` policies):
+
+* ``book[y]`` -- the book's total loss in year ``y``;
+* ``policy_sum[i] = sum_y X_iy`` and ``policy_sumsq[i] = sum_y X_iy**2`` -- per-policy running sums
+  over all years (per-policy samples are too large to keep);
+* ``policy_cross[i] = sum_y X_iy * book[y]`` -- optional, needed by the std / variance loads;
+* the tail table ``(tail_year, tail_policy, tail_loss)``: the non-zero losses ``X_iy`` of every
+  policy in every *tail year*, i.e. every year with ``book[y] >= VaR_p(book)`` (see ``tail_years``).
+
+Definitions (all on the empirical law putting ``1/n`` on each year; VaR and TVaR are those of
+``techins.figures``):
+
+* risk loads of a sample: ``k sd``, ``k var`` (divisor ``n - 1``, as ``SimulationResult``),
+  cost of capital ``r (TVaR_p - mean)`` or ``r (VaR_p - mean)``, Wang transform premium minus the mean
+  (Wang 2000, J. Risk Insur. 67(1), 15-36);
+* co-TVaR (Euler) allocation ``a_i = sum_y w_y X_iy`` with the TVaR weights of ``tail_weights``, so that
+  ``sum_i a_i == tvar_equal(sort(book), p)`` (Tasche 2007, arXiv:0708.2542);
+* gross-up ``P = (E[L] + load + fixed) / (1 - variable - profit)``;
+* rate cap ``min(P, cap * sum_insured)`` and a public subsidy paying a share of the capped premium.
+
+See ``docs/pricing.md`` for the formulas, the allocation rules per risk measure and the sources.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from techins import _validate, figures
+from techins.errors import InputError, InputTypeError
+
+__all__ = [
+    "price_portfolio",
+    "RISK_MEASURES",
+    "PricingBasis",
+    "PremiumSplit",
+    "DiversificationBenefit",
+    "std_load",
+    "variance_load",
+    "coc_load",
+    "wang_premium",
+    "wang_load",
+    "book_risk_load",
+    "technical_premium",
+    "apply_cap_and_subsidy",
+    "tail_years",
+    "tail_weights",
+    "co_tvar_allocation",
+    "covariance_with_book",
+    "std_load_allocation",
+    "variance_load_allocation",
+    "proportional_allocation",
+    "expected_loss_and_stderr",
+    "diversification_benefit",
+    "book_figures",
+    "price_book",
+]
+
+RISK_MEASURES = ("std", "variance", "coc_tvar", "coc_var", "wang", "none")
+_COC_MEASURES = ("coc_tvar", "coc_var")
+# default level by measure: TVaR 99% (Swiss Solvency Test style), VaR 99.5% (Solvency II style)
+_DEFAULT_LEVEL = {"coc_var": 0.995}
+_DEFAULT_TVAR_LEVEL = 0.99
+# float sums of the same terms in another order differ by about (terms) x eps x sum|terms|;
+# 1e-8 leaves a wide margin for 1e6 years or policies and still catches a missing policy or year
+_ADDITIVITY_RTOL = 1e-8
+
+
+# ---------------------------------------------------------------------------------------- basis
+@dataclass(frozen=True)
+class PricingBasis:
+    """How the technical premium is built from the simulated losses.
+
+    Parameters
+    ----------
+    risk_measure : {"std", "variance", "coc_tvar", "coc_var", "wang", "none"}
+        Measure behind the risk load.
+    load : float
+        ``k`` of the std / variance loads (>= 0); the cost-of-capital rate of ``coc_*`` (in [0, 1],
+        e.g. 0.10); ``lambda`` of the Wang transform (>= 0). Ignored by ``"none"``.
+    level : float, optional
+        Probability level in (0, 1) of the capital: TVaR level for ``coc_tvar``, VaR level for
+        ``coc_var``; also the level of the co-TVaR capital reported for every measure. Default 0.995
+        for ``coc_var``, 0.99 otherwise.
+    fixed_expense : float
+        Money per policy, >= 0.
+    variable_expense : float
+        Share of the premium, in [0, 1).
+    profit : float
+        Share of the premium, in [0, 1); ``variable_expense + profit < 1``.
+    rate_cap : float or None
+        Largest premium as a share of sum insured, > 0; None for no cap.
+    subsidy_share : float
+        Share of the (capped) premium paid by a public subsidy, in [0, 1].
+
+    Examples
+    --------
+    >>> PricingBasis("coc_tvar", load=0.10, variable_expense=0.25, profit=0.05).level
+    0.99
+    """
+
+    risk_measure: str = "coc_tvar"
+    load: float = 0.10
+    level: float | None = None
+    fixed_expense: float = 0.0
+    variable_expense: float = 0.0
+    profit: float = 0.0
+    rate_cap: float | None = None
+    subsidy_share: float = 0.0
+
+    def __post_init__(self):
+        owner = "PricingBasis"
+        measure = _risk_measure(owner, self.risk_measure, RISK_MEASURES)
+        object.__setattr__(self, "risk_measure", measure)
+        # a rate above 100% is almost surely "10" typed for 10%
+        high = 1.0 if measure in _COC_MEASURES else math.inf
+        object.__setattr__(self, "load", _validate.real(owner, "load", self.load, low=0.0, high=high))
+        level = _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if self.level is None else self.level
+        object.__setattr__(self, "level", _level(owner, "level", level))
+        object.__setattr__(self, "fixed_expense", _validate.real(owner, "fixed_expense", self.fixed_expense,
+                                                                 low=0.0))
+        variable, profit = _expense_ratios(owner, self.variable_expense, self.profit)
+        object.__setattr__(self, "variable_expense", variable)
+        object.__setattr__(self, "profit", profit)
+        if self.rate_cap is not None:
+            object.__setattr__(self, "rate_cap", _validate.real(owner, "rate_cap", self.rate_cap, low=0.0,
+                                                                low_open=True))
+        object.__setattr__(self, "subsidy_share", _validate.real(owner, "subsidy_share", self.subsidy_share,
+                                                                 low=0.0, high=1.0))
+
+
+@dataclass(frozen=True, eq=False)
+class PremiumSplit:
+    """Premium after the rate cap, and who pays it (arrays of the broadcast shape of the inputs).
+
+    Attributes
+    ----------
+    technical : numpy.ndarray
+        Technical premium before the cap.
+    premium_cap : numpy.ndarray
+        ``rate_cap * sum_insured``; ``inf`` without a cap.
+    capped_premium : numpy.ndarray
+        ``min(technical, premium_cap)``: the premium charged.
+    cap_binding : numpy.ndarray of bool
+        Whether the cap lowered the premium.
+    shortfall : numpy.ndarray
+        ``technical - capped_premium`` (>= 0): the inadequacy the cap leaves to the insurer.
+    subsidy : numpy.ndarray
+        ``subsidy_share * capped_premium``: paid by the public subsidy.
+    insured_pays : numpy.ndarray
+        ``capped_premium - subsidy``.
+    """
+
+    technical: np.ndarray
+    premium_cap: np.ndarray
+    capped_premium: np.ndarray
+    cap_binding: np.ndarray
+    shortfall: np.ndarray
+    subsidy: np.ndarray
+    insured_pays: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class DiversificationBenefit:
+    """Standalone minus allocated capital.
+
+    Attributes
+    ----------
+    per_policy : numpy.ndarray
+        ``standalone_i - allocated_i``.
+    total : float
+        ``sum standalone - sum allocated``.
+    ratio : float
+        ``total / sum standalone``; NaN when the standalone capitals sum to 0.
+    """
+
+    per_policy: np.ndarray
+    total: float
+    ratio: float
+
+
+# ---------------------------------------------------------------------------------------- risk loads
+def std_load(x, k: float) -> float:
+    """``k * sd(x)``, the standard deviation with divisor ``n - 1`` (0 for one value).
+
+    Examples
+    --------
+    >>> std_load([1.0, 3.0], 0.5)  # sd = sqrt(2)
+    0.7071067811865476
+    """
+    x = _sample("std_load", x)
+    k = _validate.real("std_load", "k", k, low=0.0)
+    return k * math.sqrt(_sample_variance(x))
+
+
+def variance_load(x, k: float) -> float:
+    """``k * var(x)``, the variance with divisor ``n - 1`` (0 for one value)."""
+    x = _sample("variance_load", x)
+    k = _validate.real("variance_load", "k", k, low=0.0)
+    return k * _sample_variance(x)
+
+
+def coc_load(x, rate: float, measure: str = "coc_tvar", level: float | None = None) -> float:
+    """Cost-of-capital load ``rate * capital``.
+
+    ``capital = TVaR_level(x) - mean(x)`` for ``"coc_tvar"`` (level 0.99 by default) and
+    ``VaR_level(x) - mean(x)`` for ``"coc_var"`` (level 0.995 by default), VaR and TVaR as in
+    ``techins.figures``. The VaR capital can be negative at low levels; it is not floored.
+    """
+    owner = "coc_load"
+    x = _sample(owner, x)
+    rate = _validate.real(owner, "rate", rate, low=0.0, high=1.0)
+    measure = _risk_measure(owner, measure, _COC_MEASURES, name="measure")
+    level = _level(owner, "level", _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if level is None else level)
+    return rate * _capital(np.sort(x), measure, level)
+
+
+def wang_premium(x, lam: float) -> float:
+    """Wang transform premium of the empirical law of ``x``.
+
+    ``sum_j x_(j) [g(S_{j-1}) - g(S_j)]`` over the sorted values, with ``S_j = (n - j) / n`` the
+    empirical survival function just after the ``j``-th value and ``g(s) = Phi(Phi^{-1}(s) + lam)``.
+    Ties need no care: the weights of tied values add up to ``g`` of the survival before them minus
+    ``g`` of the survival after them.
+    """
+    x = np.sort(_sample("wang_premium", x))
+    lam = _validate.real("wang_premium", "lam", lam, low=0.0)
+    n = x.size
+    survival = (n - np.arange(n + 1, dtype=np.float64)) / n  # S_0 = 1, ..., S_n = 0
+    # g(1) = Phi(inf) = 1 and g(0) = Phi(-inf) = 0 exactly; small s (the largest losses) keep full
+    # relative precision because Phi and its inverse are evaluated in the lower tail there
+    g = stats.norm.cdf(stats.norm.ppf(survival) + lam)
+    return float(np.dot(g[:-1] - g[1:], x))
+
+
+def wang_load(x, lam: float) -> float:
+    """Wang transform premium minus the mean (``wang_premium``); 0 up to round-off for ``lam = 0``."""
+    x = _sample("wang_load", x)
+    return wang_premium(x, lam) - float(np.mean(x))
+
+
+def book_risk_load(book, basis: PricingBasis) -> float:
+    """Risk load of the book's annual losses under ``basis`` (``load`` is ``k``, the rate or lambda)."""
+    if not isinstance(basis, PricingBasis):
+        raise InputTypeError(f"book_risk_load: basis must be a PricingBasis, got {basis!r}")
+    measure = basis.risk_measure
+    if measure == "std":
+        return std_load(book, basis.load)
+    if measure == "variance":
+        return variance_load(book, basis.load)
+    if measure in _COC_MEASURES:
+        return coc_load(book, basis.load, measure, basis.level)
+    if measure == "wang":
+        return wang_load(book, basis.load)
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------- premium
+def technical_premium(expected_loss, risk_load, fixed_expense=0.0, variable_expense: float = 0.0,
+                      profit: float = 0.0):
+    """Gross-up ``(E[L] + load + fixed) / (1 - variable_expense - profit)``.
+
+    Parameters
+    ----------
+    expected_loss, risk_load : float or array_like
+        Finite; broadcast together.
+    fixed_expense : float or array_like
+        Money per policy, >= 0.
+    variable_expense, profit : float
+        Shares of the premium in [0, 1) with ``variable_expense + profit < 1``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float when every input is a scalar.
+
+    Examples
+    --------
+    >>> round(technical_premium(1000.0, 200.0, 50.0, 0.25, 0.05), 3)
+    1785.714
+    """
+    owner = "technical_premium"
+    loss = _finite(owner, "expected_loss", expected_loss)
+    load = _finite(owner, "risk_load", risk_load)
+    fixed = _finite(owner, "fixed_expense", fixed_expense, low=0.0)
+    variable, profit = _expense_ratios(owner, variable_expense, profit)
+    premium = (loss + load + fixed) / (1.0 - variable - profit)
+    return float(premium) if premium.ndim == 0 else premium
+
+
+def apply_cap_and_subsidy(technical, sum_insured=None, rate_cap: float | None = None,
+                          subsidy_share: float = 0.0) -> PremiumSplit:
+    """Cap the premium at ``rate_cap * sum_insured`` and split it between the subsidy and the insured.
+
+    Parameters
+    ----------
+    technical : float or array_like
+        Technical premiums, finite.
+    sum_insured : float or array_like, optional
+        Finite and >= 0; needed when ``rate_cap`` is set.
+    rate_cap : float or None
+        Largest premium as a share of sum insured, > 0; None for no cap.
+    subsidy_share : float
+        Share of the capped premium paid by the subsidy, in [0, 1].
+
+    Examples
+    --------
+    >>> s = apply_cap_and_subsidy(1785.0, 50_000.0, rate_cap=0.03, subsidy_share=0.8)
+    >>> float(s.capped_premium), float(s.shortfall), float(s.subsidy), float(s.insured_pays)
+    (1500.0, 285.0, 1200.0, 300.0)
+    """
+    owner = "apply_cap_and_subsidy"
+    technical = _finite(owner, "technical", technical)
+    share = _validate.real(owner, "subsidy_share", subsidy_share, low=0.0, high=1.0)
+    if rate_cap is None:
+        cap = np.full(technical.shape, math.inf)
+    else:
+        rate_cap = _validate.real(owner, "rate_cap", rate_cap, low=0.0, low_open=True)
+        if sum_insured is None:
+            raise InputError(f"{owner}: a rate_cap of {rate_cap!r} needs sum_insured")
+        insured = _finite(owner, "sum_insured", sum_insured, low=0.0)
+        technical, insured = _broadcast(owner, technical, insured, "technical", "sum_insured")
+        cap = rate_cap * insured
+    capped = np.minimum(technical, cap)
+    subsidy = share * capped
+    return PremiumSplit(technical=technical, premium_cap=cap, capped_premium=capped,
+                        cap_binding=technical > cap, shortfall=technical - capped, subsidy=subsidy,
+                        insured_pays=capped - subsidy)
+
+
+# ---------------------------------------------------------------------------------------- allocation
+def tail_years(book, level: float) -> np.ndarray:
+    """Indices of the years whose book loss is at or above ``VaR_level(book)``: the years for which
+    the simulator must report every policy's loss (the rows of the tail table)."""
+    book = _validate.real_array("tail_years", "book", book)
+    level = _level("tail_years", "level", level)
+    q = figures.quantile_equal(np.sort(book), level)
+    return np.flatnonzero(book >= q)
+
+
+def tail_weights(book, level: float) -> np.ndarray:
+    """Weight of each year in ``TVaR_level(book)``, so that ``TVaR = sum_y w_y book_y``.
+
+    With ``q = VaR_level(book)`` (``figures.quantile_equal``) and ``n`` years:
+
+    * years with ``book > q`` get ``1 / (n (1 - p))``;
+    * the years with ``book == q`` share equally ``(F_n(q) - p) / (1 - p)`` (floored at 0), the
+      weight of the VaR atom in ``figures.tvar_equal``;
+    * all other years get 0.
+
+    The weights sum to 1 (up to round-off) and ``sum_y w_y book_y == tvar_equal(sort(book), p)``.
+    Equal shares among the years at ``q`` make the allocation symmetric: it does not depend on how
+    the years tied with the VaR are ordered.
+    """
+    owner = "tail_weights"
+    book = _validate.real_array(owner, "book", book)
+    p = _level(owner, "level", level)
+    n = book.size
+    ordered = np.sort(book)
+    q = figures.quantile_equal(ordered, p)
+    at_or_below = int(np.searchsorted(ordered, q, side="right"))
+    above = book > q
+    at = book == q
+    weights = np.zeros(n)
+    weights[above] = 1.0 / (n * (1.0 - p))
+    # the same atom weight as figures.tvar_equal, max(F(q) - p, 0) / (1 - p), split over the tied years
+    weights[at] = max(at_or_below / n - p, 0.0) / (1.0 - p) / int(np.count_nonzero(at))
+    return weights
+
+
+def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss, level: float, *,
+                       check_additivity: bool = True) -> np.ndarray:
+    """Euler (co-TVaR) allocation ``a_i = E[X_i | S in the TVaR tail] = sum_y w_y X_iy``.
+
+    ``w`` are the ``tail_weights`` of the book, so ``sum_i a_i == tvar_equal(sort(book), level)`` when
+    every tail year's policy losses add up to that year's book loss.
+
+    Parameters
+    ----------
+    book : array_like
+        The book's loss in each of the ``n`` years.
+    n_policies : int
+        Number of policies ``m`` (allocations are returned for policies ``0 .. m-1``).
+    tail_year, tail_policy : array_like of int
+        Year index in ``[0, n)`` and policy index in ``[0, m)`` of each row of the tail table; rows may
+        be omitted for zero losses; repeated (year, policy) rows add up. Rows of years outside the tail
+        get weight 0.
+    tail_loss : array_like of float
+        The policy's loss in that year.
+    level : float
+        TVaR level ``p`` in (0, 1).
+    check_additivity : bool
+        Check that each year of positive weight has rows adding up to its book loss (a missing year or
+        policy would otherwise silently bias the allocation); turn off to allocate to a sub-portfolio.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a_i``, one per policy; the policy's Euler capital is ``a_i - E[X_i]``.
+    """
+    owner = "co_tvar_allocation"
+    book = _validate.real_array(owner, "book", book)
+    n_policies = _validate.integer(owner, "n_policies", n_policies, low=1)
+    n = book.size
+    years = _index_array(owner, "tail_year", tail_year, n)
+    policies = _index_array(owner, "tail_policy", tail_policy, n_policies)
+    losses = _validate.real_array(owner, "tail_loss", tail_loss, min_size=0)
+    if not years.size == policies.size == losses.size:
+        raise InputError(f"{owner}: tail_year, tail_policy and tail_loss must have the same length, got "
+                         f"{years.size}, {policies.size} and {losses.size}")
+    weights = tail_weights(book, level)
+    if check_additivity:
+        _check_tail_additivity(owner, book, weights, years, losses)
+    return np.bincount(policies, weights=weights[years] * losses, minlength=n_policies)
+
+
+def covariance_with_book(book, policy_sum, policy_cross) -> np.ndarray:
+    """``Cov(X_i, S)`` with divisor ``n - 1`` from the running sums (0 for one year).
+
+    ``(sum_y X_iy S_y - sum_y X_iy * mean(S)) / (n - 1)``; summed over the policies it is the book's
+    variance with divisor ``n - 1`` when the policies add up to the book.
+    """
+    owner = "covariance_with_book"
+    book = _validate.real_array(owner, "book", book)
+    total = _validate.real_array(owner, "policy_sum", policy_sum)
+    cross = _validate.real_array(owner, "policy_cross", policy_cross)
+    _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
+    n = book.size
+    if n < 2:
+        return np.zeros(total.size)
+    return (cross - total * float(np.mean(book))) / (n - 1)
+
+
+def std_load_allocation(book, policy_sum, policy_cross, k: float) -> np.ndarray:
+    """Euler allocation of ``k sd(S)``: ``k Cov(X_i, S) / sd(S)``; sums to ``std_load(book, k)``."""
+    k = _validate.real("std_load_allocation", "k", k, low=0.0)
+    cov = covariance_with_book(book, policy_sum, policy_cross)
+    sd = math.sqrt(_sample_variance(np.asarray(book, dtype=np.float64)))
+    # a constant book has no risk to allocate (and 0/0 would raise under warnings-as-errors)
+    return k * cov / sd if sd > 0.0 else np.zeros(cov.size)
+
+
+def variance_load_allocation(book, policy_sum, policy_cross, k: float) -> np.ndarray:
+    """Covariance allocation of ``k var(S)``: ``k Cov(X_i, S)``; sums to ``variance_load(book, k)``.
+
+    The variance is homogeneous of degree 2, so this is the Euler gradient ``d var / d u_i = 2 Cov``
+    scaled by 1/2 -- the covariance principle.
+    """
+    k = _validate.real("variance_load_allocation", "k", k, low=0.0)
+    return k * covariance_with_book(book, policy_sum, policy_cross)
+
+
+def proportional_allocation(total: float, keys) -> np.ndarray:
+    """``total * key_i / sum(keys)``; all zeros when the keys sum to 0."""
+    total = _validate.real("proportional_allocation", "total", total)
+    keys = _validate.real_array("proportional_allocation", "keys", keys)
+    key_sum = float(np.sum(keys))
+    return total * keys / key_sum if key_sum != 0.0 else np.zeros(keys.size)
+
+
+def expected_loss_and_stderr(policy_sum, policy_sumsq, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean annual loss per policy and its Monte Carlo standard error from the running sums.
+
+    ``mean = sum / n``, ``s^2 = (sumsq - sum * mean) / (n - 1)`` (floored at 0 against round-off),
+    ``stderr = s / sqrt(n)`` -- the same estimator as ``SimulationResult.stderr("mean")``; 0 for one year.
+    """
+    owner = "expected_loss_and_stderr"
+    total = _validate.real_array(owner, "policy_sum", policy_sum)
+    sumsq = _validate.real_array(owner, "policy_sumsq", policy_sumsq, low=0.0)
+    _same_length(owner, ("policy_sum", total), ("policy_sumsq", sumsq))
+    n = _validate.integer(owner, "years", years, low=1)
+    mean = total / n
+    if n < 2:
+        return mean, np.zeros(total.size)
+    var = np.maximum(sumsq - total * mean, 0.0) / (n - 1)
+    return mean, np.sqrt(var / n)
+
+
+def diversification_benefit(standalone_capitals, allocated_capitals) -> DiversificationBenefit:
+    """Standalone capitals minus allocated (e.g. Euler) capitals, per policy and in total.
+
+    For a subadditive measure such as TVaR the Euler capital never exceeds the standalone one
+    (Tasche 2007), so the benefits are >= 0 up to Monte Carlo noise.
+    """
+    owner = "diversification_benefit"
+    standalone = _validate.real_array(owner, "standalone_capitals", standalone_capitals)
+    allocated = _validate.real_array(owner, "allocated_capitals", allocated_capitals)
+    _same_length(owner, ("standalone_capitals", standalone), ("allocated_capitals", allocated))
+    total_standalone = float(np.sum(standalone))
+    total = total_standalone - float(np.sum(allocated))
+    ratio = total / total_standalone if total_standalone != 0.0 else math.nan
+    return DiversificationBenefit(per_policy=standalone - allocated, total=total, ratio=ratio)
+
+
+# ---------------------------------------------------------------------------------------- tables
+def book_figures(book, basis: PricingBasis, *, n_policies: int | None = None) -> pd.DataFrame:
+    """One-row summary of the book: expected loss, its error, capital, risk load and premium.
+
+    Columns: ``years, level, expected_loss, expected_loss_stderr, std, value_at_risk,
+    tail_value_at_risk, capital`` (``TVaR_level - mean``), ``risk_measure, risk_load`` (the book's own
+    load, ``book_risk_load``), ``fixed_expense`` (``n_policies * basis.fixed_expense``),
+    ``variable_expense, profit`` (money) and ``technical_premium`` (before any cap: the cap applies
+    policy by policy, see ``price_book``).
+
+    ``n_policies`` is needed only when ``basis.fixed_expense > 0``.
+    """
+    owner = "book_figures"
+    book = _validate.real_array(owner, "book", book)
+    if not isinstance(basis, PricingBasis):
+        raise InputTypeError(f"{owner}: basis must be a PricingBasis, got {basis!r}")
+    if n_policies is None:
+        if basis.fixed_expense > 0.0:
+            raise InputError(f"{owner}: a fixed_expense of {basis.fixed_expense!r} per policy needs "
+                             f"n_policies")
+        fixed = 0.0
+    else:
+        fixed = basis.fixed_expense * _validate.integer(owner, "n_policies", n_policies, low=1)
+    ordered = np.sort(book)
+    mean = float(np.mean(book))
+    n = book.size
+    load = book_risk_load(book, basis)
+    premium = technical_premium(mean, load, fixed, basis.variable_expense, basis.profit)
+    row = {
+        "years": n,
+        "level": basis.level,
+        "expected_loss": mean,
+        "expected_loss_stderr": math.sqrt(_sample_variance(book) / n),
+        "std": math.sqrt(_sample_variance(book)),
+        "value_at_risk": figures.quantile_equal(ordered, basis.level),
+        "tail_value_at_risk": figures.tvar_equal(ordered, basis.level),
+        "capital": _capital(ordered, "coc_tvar", basis.level),
+        "risk_measure": basis.risk_measure,
+        "risk_load": load,
+        "fixed_expense": fixed,
+        "variable_expense": premium * basis.variable_expense,
+        "profit": premium * basis.profit,
+        "technical_premium": premium,
+    }
+    return pd.DataFrame([row])
+
+
+def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss, basis: PricingBasis, *,
+               policy_cross=None, sum_insured=None, policy_id=None) -> pd.DataFrame:
+    """Technical premium of every policy, with each component, from the simulated losses.
+
+    Parameters
+    ----------
+    book : array_like
+        The book's loss in each of the ``n`` years.
+    policy_sum, policy_sumsq : array_like
+        Per policy, the sum over all years of its annual loss and of its square.
+    tail_year, tail_policy, tail_loss : array_like
+        The tail table at ``basis.level`` (see ``co_tvar_allocation``).
+    basis : PricingBasis
+    policy_cross : array_like, optional
+        Per policy ``sum_y X_iy * book_y``; required by the ``std`` and ``variance`` measures.
+    sum_insured : array_like, optional
+        Per policy; required when ``basis.rate_cap`` is set.
+    policy_id : array_like, optional
+        Labels of the policies; ``0 .. m-1`` by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per policy: ``policy_id, expected_loss, expected_loss_stderr, co_tvar,
+        allocated_capital, risk_load, fixed_expense, variable_expense, profit, technical_premium,
+        sum_insured, premium_cap, capped_premium, cap_binding, shortfall, subsidy, insured_pays``.
+
+    Notes
+    -----
+    ``co_tvar`` is ``a_i`` of ``co_tvar_allocation`` at ``basis.level`` and ``allocated_capital`` is
+    ``a_i - E[X_i]``, the policy's Euler share of ``TVaR - mean``. The risk load is allocated so that
+    it sums to ``book_risk_load(book, basis)``:
+
+    * ``coc_tvar``: ``rate * (a_i - E[X_i])`` (Euler);
+    * ``std``: ``k Cov(X_i, S) / sd(S)`` (Euler); ``variance``: ``k Cov(X_i, S)`` (covariance principle);
+    * ``coc_var`` and ``wang``: the book's load in proportion to ``allocated_capital``. Their Euler
+      contributions need ``E[X_i | S = VaR]`` (one simulated year: too noisy) or the policy's loss in
+      every year (not kept).
+    * ``none``: 0.
+
+    The variable expense and profit columns are money, so
+    ``expected_loss + risk_load + fixed_expense + variable_expense + profit == technical_premium``.
+    """
+    owner = "price_book"
+    if not isinstance(basis, PricingBasis):
+        raise InputTypeError(f"{owner}: basis must be a PricingBasis, got {basis!r}")
+    book = _validate.real_array(owner, "book", book)
+    total = _validate.real_array(owner, "policy_sum", policy_sum)
+    m = total.size
+    mean, stderr = expected_loss_and_stderr(total, policy_sumsq, book.size)
+    _check_total(owner, "policy_sum", total, book)
+    co_tvar = co_tvar_allocation(book, m, tail_year, tail_policy, tail_loss, basis.level)
+    capital = co_tvar - mean
+    load = _allocated_load(owner, book, total, policy_cross, capital, basis)
+    fixed = np.full(m, basis.fixed_expense)
+    premium = technical_premium(mean, load, fixed, basis.variable_expense, basis.profit)
+    insured = (np.full(m, math.nan) if sum_insured is None
+               else _validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
+    _same_length(owner, ("policy_sum", total), ("sum_insured", insured))
+    split = apply_cap_and_subsidy(premium, None if sum_insured is None else insured, basis.rate_cap,
+                                  basis.subsidy_share)
+    ids = np.arange(m) if policy_id is None else np.asarray(policy_id)
+    if ids.shape != (m,):
+        raise InputError(f"{owner}: policy_id must hold one label per policy ({m}), got shape {ids.shape}")
+    return pd.DataFrame({
+        "policy_id": ids,
+        "expected_loss": mean,
+        "expected_loss_stderr": stderr,
+        "co_tvar": co_tvar,
+        "allocated_capital": capital,
+        "risk_load": load,
+        "fixed_expense": fixed,
+        "variable_expense": premium * basis.variable_expense,
+        "profit": premium * basis.profit,
+        "technical_premium": premium,
+        "sum_insured": insured,
+        "premium_cap": split.premium_cap,
+        "capped_premium": split.capped_premium,
+        "cap_binding": split.cap_binding,
+        "shortfall": split.shortfall,
+        "subsidy": split.subsidy,
+        "insured_pays": split.insured_pays,
+    })
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _allocated_load(owner: str, book: np.ndarray, total: np.ndarray, policy_cross, capital: np.ndarray,
+                    basis: PricingBasis) -> np.ndarray:
+    measure = basis.risk_measure
+    if measure == "none":
+        return np.zeros(total.size)
+    if measure == "coc_tvar":
+        return basis.load * capital
+    if measure in ("std", "variance"):
+        if policy_cross is None:
+            raise InputError(f"{owner}: risk_measure {measure!r} needs policy_cross (per policy, the sum "
+                             f"over years of its loss times the book loss) for its Euler allocation")
+        cross = _validate.real_array(owner, "policy_cross", policy_cross)
+        _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
+        _check_total(owner, "policy_cross", cross, book * book)
+        allocate = std_load_allocation if measure == "std" else variance_load_allocation
+        return allocate(book, total, cross, basis.load)
+    return proportional_allocation(book_risk_load(book, basis), capital)
+
+
+def _capital(ordered: np.ndarray, measure: str, level: float) -> float:
+    risk = (figures.tvar_equal(ordered, level) if measure == "coc_tvar"
+            else figures.quantile_equal(ordered, level))
+    return risk - float(np.mean(ordered))
+
+
+def _sample_variance(x: np.ndarray) -> float:
+    # divisor n - 1 as SimulationResult.var; one year carries no spread information
+    return float(np.var(x, ddof=1)) if x.size > 1 else 0.0
+
+
+def _sample(owner: str, x) -> np.ndarray:
+    return _validate.real_array(owner, "x", x)
+
+
+def _level(owner: str, name: str, value) -> float:
+    # p = 0 would make TVaR the mean and VaR the minimum; p = 1 has no tail weight to share
+    return _validate.real(owner, name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _risk_measure(owner: str, value, allowed: tuple, name: str = "risk_measure") -> str:
+    if not isinstance(value, str):
+        raise InputTypeError(f"{owner}: {name} must be a string, got {value!r} of type {type(value).__name__}")
+    if value not in allowed:
+        raise InputError(f"{owner}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def _expense_ratios(owner: str, variable, profit) -> tuple[float, float]:
+    variable = _validate.real(owner, "variable_expense", variable, low=0.0, high=1.0, high_open=True)
+    profit = _validate.real(owner, "profit", profit, low=0.0, high=1.0, high_open=True)
+    if variable + profit >= 1.0:
+        raise InputError(f"{owner}: variable_expense + profit must be < 1 (the premium is divided by "
+                         f"1 - variable_expense - profit), got {variable!r} + {profit!r} = {variable + profit!r}")
+    return variable, profit
+
+
+def _finite(owner: str, name: str, values, *, low: float = -math.inf) -> np.ndarray:
+    """A float64 array of any shape (0-d for a scalar) of finite values >= ``low``."""
+    if isinstance(values, (bool, np.bool_)) or (isinstance(values, numbers.Number)
+                                                 and not isinstance(values, numbers.Real)):
+        raise InputTypeError(f"{owner}: {name} must be real, got {values!r}")
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{owner}: {name} must be a real number or an array of them ({exc})") from None
+    flat = arr.reshape(-1)
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        i = int(np.argmax(bad))
+        where = "" if arr.ndim == 0 else f"[{i}]"
+        raise InputError(f"{owner}: {name}{where} must be finite, got {float(flat[i])!r}")
+    below = flat < low
+    if below.any():
+        i = int(np.argmax(below))
+        where = "" if arr.ndim == 0 else f"[{i}]"
+        raise InputError(f"{owner}: {name}{where} must be >= {low:g}, got {float(flat[i])!r}")
+    return arr
+
+
+def _broadcast(owner: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str):
+    try:
+        return np.broadcast_arrays(a, b)
+    except ValueError:
+        raise InputError(f"{owner}: {name_a} (shape {a.shape}) and {name_b} (shape {b.shape}) do not "
+                         f"match") from None
+
+
+def _same_length(owner: str, *named) -> None:
+    (first_name, first), *rest = named
+    for name, arr in rest:
+        if arr.shape != first.shape:
+            raise InputError(f"{owner}: {name} must have one value per policy like {first_name} "
+                             f"({first.size}), got {arr.size}")
+
+
+def _index_array(owner: str, name: str, values, size: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.ndim != 1:
+        raise InputError(f"{owner}: {name} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise InputTypeError(f"{owner}: {name} must hold integers, got dtype {arr.dtype}")
+    out_of_range = (arr < 0) | (arr >= size)
+    if out_of_range.any():
+        i = int(np.argmax(out_of_range))
+        raise InputError(f"{owner}: {name}[{i}] must be in [0, {size - 1}], got {int(arr[i])}")
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_tail_additivity(owner: str, book: np.ndarray, weights: np.ndarray, years: np.ndarray,
+                           losses: np.ndarray) -> None:
+    n = book.size
+    year_sum = np.bincount(years, weights=losses, minlength=n)
+    year_abs = np.bincount(years, weights=np.abs(losses), minlength=n)
+    tolerance = _ADDITIVITY_RTOL * (np.abs(book) + year_abs)
+    bad = (weights > 0.0) & (np.abs(year_sum - book) > tolerance)
+    if bad.any():
+        y = int(np.argmax(bad))
+        raise InputError(f"{owner}: tail year {y} has book loss {float(book[y])!r} but its policy losses "
+                         f"sum to {float(year_sum[y])!r}; the tail table must hold every policy's loss in "
+                         f"every year with book loss >= VaR (see tail_years)")
+
+
+def _check_total(owner: str, name: str, parts: np.ndarray, whole_terms: np.ndarray) -> None:
+    """Euler allocations add up only if the policies add up to the book: check the totals."""
+    parts_total = float(np.sum(parts))
+    whole_total = float(np.sum(whole_terms))
+    scale = float(np.sum(np.abs(parts))) + float(np.sum(np.abs(whole_terms)))
+    if abs(parts_total - whole_total) > _ADDITIVITY_RTOL * scale:
+        raise InputError(f"{owner}: {name} sums to {parts_total!r} over the policies but the book gives "
+                         f"{whole_total!r}; the policies' losses must add up to the book's")
+
+
+def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None) -> pd.DataFrame:
+    """Price every policy of a simulated book: ``price_book`` on a ``techins.simulate(portfolio)`` result.
+
+    The policies' losses in the book's tail years (needed for the co-TVaR allocation) come from
+    re-running the chunks that hold those years from their own seed streams, which reproduces the
+    first run exactly (``techins.engine.book_tail_losses``).
+
+    Parameters
+    ----------
+    result : techins.BookResult
+        ``techins.simulate(portfolio, years, seed)``.
+    basis : PricingBasis
+    threads : int, optional
+        Numba threads for the re-run; the numbers do not depend on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per policy with every premium component (see ``price_book``), plus ``line``.
+    """
+    from techins.engine import book_tail_losses
+
+    tail_year, tail_policy, tail_loss = book_tail_losses(result, basis.level, threads=threads)
+    arrays = result.portfolio.arrays
+    sum_insured = arrays["sum_insured"] if basis.rate_cap is not None else None
+    table = price_book(result.annual, result.policy_sum, result.policy_sumsq, tail_year, tail_policy, tail_loss,
+                       basis, policy_cross=result.policy_cross, sum_insured=sum_insured,
+                       policy_id=arrays["policy_id"])
+    table.insert(1, "line", np.asarray(result.portfolio.line_names, dtype=object)[arrays["line"]])
+    return table

@@ -1,0 +1,149 @@
+"""The quote path for underwriting systems: price one new policy standalone and as a marginal
+addition to a book already simulated, reusing the book's simulation.
+
+A ``Quoter`` is built once per simulated book (it keeps the book's annual losses and replays the
+book's common-shock events: which scenario struck in which year). Each quote then simulates only the
+new policy over the same years, from its own stream keyed by the book's seed and the policy id:
+
+* its own claims (Poisson, thinned above its deductible as in the book);
+* in every book event of a scenario it is exposed to, a hit with the scenario's probability, so its
+  shock losses fall in the same years as the book's;
+
+and prices it twice with the same basis: standalone (risk load of its own annual losses) and
+marginal (risk load of book + policy minus that of the book).
+
+Limitation: a scenario under a batch clause shares one deductible and limit among all the policies
+it hits, so a new policy's loss there depends on the other hits; such exposure is refused with an
+error (add the policy to the book and simulate again).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from techins import engine
+from techins.errors import InputError, InputTypeError
+from techins.kernels import book as book_kernels
+from techins.portfolio import Portfolio
+from techins.pricing import PricingBasis, apply_cap_and_subsidy, book_risk_load, technical_premium
+from techins.results import BookResult
+
+__all__ = ["Quoter"]
+
+QUOTE_STREAM = 0x71756F7465  # spawn-key prefix of quote streams: "quote", apart from the chunk keys
+
+
+class Quoter:
+    """Prices new policies against a simulated book.
+
+    Parameters
+    ----------
+    result : BookResult
+        ``techins.simulate(portfolio, years, seed)``.
+    basis : PricingBasis
+        Risk load, expenses, profit, cap and subsidy.
+
+    Examples
+    --------
+    >>> quoter = Quoter(book_result, basis)                                      # doctest: +SKIP
+    >>> quoter.quote({"policy_id": "new-1", "line": "cyber", "claim_rate": 0.1,
+    ...               "severity": "cyber", "sum_insured": 5e6, "cloud": "aws"})  # doctest: +SKIP
+    """
+
+    def __init__(self, result: BookResult, basis: PricingBasis):
+        if not isinstance(result, BookResult):
+            raise InputTypeError(f"Quoter: result must be a BookResult (simulate a Portfolio), got {result!r}")
+        if not isinstance(basis, PricingBasis):
+            raise InputTypeError(f"Quoter: basis must be a PricingBasis, got {basis!r}")
+        self.result = result
+        self.basis = basis
+        self.book_load = book_risk_load(result.annual, basis)
+        run = engine.BookRun(result.portfolio, result.years, result.seed, result.thin)
+        states = engine.chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
+        self._event_shock, self._event_year = book_kernels.book_events(
+            states, result.chunk_years, result.years, run.total_rate, run.shock_rate, run.shock_q,
+            run.exposed_offsets)
+        self._annual = np.empty(result.years)
+
+    def quote(self, policy) -> dict:
+        """Price one policy given as a mapping (or one-row DataFrame) with the policies-table columns.
+
+        The policy's annual losses are ``annual_losses(policy)``; see the module notes.
+
+        Returns
+        -------
+        dict
+            ``expected_loss`` and its ``expected_loss_stderr``; ``standalone_risk_load`` and
+            ``standalone_premium``; ``marginal_risk_load`` and ``marginal_premium`` (the change in the
+            book's risk load when the policy joins it) with the cap and subsidy applied to the marginal
+            premium (``capped_premium``, ``shortfall``, ``subsidy``, ``insured_pays``).
+        """
+        x, sum_insured = self._simulate(policy)
+        return self._price(x, sum_insured)
+
+    def annual_losses(self, policy) -> np.ndarray:
+        """The policy's simulated annual losses over the book's years (a new array)."""
+        return self._simulate(policy)[0].copy()
+
+    def _simulate(self, policy) -> tuple[np.ndarray, float]:
+        table = policy if isinstance(policy, pd.DataFrame) else pd.DataFrame([dict(policy)])
+        if len(table) != 1:
+            raise InputError(f"quote: give one policy, got {len(table)} rows")
+        book = self.result.portfolio
+        single = Portfolio(table, dict(book.severities))  # validates the row like any book
+        a = single.arrays
+        law_table = engine.LawTable()
+        scale, deductible = float(a["severity_scale"][0]), float(a["deductible"][0])
+        threshold = deductible / scale if self.result.thin else 0.0
+        own_row, survival = law_table.row(book.severities[a["severity_key"][0]], threshold)
+        rate = float(a["claim_rate"][0]) * survival
+        event_years, event_rows, event_q, event_scale = self._exposure(table, a, law_table)
+        terms = np.array([deductible, a["limit"][0], a["share"][0], a["agg_deductible"][0], a["agg_limit"][0]])
+        seq = np.random.SeedSequence(self.result.seed,
+                                     spawn_key=(QUOTE_STREAM, zlib.crc32(str(a["policy_id"][0]).encode())))
+        state = seq.generate_state(4, np.uint64)
+        book_kernels.policy_years(state, self.result.years, rate, own_row, scale, terms, event_years, event_rows,
+                                  event_q, event_scale, *law_table.arrays(), self._annual)
+        return self._annual, float(a["sum_insured"][0])
+
+    def _exposure(self, table, a, law_table):
+        years, rows, q, scale = [], [], [], []
+        for s, shock in enumerate(self.result.portfolio.shocks):
+            if shock.factor not in table.columns or str(table[shock.factor].iloc[0]) not in shock.values:
+                continue
+            if shock.clause == "batch":
+                raise InputError(f"quote: the policy is exposed to {shock.name!r}, a batch-clause scenario whose "
+                                 f"terms are shared by all policies hit; add it to the book and simulate again")
+            if shock.basis == "sum_insured" and np.isnan(a["sum_insured"][0]):
+                raise InputError(f"quote: the policy is exposed to {shock.name!r} but has no sum_insured")
+            hit_years = self._event_year[self._event_shock == s]
+            row, _ = law_table.row(shock.severity, 0.0)
+            years.append(hit_years)
+            rows.append(np.full(hit_years.size, row, dtype=np.int64))
+            q.append(np.full(hit_years.size, shock.hit_probability))
+            scale.append(np.full(hit_years.size, a["sum_insured"][0] if shock.basis == "sum_insured" else 1.0))
+        if not years:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        return (np.concatenate(years), np.concatenate(rows), np.concatenate(q), np.concatenate(scale))
+
+    def _price(self, x: np.ndarray, sum_insured: float) -> dict:
+        b = self.basis
+        n = x.size
+        mean = float(x.mean())
+        stderr = float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        standalone_load = book_risk_load(x, b)
+        marginal_load = book_risk_load(self.result.annual + x, b) - self.book_load
+        standalone = technical_premium(mean, standalone_load, b.fixed_expense, b.variable_expense, b.profit)
+        marginal = technical_premium(mean, marginal_load, b.fixed_expense, b.variable_expense, b.profit)
+        split = apply_cap_and_subsidy(marginal, sum_insured if b.rate_cap is not None else None, b.rate_cap,
+                                      b.subsidy_share)
+        return {
+            "expected_loss": mean, "expected_loss_stderr": stderr,
+            "standalone_risk_load": float(standalone_load), "standalone_premium": float(standalone),
+            "marginal_risk_load": float(marginal_load), "marginal_premium": float(marginal),
+            "capped_premium": float(split.capped_premium), "shortfall": float(split.shortfall),
+            "subsidy": float(split.subsidy), "insured_pays": float(split.insured_pays),
+        }
