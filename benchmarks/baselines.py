@@ -24,3 +24,20 @@ def numpy_poisson_lognormal(years: int, seed: int, mean: float, mu: float, sigma
         year = np.repeat(np.arange(n_years), counts)
         annual[start:start + n_years] = np.bincount(year, weights=loss, minlength=n_years)
     return annual
+
+
+def numpy_book(rates: np.ndarray, mu: float, sigma: float, scales: np.ndarray, years: int, seed: int,
+               block_years: int = 1000) -> np.ndarray:
+    """Annual losses of a book of independent Poisson x lognormal policies (no terms, no shocks),
+    vectorised over policies and a block of years: counts per (year, policy), all sizes, ``bincount``
+    per year. The same model as a techins book without terms or shocks."""
+    rng = np.random.default_rng(seed)
+    annual = np.empty(years)
+    for start in range(0, years, block_years):
+        n_years = min(block_years, years - start)
+        counts = rng.poisson(rates[None, :], (n_years, rates.size))
+        flat = counts.ravel()
+        x = rng.lognormal(mu, sigma, flat.sum()) * np.repeat(np.tile(scales, n_years), flat)
+        year = np.repeat(np.arange(n_years), counts.sum(axis=1))
+        annual[start:start + n_years] = np.bincount(year, weights=x, minlength=n_years)
+    return annual

@@ -288,27 +288,45 @@ class BookRun:
         table = LawTable()
         rates = np.empty(n)
         rows = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            law = portfolio.severities[a["severity_key"][i]]
-            threshold = a["deductible"][i] / a["severity_scale"][i] if thin else 0.0
-            rows[i], survival = table.row(law, threshold)
-            rates[i] = a["claim_rate"][i] * survival
-        total_rate = float(rates.sum())
-        accept, alias = alias_table(rates / total_rate) if total_rate > 0 else (np.ones(1), np.zeros(1, np.intp))
+        # one kernel row per law, thinned at the lowest of its policies' deductibles (in law units):
+        # exact, since a claim below a policy's own deductible pays 0, and it keeps the laws few
+        thresholds = a["deductible"] / a["severity_scale"] if thin else np.zeros(n)
+        for key, law in portfolio.severities.items():
+            mine = np.flatnonzero(a["severity_key"] == key)
+            if mine.size:
+                rows[mine], survival = table.row(law, float(thresholds[mine].min()))
+                rates[mine] = a["claim_rate"][mine] * survival
         shocks = portfolio.shocks
         exposed = [portfolio.exposed(s) for s in shocks]
         shock_rows = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
+        codes, params, offsets, values, probs, aliases = table.arrays()
+        # policies grouped by kernel row (law and threshold), and each one's share of its row's
+        # remaining rate: the chain of conditional binomials that splits a row's claims by rate
+        perm = np.argsort(rows, kind="stable").astype(np.int64)
+        row_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=codes.size))]).astype(np.int64)
+        sorted_rates = rates[perm]
+        cond_prob = np.zeros(n)
+        row_rate = np.zeros(codes.size)
+        for r in range(codes.size):
+            lo, hi = row_start[r], row_start[r + 1]
+            suffix = np.cumsum(sorted_rates[lo:hi][::-1])[::-1]
+            row_rate[r] = suffix[0] if hi > lo else 0.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cond_prob[lo:hi] = np.where(suffix > 0, sorted_rates[lo:hi] / suffix, 0.0)
         self.years, self.seed, self.n_policies = years, seed, n
-        self.chunk_years = book_chunk_years(portfolio, total_rate)
-        self.n_chunks = -(-years // self.chunk_years)
-        self.total_rate = total_rate
+        self.total_rate = float(rates.sum())
         self.shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
         self.shock_q = np.array([s.hit_probability for s in shocks], dtype=np.float64)
         self.exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
+        self.chunk_years = book_chunk_years(portfolio, self.total_rate)
+        self.n_chunks = -(-years // self.chunk_years)
+        expected = self.total_rate * self.chunk_years
+        self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
+        self._buffers = None
         self.inputs = (
-            total_rate, accept, alias, rows, a["severity_scale"],
+            perm, row_start, row_rate, cond_prob, a["severity_scale"],
             np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
-            a["line"], a["sum_insured"], *table.arrays(),
+            a["line"], a["sum_insured"], codes, params, offsets, values, probs, aliases,
             self.shock_rate, self.shock_q, shock_rows,
             np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_),
             np.array([s.clause == "batch" for s in shocks], dtype=np.bool_),
@@ -330,11 +348,29 @@ class BookRun:
         tail_loss = np.empty(offsets[-1])
         n_groups = np.zeros(width, dtype=np.int64)
         n_kept = np.zeros(width, dtype=np.int64)
-        book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs, annual,
-                                        max_occurrence, line_annual, psum, psumsq, pcross, keep_above, offsets,
-                                        tail_year, tail_pol, tail_loss, n_groups, n_kept)
+        while True:
+            c_first, c_year, c_loss = self._claim_buffers(width)
+            book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs, annual,
+                                            max_occurrence, line_annual, psum, psumsq, pcross, keep_above,
+                                            offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept,
+                                            c_first, c_year, c_loss)
+            if (n_groups >= 0).all():
+                break
+            # a chunk drew more claims than the buffers hold (far in the Poisson tail): every chunk
+            # of the wave runs again from its own stream, with room to spare, to the same numbers
+            self.claim_capacity *= 2
+            self._buffers = None
         keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
         return psum, psumsq, pcross, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
+
+    def _claim_buffers(self, width: int):
+        # scratch of the claims of each chunk in a wave, allocated once per run: fresh pages for
+        # every wave would cost more than the wave's arithmetic
+        if self._buffers is None:
+            self._buffers = (np.empty((BOOK_WAVE, self.n_policies + 1), dtype=np.int64),
+                             np.empty((BOOK_WAVE, self.claim_capacity), dtype=np.int64),
+                             np.empty((BOOK_WAVE, self.claim_capacity)))
+        return tuple(b[:width] for b in self._buffers)
 
 
 class LawTable:

@@ -64,8 +64,7 @@ class Quoter:
         run = engine.BookRun(result.portfolio, result.years, result.seed, result.thin)
         states = engine.chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
         self._event_shock, self._event_year = book_kernels.book_events(
-            states, result.chunk_years, result.years, run.total_rate, run.shock_rate, run.shock_q,
-            run.exposed_offsets)
+            states, result.chunk_years, result.years, run.shock_rate, run.shock_q, run.exposed_offsets)
         self._annual = np.empty(result.years)
 
     def quote(self, policy) -> dict:

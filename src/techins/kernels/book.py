@@ -2,18 +2,20 @@
 
 One chunk of years at a time, from its own generator state:
 
-1. independent claims: the chunk's total ``T ~ Poisson(sum_i lambda_i Y)``; each claim's policy by
-   Walker's alias method on the rates, its year uniform. Each policy-year count is then an
-   independent Poisson(lambda_i), at a cost of O(1) per claim, not per policy-year. The sizes are then
-   drawn law by law (claims grouped by kernel row with a counting sort) in the tight batched loops of
-   ``severity.fill``;
-2. common shocks: per scenario ``E ~ Poisson(rate Y)`` events, each in a uniform year, hitting
+1. common shocks: per scenario ``E ~ Poisson(rate Y)`` events, each in a uniform year, hitting
    ``K ~ Binomial(n_exposed, q)`` distinct exposed policies (a partial Fisher-Yates shuffle: given K
-   every subset is equally likely, so each policy is hit independently with probability q);
-3. every occurrence through its terms (the policy's, or the event's under a batch clause), then the
-   claims grouped by (policy, year) for the policies' annual aggregate terms, then summed into the
-   book's year, the line's year and the policy's running sums. Grouping is a stable sort by (policy,
-   year), so the order of every floating-point sum is fixed by the seed alone.
+   every subset is equally likely, so each policy is hit independently with probability q). Each
+   event is one occurrence: through each policy's terms, or once through the event's terms under a
+   batch clause and shared back pro rata;
+2. independent claims, law by law: the chunk's total for the policies of one law,
+   ``T ~ Poisson(Lambda Y)``, is split over them by rate (a multinomial, drawn as a chain of
+   conditional binomials), so each policy-year count is an independent Poisson(lambda_i); the sizes
+   of the T claims are drawn in one tight batch of ``severity.fill``, and their years uniformly. Cost
+   follows the claims (plus one binomial per policy and chunk), never policies x years;
+3. policy by policy (their claims are contiguous by construction, shock hits are added from a
+   counting sort), the claims grouped by year for the policy's annual aggregate terms, then summed
+   into the book's year, the line's year and the policy's running sums. Every order is fixed by the
+   book and the seed, so every floating-point sum is the same for any thread count.
 """
 
 from __future__ import annotations
@@ -23,13 +25,6 @@ from numba import prange
 
 from techins.kernels import rng, severity
 from techins.kernels._jit import jit, jit_parallel
-
-
-@jit(inline="always")
-def _alias(state, accept, alias):
-    u = rng.uniform(state) * accept.size
-    i = min(np.intp(u), accept.size - 1)
-    return i if u - i < accept[i] else alias[i]
 
 
 @jit
@@ -57,28 +52,10 @@ def _counting_order(keys, n, n_keys):
 
 
 @jit
-def _group_by_policy_then_year(c_pol, c_year, n, n_policies):
-    """Order of the claims by (policy, year), stable: a counting sort on the policy, then an
-    insertion sort on the year inside each policy's few claims. O(n + policies), unlike a comparison
-    sort of n keys."""
-    order, start = _counting_order(c_pol, n, n_policies)
-    for p in range(n_policies):
-        for a in range(start[p] + 1, start[p + 1]):
-            m = order[a]
-            b = a - 1
-            while b >= start[p] and c_year[order[b]] > c_year[m]:
-                order[b + 1] = order[b]
-                b -= 1
-            order[b + 1] = m
-    return order
-
-
-@jit
-def event_schedule(state, first, stop, total_rate, shock_rate, shock_q, exposed_offsets):
-    """The first draws of a chunk: its number of independent claims, and each common-shock event's
-    scenario, year and number of policies hit. The quote path replays it to see the book's events."""
+def event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets):
+    """The first draws of a chunk: each common-shock event's scenario, year and number of policies hit.
+    The quote path replays it to see the book's events."""
     n_years = stop - first
-    total = rng.poisson(state, total_rate * n_years) if total_rate > 0.0 else 0
     ev_per_shock = np.empty(shock_rate.size, dtype=np.int64)
     for s in range(shock_rate.size):
         ev_per_shock[s] = rng.poisson(state, shock_rate[s] * n_years)
@@ -94,19 +71,19 @@ def event_schedule(state, first, stop, total_rate, shock_rate, shock_q, exposed_
             ev_year[e] = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
             ev_hits[e] = rng.binomial(state, n_exp, shock_q[s])
             e += 1
-    return total, ev_shock, ev_year, ev_hits
+    return ev_shock, ev_year, ev_hits
 
 
 @jit
-def book_events(states, chunk_years, years, total_rate, shock_rate, shock_q, exposed_offsets):
+def book_events(states, chunk_years, years, shock_rate, shock_q, exposed_offsets):
     """Scenario and year of every common-shock event of a book run, chunk after chunk."""
     shocks = []
     event_years = []
     for c in range(states.shape[0]):
         state = states[c].copy()
         first = c * chunk_years
-        _, ev_shock, ev_year, _ = event_schedule(state, first, min(first + chunk_years, years), total_rate,
-                                                 shock_rate, shock_q, exposed_offsets)
+        ev_shock, ev_year, _ = event_schedule(state, first, min(first + chunk_years, years), shock_rate,
+                                              shock_q, exposed_offsets)
         shocks.append(ev_shock)
         event_years.append(ev_year)
     n = 0
@@ -147,80 +124,35 @@ def policy_years(state, years, rate, own_row, scale, terms, event_years, event_r
 
 
 @jit
-def simulate_book_chunk(state, first, stop, total_rate, accept, alias, pol_row, pol_scale, terms, pol_line,
-                        sum_insured, codes, params, offsets, values, probs, aliases,
-                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms,
-                        exposed, exposed_offsets,
-                        annual, max_occurrence, line_annual, psum, psumsq, pcross,
-                        keep_above, tail_year, tail_pol, tail_loss):
-    """Simulate years ``[first, stop)`` of a book; write the book's and lines' years, add to the
-    policy sums ``psum``, ``psumsq`` (of annual losses) and ``pcross`` (of annual loss x book loss).
-    The policies' losses in the years whose book loss is at least ``keep_above`` go to the
-    ``tail_*`` arrays (which must hold them). Return the number of (policy, year) losses and the
-    number kept.
-
-    ``terms[i]`` = (deductible, limit, share, agg_deductible, agg_limit) of policy i;
-    ``shock_terms[s]`` = (event deductible, event limit).
-    """
-    n_years = stop - first
-    for y in range(first, stop):
-        annual[y] = 0.0
-        max_occurrence[y] = 0.0
-        for ln in range(line_annual.shape[0]):
-            line_annual[ln, y] = 0.0
-    # every count first (claims, events, hits per event), so the claim table is allocated once
-    total, ev_shock, ev_year, ev_hits = event_schedule(state, first, stop, total_rate, shock_rate, shock_q,
-                                                       exposed_offsets)
-    n_events = ev_shock.size
-    n_claims = total + ev_hits.sum()
-    c_year = np.empty(n_claims, dtype=np.int64)
-    c_pol = np.empty(n_claims, dtype=np.int64)
-    c_loss = np.empty(n_claims)
-    # 1. independent claims: policy and year of each, then the sizes law by law in tight batches
-    c_row = np.empty(total, dtype=np.int64)
-    for n in range(total):
-        i = _alias(state, accept, alias)
-        c_pol[n] = i
-        c_year[n] = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
-        c_row[n] = pol_row[i]
-    by_row, row_start = _counting_order(c_row, total, codes.size)
-    for row in range(codes.size):
-        m = row_start[row + 1] - row_start[row]
-        if m == 0:
-            continue
-        sizes = np.empty(m)
-        _fill_row(state, row, codes, params, offsets, values, probs, aliases, sizes, m)
-        for j in range(m):
-            n = by_row[row_start[row] + j]
-            i = c_pol[n]
-            loss = terms[i, 2] * min(max(pol_scale[i] * sizes[j] - terms[i, 0], 0.0), terms[i, 1])
-            c_loss[n] = loss
-            if loss > max_occurrence[c_year[n]]:
-                max_occurrence[c_year[n]] = loss
-    # 2. common shocks: each event one occurrence across the policies it hits
-    n = total
+def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values, probs, aliases,
+                shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
+                max_occurrence):
+    """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss)."""
+    ev_shock, ev_year, ev_hits = event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets)
+    n_hits = ev_hits.sum()
+    h_pol = np.empty(n_hits, dtype=np.int64)
+    h_year = np.empty(n_hits, dtype=np.int64)
+    h_loss = np.empty(n_hits)
     pool = exposed.copy()
-    for e in range(n_events):
+    n = 0
+    for e in range(ev_shock.size):
         s = ev_shock[e]
-        y = ev_year[e]
         lo = exposed_offsets[s]
         n_exp = exposed_offsets[s + 1] - lo
         start = n
+        k = ev_hits[e]
+        sizes = np.empty(k)
+        _fill_row(state, shock_row[s], codes, params, offsets, values, probs, aliases, sizes, k)
         gross_total = 0.0
-        hits = ev_hits[e]
-        sizes = np.empty(hits)
-        _fill_row(state, shock_row[s], codes, params, offsets, values, probs, aliases, sizes, hits)
-        for j in range(hits):
+        for j in range(k):
             # partial Fisher-Yates: pool[lo + j] becomes a uniformly chosen not-yet-hit policy
             r = j + min(np.intp(rng.uniform(state) * (n_exp - j)), n_exp - j - 1)
             pool[lo + j], pool[lo + r] = pool[lo + r], pool[lo + j]
             i = pool[lo + j]
-            g = sizes[j]
-            if shock_on_si[s]:
-                g *= sum_insured[i]
-            c_year[n] = y
-            c_pol[n] = i
-            c_loss[n] = g
+            g = sizes[j] * sum_insured[i] if shock_on_si[s] else sizes[j]
+            h_pol[n] = i
+            h_year[n] = ev_year[e]
+            h_loss[n] = g
             n += 1
             gross_total += g
         event_loss = 0.0
@@ -229,39 +161,154 @@ def simulate_book_chunk(state, first, stop, total_rate, accept, alias, pol_row, 
             paid = min(max(gross_total - shock_terms[s, 0], 0.0), shock_terms[s, 1])
             ratio = paid / gross_total if gross_total > 0.0 else 0.0
             for m in range(start, n):
-                c_loss[m] = terms[c_pol[m], 2] * c_loss[m] * ratio
-                event_loss += c_loss[m]
+                h_loss[m] = pol_terms[h_pol[m], 2] * h_loss[m] * ratio
+                event_loss += h_loss[m]
         else:
             for m in range(start, n):
-                i = c_pol[m]
-                c_loss[m] = terms[i, 2] * min(max(c_loss[m] - terms[i, 0], 0.0), terms[i, 1])
-                event_loss += c_loss[m]
+                i = h_pol[m]
+                h_loss[m] = pol_terms[i, 2] * min(max(h_loss[m] - pol_terms[i, 0], 0.0), pol_terms[i, 1])
+                event_loss += h_loss[m]
+        y = ev_year[e]
         if event_loss > max_occurrence[y]:
             max_occurrence[y] = event_loss
-    n = n_claims
-    # 3. policy-year totals, aggregate terms, sums
-    order = _group_by_policy_then_year(c_pol, c_year, n, terms.shape[0])
-    g_pol = np.empty(n, dtype=np.int64)
-    g_year = np.empty(n, dtype=np.int64)
-    g_loss = np.empty(n)
+    return h_pol, h_year, h_loss
+
+
+@jit
+def _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
+                codes, params, offsets, values, probs, aliases, max_occurrence, c_first, c_year, c_loss):
+    """Step 2: the independent claims, law by law; policy ``perm[k]``'s claims are
+    ``c_*[c_first[k]:c_first[k + 1]]``. Returns the number of claims."""
+    n_years = stop - first
+    n = 0
+    sizes = np.empty(c_year.size)  # one scratch for every law's batch: a book may have many laws
+    for r in range(row_start.size - 1):
+        lo, hi = row_start[r], row_start[r + 1]
+        if row_rate[r] <= 0.0:
+            for k in range(lo, hi):
+                c_first[k] = n
+            continue
+        remaining = rng.poisson(state, row_rate[r] * n_years)
+        if n + remaining > c_year.size:
+            return -1  # the caller's buffers are too small: it grows them and runs the chunk again
+        _fill_row(state, r, codes, params, offsets, values, probs, aliases, sizes, remaining)
+        used = 0
+        for k in range(lo, hi):
+            c_first[k] = n
+            # multinomial split of the law's claims by rate: a chain of conditional binomials,
+            # P(claim of policy k | not of the policies before it) = lambda_k / (sum of the rest)
+            m = rng.binomial(state, remaining, cond_prob[k]) if remaining > 0 else 0
+            remaining -= m
+            i = perm[k]
+            for _ in range(m):
+                y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
+                loss = pol_terms[i, 2] * min(max(pol_scale[i] * sizes[used] - pol_terms[i, 0], 0.0),
+                                             pol_terms[i, 1])
+                used += 1
+                c_year[n] = y
+                c_loss[n] = loss
+                n += 1
+                if loss > max_occurrence[y]:
+                    max_occurrence[y] = loss
+    c_first[perm.size] = n
+    return n
+
+
+@jit
+def _sort_by_year(years, losses, m):
+    # insertion sort of one policy's few claims; stable, so equal years keep their order
+    for a in range(1, m):
+        y, v = years[a], losses[a]
+        b = a - 1
+        while b >= 0 and years[b] > y:
+            years[b + 1] = years[b]
+            losses[b + 1] = losses[b]
+            b -= 1
+        years[b + 1] = y
+        losses[b + 1] = v
+
+
+@jit
+def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms, pol_line,
+                        sum_insured, codes, params, offsets, values, probs, aliases,
+                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms,
+                        exposed, exposed_offsets,
+                        annual, max_occurrence, line_annual, psum, psumsq, pcross,
+                        keep_above, tail_year, tail_pol, tail_loss, c_first, c_year, c_loss):
+    """Simulate years ``[first, stop)`` of a book; write the book's and lines' years, add to the
+    policy sums ``psum``, ``psumsq`` (of annual losses) and ``pcross`` (of annual loss x book loss).
+    The policies' losses in the years whose book loss is at least ``keep_above`` go to the
+    ``tail_*`` arrays (which must hold them). ``c_*`` are scratch buffers for the claims.
+
+    ``pol_terms[i]`` = (deductible, limit, share, agg_deductible, agg_limit) of policy i;
+    ``shock_terms[s]`` = (event deductible, event limit). Returns the number of (policy, year) losses
+    and the number kept, or (-1, 0) when the claim buffers were too small (nothing is then valid).
+    """
+    for y in range(first, stop):
+        annual[y] = 0.0
+        max_occurrence[y] = 0.0
+        for ln in range(line_annual.shape[0]):
+            line_annual[ln, y] = 0.0
+    h_pol, h_year, h_loss = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values,
+                                        probs, aliases, shock_rate, shock_q, shock_row, shock_on_si, shock_batch,
+                                        shock_terms, exposed, exposed_offsets, max_occurrence)
+    n_claims = _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
+                           codes, params, offsets, values, probs, aliases, max_occurrence, c_first, c_year, c_loss)
+    if n_claims < 0:
+        return -1, 0
+    # shock hits by policy (a stable counting sort), to merge with each policy's own claims
+    n_pol = pol_scale.size
+    hit_start = np.zeros(n_pol + 1, dtype=np.int64)
+    for m in range(h_pol.size):
+        hit_start[h_pol[m] + 1] += 1
+    for i in range(n_pol):
+        hit_start[i + 1] += hit_start[i]
+    fill = hit_start[:-1].copy()
+    hit_order = np.empty(h_pol.size, dtype=np.int64)
+    for m in range(h_pol.size):
+        hit_order[fill[h_pol[m]]] = m
+        fill[h_pol[m]] += 1
+    # 3. policy by policy: group by year, aggregate terms, sums
+    g_pol = np.empty(n_claims + h_pol.size, dtype=np.int64)
+    g_year = np.empty(n_claims + h_pol.size, dtype=np.int64)
+    g_loss = np.empty(n_claims + h_pol.size)
+    years = np.empty(64, dtype=np.int64)
+    losses = np.empty(64)
     n_groups = 0
-    m = 0
-    while m < n:
-        i = c_pol[order[m]]
-        y = c_year[order[m]]
-        tot = 0.0
-        while m < n and c_pol[order[m]] == i and c_year[order[m]] == y:
-            tot += c_loss[order[m]]
-            m += 1
-        v = min(max(tot - terms[i, 3], 0.0), terms[i, 4])
-        g_pol[n_groups] = i
-        g_year[n_groups] = y
-        g_loss[n_groups] = v
-        n_groups += 1
-        annual[y] += v
-        line_annual[pol_line[i], y] += v
-        psum[i] += v
-        psumsq[i] += v * v
+    for k in range(n_pol):
+        i = perm[k]
+        own = c_first[k + 1] - c_first[k]
+        hits = hit_start[i + 1] - hit_start[i]
+        m = own + hits
+        if m == 0:
+            continue
+        if m > years.size:
+            years = np.empty(2 * m, dtype=np.int64)
+            losses = np.empty(2 * m)
+        for j in range(own):
+            years[j] = c_year[c_first[k] + j]
+            losses[j] = c_loss[c_first[k] + j]
+        for j in range(hits):
+            h = hit_order[hit_start[i] + j]
+            years[own + j] = h_year[h]
+            losses[own + j] = h_loss[h]
+        _sort_by_year(years, losses, m)
+        j = 0
+        while j < m:
+            y = years[j]
+            tot = 0.0
+            while j < m and years[j] == y:
+                tot += losses[j]
+                j += 1
+            v = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
+            g_pol[n_groups] = i
+            g_year[n_groups] = y
+            g_loss[n_groups] = v
+            n_groups += 1
+            annual[y] += v
+            line_annual[pol_line[i], y] += v
+            psum[i] += v
+            psumsq[i] += v * v
     kept = 0
     for g in range(n_groups):
         book_year = annual[g_year[g]]
@@ -275,14 +322,16 @@ def simulate_book_chunk(state, first, stop, total_rate, accept, alias, pol_row, 
 
 
 @jit_parallel
-def simulate_book_wave(states, chunk_ids, chunk_years, years, total_rate, accept, alias, pol_row, pol_scale,
-                       terms, pol_line, sum_insured, codes, params, offsets, values, probs, aliases,
+def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, row_start, row_rate, cond_prob, pol_scale,
+                       pol_terms, pol_line, sum_insured, codes, params, offsets, values, probs, aliases,
                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed,
                        exposed_offsets, annual, max_occurrence, line_annual, psum, psumsq, pcross,
-                       keep_above, tail_offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept):
+                       keep_above, tail_offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept,
+                       c_first, c_year, c_loss):
     """Chunks ``chunk_ids`` in parallel; chunk ``chunk_ids[w]`` adds into row ``w`` of the policy
-    sums, which the caller then adds up in chunk order (the same order for any thread count), and
-    keeps its tail losses in ``tail_*[tail_offsets[w]:tail_offsets[w + 1]]``."""
+    sums, which the caller then adds up in chunk order (the same order for any thread count), keeps
+    its tail losses in ``tail_*[tail_offsets[w]:tail_offsets[w + 1]]`` and uses row ``w`` of the
+    claim buffers ``c_*``; ``n_groups[w] = -1`` asks the caller for larger buffers."""
     for w in prange(states.shape[0]):
         state = states[w].copy()
         first = chunk_ids[w] * chunk_years
@@ -293,8 +342,8 @@ def simulate_book_wave(states, chunk_ids, chunk_years, years, total_rate, accept
         lo = tail_offsets[w]
         hi = tail_offsets[w + 1]
         n_groups[w], n_kept[w] = simulate_book_chunk(
-            state, first, stop, total_rate, accept, alias, pol_row, pol_scale, terms, pol_line,
+            state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms, pol_line,
             sum_insured, codes, params, offsets, values, probs, aliases, shock_rate, shock_q,
             shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
             annual, max_occurrence, line_annual, psum[w], psumsq[w], pcross[w],
-            keep_above, tail_year[lo:hi], tail_pol[lo:hi], tail_loss[lo:hi])
+            keep_above, tail_year[lo:hi], tail_pol[lo:hi], tail_loss[lo:hi], c_first[w], c_year[w], c_loss[w])
