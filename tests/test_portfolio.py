@@ -77,7 +77,7 @@ def test_batch_clause_is_one_occurrence_with_one_deductible_and_limit():
     assert sim.max_occurrence.max() == pytest.approx(0.5)
 
 
-def test_alias_sampled_book_matches_a_per_policy_simulation():
+def test_rate_split_book_matches_a_per_policy_simulation():
     # an independent NumPy simulation that loops policy by policy: same law for the book's annual loss
     rng = np.random.default_rng(0)
     n_pol, years = 40, 100_000
