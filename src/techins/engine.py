@@ -279,6 +279,47 @@ def book_tail_losses(result: BookResult, level: float, threads: int | None = Non
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
 
+OCCURRENCE_COLUMNS = ("year", "occurrence_id", "policy_id", "line", "loss")
+
+
+def occurrence_chunks(result: BookResult):
+    """Stream the book's occurrence loss table, one chunk of years at a time.
+
+    Each chunk is drawn again from its own seed stream, so the rows are exactly the occurrences of the
+    run: every independent claim, and every common-shock event (one ``occurrence_id`` shared by all the
+    policies it hits), after each policy's occurrence terms and before its aggregate terms. Memory
+    holds one chunk; ``pandas.concat(occurrence_chunks(result))`` gives the whole table when asked.
+
+    Yields
+    ------
+    pandas.DataFrame
+        Columns ``OCCURRENCE_COLUMNS``; ``occurrence_id`` is unique in the run
+        (chunk index x 2**32 + index in the chunk).
+    """
+    import pandas as pd
+
+    portfolio = result.portfolio
+    run = BookRun(portfolio, result.years, result.seed, result.thin)
+    ids, lines = portfolio.arrays["policy_id"], np.asarray(portfolio.line_names, dtype=object)
+    line_of = portfolio.arrays["line"]
+    for chunk in range(run.n_chunks):
+        state = chunk_states(result.seed, result.years, chunk, 1, chunk_years=run.chunk_years)[0]
+        first = chunk * run.chunk_years
+        stop = min(first + run.chunk_years, result.years)
+        while True:
+            c_first, c_year, c_loss = (b[0] for b in run._claim_buffers(1))
+            year, occurrence, policy, loss, n = book_kernels.occurrence_table_chunk(
+                state.copy(), first, stop, *run.inputs, c_first, c_year, c_loss)
+            if n >= 0:
+                break
+            run.claim_capacity *= 2
+            run._buffers = None
+        keep = loss > 0.0
+        yield pd.DataFrame({"year": year[keep], "occurrence_id": (chunk << 32) + occurrence[keep],
+                            "policy_id": ids[policy[keep]], "line": lines[line_of[policy[keep]]],
+                            "loss": loss[keep]})
+
+
 class BookRun:
     """A book turned into kernel arrays once, and its chunks run wave by wave."""
 

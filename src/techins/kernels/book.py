@@ -127,12 +127,14 @@ def policy_years(state, years, rate, own_row, scale, terms, event_years, event_r
 def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values, probs, aliases,
                 shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
                 max_occurrence):
-    """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss)."""
+    """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss, and
+    the event's index in the chunk)."""
     ev_shock, ev_year, ev_hits = event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets)
     n_hits = ev_hits.sum()
     h_pol = np.empty(n_hits, dtype=np.int64)
     h_year = np.empty(n_hits, dtype=np.int64)
     h_loss = np.empty(n_hits)
+    h_event = np.empty(n_hits, dtype=np.int64)
     pool = exposed.copy()
     n = 0
     for e in range(ev_shock.size):
@@ -153,6 +155,7 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
             h_pol[n] = i
             h_year[n] = ev_year[e]
             h_loss[n] = g
+            h_event[n] = e
             n += 1
             gross_total += g
         event_loss = 0.0
@@ -171,7 +174,7 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
         y = ev_year[e]
         if event_loss > max_occurrence[y]:
             max_occurrence[y] = event_loss
-    return h_pol, h_year, h_loss
+    return h_pol, h_year, h_loss, h_event
 
 
 @jit
@@ -249,7 +252,7 @@ def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob
         max_occurrence[y] = 0.0
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
-    h_pol, h_year, h_loss = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values,
+    h_pol, h_year, h_loss, _ = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values,
                                         probs, aliases, shock_rate, shock_q, shock_row, shock_on_si, shock_batch,
                                         shock_terms, exposed, exposed_offsets, max_occurrence)
     n_claims = _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
@@ -319,6 +322,43 @@ def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob
             tail_loss[kept] = g_loss[g]
             kept += 1
     return n_groups, kept
+
+
+@jit
+def occurrence_table_chunk(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
+                           pol_line, sum_insured, codes, params, offsets, values, probs, aliases, shock_rate,
+                           shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
+                           c_first, c_year, c_loss):
+    """The chunk's occurrences after the policies' occurrence terms, drawn exactly as in
+    ``simulate_book_chunk``: (year, occurrence index in the chunk, policy, loss), one row per policy
+    an occurrence touches (an event touches many, with one index). Returns ``n = -1`` arrays when the
+    claim buffers are too small."""
+    scratch = np.zeros(max(stop, 1))  # the maxima are not wanted here
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params,
+                                                 offsets, values, probs, aliases, shock_rate, shock_q, shock_row,
+                                                 shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
+                                                 scratch)
+    n_claims = _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
+                           codes, params, offsets, values, probs, aliases, scratch, c_first, c_year, c_loss)
+    n = max(n_claims, 0) + h_pol.size
+    year = np.empty(n, dtype=np.int64)
+    occurrence = np.empty(n, dtype=np.int64)
+    policy = np.empty(n, dtype=np.int64)
+    loss = np.empty(n)
+    if n_claims < 0:
+        return year[:0], occurrence[:0], policy[:0], loss[:0], -1
+    for k in range(perm.size):
+        for m in range(c_first[k], c_first[k + 1]):
+            year[m] = c_year[m]
+            occurrence[m] = m
+            policy[m] = perm[k]
+            loss[m] = c_loss[m]
+    for j in range(h_pol.size):
+        year[n_claims + j] = h_year[j]
+        occurrence[n_claims + j] = n_claims + h_event[j]
+        policy[n_claims + j] = h_pol[j]
+        loss[n_claims + j] = h_loss[j]
+    return year, occurrence, policy, loss, n
 
 
 @jit_parallel
