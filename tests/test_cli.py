@@ -117,3 +117,9 @@ def test_bad_command_line_exits_2_with_one_line(args, message):
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_warmup_compiles_every_entry_point():
+    run = techins("warmup")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("compiled and cached every kernel in")

@@ -35,12 +35,13 @@ BACKENDS = ("local",)
 
 def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: int | None = None,
              backend: str = "local") -> SimulationResult:
-    """Simulate the annual aggregate losses of a line by Monte Carlo.
+    """Simulate the annual aggregate losses of a line, or of a book of policies, by Monte Carlo.
 
     Parameters
     ----------
-    line : Line
-        Frequency, severity, occurrence and aggregate terms.
+    line : Line or Portfolio
+        A line (frequency, severity, occurrence and aggregate terms), or a book of policies with its
+        common shocks (``docs/accumulation.md``).
     years : int
         Number of simulated years, >= 1.
     seed : int
@@ -54,9 +55,10 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
 
     Returns
     -------
-    SimulationResult
-        ``annual`` (one aggregate loss per year), ``max_occurrence``, ``counts`` and the figures with
-        their Monte Carlo standard errors.
+    SimulationResult or BookResult
+        ``annual`` (one aggregate loss per year), ``max_occurrence``, ``counts`` (lines only) and the
+        figures with their Monte Carlo standard errors; a book's result adds per-line and per-policy
+        figures.
 
     Examples
     --------

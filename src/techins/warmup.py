@@ -8,13 +8,24 @@ __all__ = ["warmup"]
 
 
 def warmup() -> float:
-    """Compile the simulation and Panjer kernels on tiny inputs; return the seconds it took."""
+    """Compile the line, exact, book and quote kernels on tiny inputs; return the seconds it took."""
+    import pandas as pd
+
     import techins as ti
+    from techins.engine import occurrence_chunks
+    from techins.pricing import PricingBasis
+    from techins.quote import Quoter
 
     start = time.perf_counter()
-    # one compiled kernel serves every law (it dispatches on the law code), so one call of each
-    # entry point compiles everything
+    # each kernel dispatches on the law code at run time, so one call per entry point compiles all laws
     line = ti.Line(ti.Poisson(1.0), ti.Exponential(1.0), occurrence=ti.Layer(limit=2.0, deductible=0.5))
     ti.simulate(line, years=10, seed=0)
     ti.exact(line, method="panjer")
+    policies = pd.DataFrame({"policy_id": ["a", "b"], "line": "l", "claim_rate": 0.5, "severity": "s",
+                             "sum_insured": 1.0, "vendor": "v"})
+    shock = ti.CommonShock("warm-up", 1.0, "vendor", ("v",), 0.5, ti.Exponential(0.1))
+    result = ti.simulate(ti.Portfolio(policies, {"s": ti.Exponential(1.0)}, shocks=(shock,)), years=10, seed=0)
+    for _ in occurrence_chunks(result):
+        pass
+    Quoter(result, PricingBasis("coc_tvar")).quote(policies.iloc[[0]].assign(policy_id="c"))
     return time.perf_counter() - start
