@@ -142,10 +142,11 @@ def test_stam_sample_question_165_aggregate_deductible_poisson():
         assert ex.mean() == pytest.approx(by_hand, rel=1e-9)
         assert _within(ex.mean(), published, 1e-4), method
         assert min(choices, key=lambda k: abs(choices[k] - ex.mean())) == "A"
-        # the automatic grid does not put the atoms 1 and 2 on its lattice (they are split between
-        # neighbouring points): the stop-loss premium is then only within one bucket of the answer
+        # the automatic grid divides the atoms' common step (1), so the atoms sit on its lattice and
+        # the stop-loss premium is exact there too
         auto = ti.exact(line, method=method)
-        assert abs(auto.mean() - by_hand) <= auto.bucket
+        assert (1.0 / auto.bucket) == pytest.approx(round(1.0 / auto.bucket), abs=1e-9)
+        assert auto.mean() == pytest.approx(by_hand, rel=1e-9)
 
     sim = ti.simulate(line, years=YEARS, seed=165)
     assert abs(sim.mean() - published) < 4.0 * sim.stderr("mean")

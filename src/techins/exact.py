@@ -44,7 +44,9 @@ With ``E[N]``, ``E[S']``, ``sd[S']`` in closed form:
   level is ``P(S = 0) + 0.1 (1 - P(S = 0))`` instead;
 * ``n`` = the smallest power of two >= ``b / h_max``, within [2**10, 2**22] (2**14 for Panjer),
   ``h = b / n``, then ``h = l / floor(l / h)`` for a finite limit (``n`` doubles if that breaks
-  ``h <= h_max``). When 2**22 buckets cannot give both, the range wins (the mean is kept) and an
+  ``h <= h_max``); for an empirical severity the same with the common step of all its layered
+  values (and the limit) in place of ``l``, so that every atom is on the lattice and a discrete
+  law is discretised exactly. When 2**22 buckets cannot give both, the range wins (the mean is kept) and an
   :class:`~techins.errors.AccuracyWarning` says the quantiles are coarser; for an infinite-mean
   severity the resolution wins instead.
 
@@ -307,6 +309,24 @@ class _Claim:
         self.reach = min(self.l, max(float(sev.upper_bound()) - self.d, 0.0))  # Y' <= reach
         self.p_zero = float(sev.cdf(self.d))                                    # P(Y' = 0)
         self.continuous = not isinstance(sev, Empirical)
+        self.base = self._lattice_base()
+
+    def _lattice_base(self) -> float | None:
+        """The largest step of which every atom of Y' is a multiple (the limit, and each layered
+        value of an empirical law), found at a decimal resolution up to 1e-6; None when there is none.
+        A bucket dividing it puts every atom on the lattice, so a discrete law is discretised exactly."""
+        atoms = [self.l] if self.limited else []
+        if not self.continuous:
+            layered = np.minimum(np.maximum(self.severity.support - self.d, 0.0), self.l)
+            atoms.extend(float(v) for v in layered if v > 0.0)
+        if not atoms or (self.continuous and len(atoms) == 1):
+            return None  # a lone limit is handled by _fit_limit already
+        for digits in range(7):
+            scaled = np.asarray(atoms) * 10.0 ** digits
+            whole = np.round(scaled)
+            if np.all(np.abs(scaled - whole) <= 1e-9 * np.maximum(scaled, 1.0)) and np.all(whole < 2**53):
+                return float(np.gcd.reduce(whole.astype(np.int64))) / 10.0 ** digits
+        return None
 
     def lev(self, y: np.ndarray) -> np.ndarray:
         """``E[min(Y', y)]`` for ``y >= 0`` (array)."""
@@ -598,12 +618,14 @@ def _bisect_tail_mean(claim: _Claim, target: float, lo: float, hi: float) -> flo
 
 
 def _fit_limit(claim: _Claim, h0: float) -> tuple[float, bool]:
-    """A bucket ``>= h0`` dividing the limit (so its atom sits on the lattice), if there is one."""
-    if not claim.limited:
+    """A bucket ``>= h0`` dividing the limit (so its atom sits on the lattice), if there is one; for
+    an empirical law, dividing the common step of all its atoms (so it is discretised exactly)."""
+    step = claim.base if claim.base is not None else (claim.l if claim.limited else None)
+    if step is None:
         return h0, True
-    m = math.floor(claim.l / h0 * (1.0 + 1e-12))
+    m = math.floor(step / h0 * (1.0 + 1e-12))
     if m >= 1:
-        return claim.l / m, True
+        return step / m, True
     return h0, False
 
 
