@@ -194,3 +194,37 @@ def test_occurrence_table_streams_the_run_exactly():
     np.testing.assert_allclose(largest.to_numpy(), sim.max_occurrence, rtol=1e-12)
     # some events touch several policies under one id
     assert occ.groupby("occurrence_id").policy_id.nunique().max() > 1
+
+
+def test_parameter_risk_covariance_matches_closed_form():
+    # policies 0 and 1 share line "cyber" with factor theta ~ Gamma(mean 1, cv): counts are mixed
+    # Poisson, Cov(X0, X1) = l0 l1 cv^2 m0 m1 and Var(X0) = l0 E[Y^2] + l0^2 cv^2 m0^2 (m = mean
+    # claim); policy 2 is in another line and independent of both
+    from techins.engine import occurrence_chunks
+
+    l0, l1, l2, cv, m = 2.0, 3.0, 2.5, 0.5, 1e3
+    table = policies(line=["cyber", "cyber", "drone"], claim_rate=[l0, l1, l2], severity_scale=[1.0, 2.0, 1.0])
+    book = ti.Portfolio(table, {"claim": ti.Exponential(m)}, parameter_risk={"cyber": cv})
+    sim = ti.simulate(book, years=100_000, seed=12)
+    occ = pd.concat(list(occurrence_chunks(sim)), ignore_index=True)
+    x = np.zeros((3, sim.years))
+    for k, pid in enumerate(table.policy_id):
+        mine = occ[occ.policy_id == pid]
+        x[k] = np.bincount(mine.year, weights=mine.loss, minlength=sim.years)
+    np.testing.assert_allclose(x.sum(axis=0), sim.annual, rtol=1e-12)
+
+    def check(a, b, expected):
+        products = (a - a.mean()) * (b - b.mean())
+        assert abs(products.mean() - expected) < Z * products.std() / math.sqrt(products.size)
+
+    check(x[0], x[1], l0 * l1 * cv**2 * m * (2 * m))
+    check(x[0], x[0], l0 * 2 * m**2 + l0**2 * cv**2 * m**2)
+    check(x[0], x[2], 0.0)
+
+
+def test_parameter_risk_names_a_known_line():
+    table = policies(claim_rate=[0.1, 0.1])
+    with pytest.raises(ti.InputError, match="parameter_risk names line 'ip'"):
+        ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, parameter_risk={"ip": 0.2})
+    with pytest.raises(ti.InputError, match=r"parameter_risk\['cyber'\] must be in \[0, 10\], got -0.1"):
+        ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, parameter_risk={"cyber": -0.1})

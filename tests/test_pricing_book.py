@@ -132,3 +132,20 @@ def test_line_capitals_add_up_to_the_book_and_diversify(simulated):
         tail = (x[k:].sum() + (k / x.size - 0.99) * x.size * x[k - 1]) / (x.size * 0.01)
         assert row.standalone_capital == pytest.approx(tail - x.mean(), rel=1e-9)
     assert lines.diversification_benefit.sum() > 0
+
+
+def test_quote_in_a_line_with_parameter_risk_shares_the_book_factor():
+    # a book line with strong parameter risk: a new policy of that line covaries with the book, one of
+    # another line does not
+    table = pd.DataFrame({"policy_id": [f"p{i}" for i in range(50)], "line": "cyber", "claim_rate": 0.5,
+                          "severity": "s"})
+    book = ti.Portfolio(table, {"s": ti.Exponential(1e3)}, parameter_risk={"cyber": 0.8})
+    result = ti.simulate(book, years=50_000, seed=4)
+    quoter = Quoter(result, BASIS)
+    same = quoter.annual_losses({"policy_id": "n1", "line": "cyber", "claim_rate": 2.0, "severity": "s"})
+    other = quoter.annual_losses({"policy_id": "n2", "line": "drone", "claim_rate": 2.0, "severity": "s"})
+    s = result.annual
+    # Cov(X_new, S) = 2.0 * 25 * 0.8^2 * 1e3^2 for the same line (25 = sum of the book's rates), 0 otherwise
+    for x, expected in ((same, 2.0 * 25.0 * 0.64 * 1e6), (other, 0.0)):
+        products = (x - x.mean()) * (s - s.mean())
+        assert abs(products.mean() - expected) < Z * products.std() / math.sqrt(products.size)

@@ -343,19 +343,26 @@ class BookRun:
         exposed = [portfolio.exposed(s) for s in shocks]
         shock_rows = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
         codes, params, offsets, values, probs, aliases = table.arrays()
-        # policies grouped by kernel row (law and threshold), and each one's share of its row's
-        # remaining rate: the chain of conditional binomials that splits a row's claims by rate
-        perm = np.argsort(rows, kind="stable").astype(np.int64)
-        row_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=codes.size))]).astype(np.int64)
+        # policies grouped by (kernel row, line), and each one's share of its group's remaining rate:
+        # the chain of conditional binomials that splits a group's claims by rate (a line is part of
+        # the group because a line with parameter risk weights its years)
+        n_lines = len(portfolio.line_names)
+        group_of = rows * n_lines + a["line"]
+        groups, group_index = np.unique(group_of, return_inverse=True)
+        perm = np.argsort(group_index, kind="stable").astype(np.int64)
+        group_start = np.concatenate([[0], np.cumsum(np.bincount(group_index, minlength=groups.size))]).astype(np.int64)
         sorted_rates = rates[perm]
         cond_prob = np.zeros(n)
-        row_rate = np.zeros(codes.size)
-        for r in range(codes.size):
-            lo, hi = row_start[r], row_start[r + 1]
+        group_rate = np.zeros(groups.size)
+        for g in range(groups.size):
+            lo, hi = group_start[g], group_start[g + 1]
             suffix = np.cumsum(sorted_rates[lo:hi][::-1])[::-1]
-            row_rate[r] = suffix[0] if hi > lo else 0.0
+            group_rate[g] = suffix[0]
             with np.errstate(invalid="ignore", divide="ignore"):
                 cond_prob[lo:hi] = np.where(suffix > 0, sorted_rates[lo:hi] / suffix, 0.0)
+        group_row = (groups // n_lines).astype(np.int64)
+        group_line = (groups % n_lines).astype(np.int64)
+        self.line_cv = portfolio.line_cv
         self.years, self.seed, self.n_policies = years, seed, n
         self.total_rate = float(rates.sum())
         self.shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
@@ -363,11 +370,12 @@ class BookRun:
         self.exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
         self.chunk_years = book_chunk_years(portfolio, self.total_rate)
         self.n_chunks = -(-years // self.chunk_years)
-        expected = self.total_rate * self.chunk_years
+        # parameter risk moves a year's claims up and down: budget for a high factor
+        expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * float(self.line_cv.max(initial=0.0)))
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
         self.inputs = (
-            perm, row_start, row_rate, cond_prob, a["severity_scale"],
+            perm, group_start, group_rate, group_row, group_line, self.line_cv, cond_prob, a["severity_scale"],
             np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
             a["line"], a["sum_insured"], codes, params, offsets, values, probs, aliases,
             self.shock_rate, self.shock_q, shock_rows,

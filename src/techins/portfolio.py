@@ -131,6 +131,11 @@ class Portfolio:
     severities : mapping of str to SeverityLaw
         The claim-size laws the ``severity`` column names.
     shocks : sequence of CommonShock, optional
+    parameter_risk : mapping of str to float, optional
+        Per line, the coefficient of variation ``cv`` of a factor ``theta_y ~ Gamma(1/cv^2, cv^2)``
+        (mean 1) shared by every policy of the line in year y and multiplying their claim rates:
+        parameter risk that does not diversify as the line grows (each policy's count becomes a
+        mixed Poisson; two policies' counts covary by ``lambda_1 lambda_2 cv^2``).
 
     Examples
     --------
@@ -144,6 +149,7 @@ class Portfolio:
     policies: pd.DataFrame
     severities: dict
     shocks: tuple = ()
+    parameter_risk: dict = field(default_factory=dict)
     arrays: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -162,11 +168,23 @@ class Portfolio:
         object.__setattr__(self, "arrays", MappingProxyType(_policy_arrays(self.policies, severities)))
         for shock in shocks:
             self._check_shock(shock)
+        risk = dict(self.parameter_risk)
+        for line, cv in risk.items():
+            if line not in self.line_names:
+                raise InputError(f"Portfolio: parameter_risk names line {line!r}, which no policy has; "
+                                 f"lines are {list(self.line_names)}")
+            risk[line] = _validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
+        object.__setattr__(self, "parameter_risk", MappingProxyType(risk))
 
     @property
     def n_policies(self) -> int:
         """Number of policies."""
         return int(self.arrays["claim_rate"].size)
+
+    @property
+    def line_cv(self) -> np.ndarray:
+        """Coefficient of variation of each line's parameter-risk factor (0: none), by line code."""
+        return np.array([self.parameter_risk.get(name, 0.0) for name in self.line_names], dtype=np.float64)
 
     @property
     def line_names(self) -> tuple:

@@ -5,7 +5,8 @@ A ``Quoter`` is built once per simulated book (it keeps the book's annual losses
 book's common-shock events: which scenario struck in which year). Each quote then simulates only the
 new policy over the same years, from its own stream keyed by the book's seed and the policy id:
 
-* its own claims (Poisson, thinned above its deductible as in the book);
+* its own claims (Poisson, thinned above its deductible as in the book; in a line with parameter
+  risk, with the book's factor of that line in each year);
 * in every book event of a scenario it is exposed to, a hit with the scenario's probability, so its
   shock losses fall in the same years as the book's;
 
@@ -63,8 +64,9 @@ class Quoter:
         self.book_load = book_risk_load(result.annual, basis)
         run = engine.BookRun(result.portfolio, result.years, result.seed, result.thin)
         states = engine.chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
-        self._event_shock, self._event_year = book_kernels.book_events(
-            states, result.chunk_years, result.years, run.shock_rate, run.shock_q, run.exposed_offsets)
+        self._theta, self._event_shock, self._event_year = book_kernels.book_events(
+            states, result.chunk_years, result.years, run.line_cv, run.shock_rate, run.shock_q,
+            run.exposed_offsets)
         self._annual = np.empty(result.years)
 
     def quote(self, policy) -> dict:
@@ -104,9 +106,15 @@ class Quoter:
         seq = np.random.SeedSequence(self.result.seed,
                                      spawn_key=(QUOTE_STREAM, zlib.crc32(str(a["policy_id"][0]).encode())))
         state = seq.generate_state(4, np.uint64)
-        book_kernels.policy_years(state, self.result.years, rate, own_row, scale, terms, event_years, event_rows,
-                                  event_q, event_scale, *law_table.arrays(), self._annual)
+        book_kernels.policy_years(state, self.result.years, rate, self._line_theta(a["line_names"][0]), own_row,
+                                  scale, terms, event_years, event_rows, event_q, event_scale, *law_table.arrays(),
+                                  self._annual)
         return self._annual, float(a["sum_insured"][0])
+
+    def _line_theta(self, line: str) -> np.ndarray:
+        # a policy of a book line with parameter risk shares the line's factor in every year
+        names = self.result.portfolio.line_names
+        return self._theta[names.index(line)] if line in names else np.ones(self.result.years)
 
     def _exposure(self, table, a, law_table):
         years, rows, q, scale = [], [], [], []

@@ -75,15 +75,25 @@ def event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets):
 
 
 @jit
-def book_events(states, chunk_years, years, shock_rate, shock_q, exposed_offsets):
-    """Scenario and year of every common-shock event of a book run, chunk after chunk."""
+def book_events(states, chunk_years, years, line_cv, shock_rate, shock_q, exposed_offsets):
+    """Replay the first draws of every chunk of a book run: each line's parameter-risk factor per
+    year (``theta[line, year]``, 1 for unmixed lines) and the scenario and year of every
+    common-shock event."""
+    theta = np.ones((line_cv.size, years))
     shocks = []
     event_years = []
     for c in range(states.shape[0]):
         state = states[c].copy()
         first = c * chunk_years
-        ev_shock, ev_year, _ = event_schedule(state, first, min(first + chunk_years, years), shock_rate,
-                                              shock_q, exposed_offsets)
+        stop = min(first + chunk_years, years)
+        cum = line_year_weights(state, stop - first, line_cv)
+        for ln in range(line_cv.size):
+            if line_cv[ln] > 0.0:
+                previous = 0.0
+                for y in range(stop - first):
+                    theta[ln, first + y] = cum[ln, y] - previous
+                    previous = cum[ln, y]
+        ev_shock, ev_year, _ = event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets)
         shocks.append(ev_shock)
         event_years.append(ev_year)
     n = 0
@@ -97,22 +107,25 @@ def book_events(states, chunk_years, years, shock_rate, shock_q, exposed_offsets
             out_shock[k] = shocks[c][j]
             out_year[k] = event_years[c][j]
             k += 1
-    return out_shock, out_year
+    return theta, out_shock, out_year
 
 
 @jit
-def policy_years(state, years, rate, own_row, scale, terms, event_years, event_rows, event_q, event_scale,
+def policy_years(state, years, rate, theta, own_row, scale, terms, event_years, event_rows, event_q, event_scale,
                  codes, params, offsets, values, probs, aliases, annual):
-    """Annual losses of one policy over ``years`` into ``annual``: its own Poisson(``rate``) claims
-    (sizes from kernel row ``own_row`` times ``scale``), and in each book event ``e`` it is exposed
+    """Annual losses of one policy over ``years`` into ``annual``: its own Poisson(``rate theta_y``)
+    claims (sizes from kernel row ``own_row`` times ``scale``; ``theta`` its line's parameter-risk
+    factors, ones without), and in each book event ``e`` it is exposed
     to, a hit with probability ``event_q[e]`` (size from row ``event_rows[e]`` times
     ``event_scale[e]``); ``terms`` = (deductible, limit, share, agg_deductible, agg_limit)."""
     annual[:] = 0.0
-    total = rng.poisson(state, rate * years) if rate > 0.0 else 0
+    cum = np.cumsum(theta)
+    total = rng.poisson(state, rate * cum[years - 1]) if rate > 0.0 else 0
     sizes = np.empty(max(total, 1))
     _fill_row(state, own_row, codes, params, offsets, values, probs, aliases, sizes, total)
     for n in range(total):
-        y = min(np.intp(rng.uniform(state) * years), years - 1)
+        # the year of a claim has probability proportional to the line's factor theta_y
+        y = min(np.searchsorted(cum, rng.uniform(state) * cum[years - 1], side="right"), years - 1)
         annual[y] += terms[2] * min(max(scale * sizes[n] - terms[0], 0.0), terms[1])
     one = np.empty(1)
     for e in range(event_years.size):
@@ -178,33 +191,43 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
 
 
 @jit
-def _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
-                codes, params, offsets, values, probs, aliases, max_occurrence, c_first, c_year, c_loss):
-    """Step 2: the independent claims, law by law; policy ``perm[k]``'s claims are
-    ``c_*[c_first[k]:c_first[k + 1]]``. Returns the number of claims."""
+def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob,
+                pol_scale, pol_terms, codes, params, offsets, values, probs, aliases, max_occurrence, cum_theta,
+                c_first, c_year, c_loss):
+    """Step 2: the independent claims, group by group (policies of one law and one line); policy
+    ``perm[k]``'s claims are ``c_*[c_first[k]:c_first[k + 1]]``. A line with parameter risk has
+    year weights ``cum_theta[line]`` (cumulative): its claims fall in year y with probability
+    proportional to theta_y. Returns the number of claims."""
     n_years = stop - first
     n = 0
-    sizes = np.empty(c_year.size)  # one scratch for every law's batch: a book may have many laws
-    for r in range(row_start.size - 1):
-        lo, hi = row_start[r], row_start[r + 1]
-        if row_rate[r] <= 0.0:
+    sizes = np.empty(c_year.size)  # one scratch for every group's batch: a book may have many laws
+    for g in range(group_start.size - 1):
+        lo, hi = group_start[g], group_start[g + 1]
+        ln = group_line[g]
+        mixed = line_cv[ln] > 0.0
+        if group_rate[g] <= 0.0:
             for k in range(lo, hi):
                 c_first[k] = n
             continue
-        remaining = rng.poisson(state, row_rate[r] * n_years)
+        weight = cum_theta[ln, n_years - 1] if mixed else float(n_years)
+        remaining = rng.poisson(state, group_rate[g] * weight)
         if n + remaining > c_year.size:
             return -1  # the caller's buffers are too small: it grows them and runs the chunk again
-        _fill_row(state, r, codes, params, offsets, values, probs, aliases, sizes, remaining)
+        _fill_row(state, group_row[g], codes, params, offsets, values, probs, aliases, sizes, remaining)
         used = 0
         for k in range(lo, hi):
             c_first[k] = n
-            # multinomial split of the law's claims by rate: a chain of conditional binomials,
+            # multinomial split of the group's claims by rate: a chain of conditional binomials,
             # P(claim of policy k | not of the policies before it) = lambda_k / (sum of the rest)
             m = rng.binomial(state, remaining, cond_prob[k]) if remaining > 0 else 0
             remaining -= m
             i = perm[k]
             for _ in range(m):
-                y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
+                if mixed:
+                    at = np.searchsorted(cum_theta[ln, :n_years], rng.uniform(state) * weight, side="right")
+                    y = first + min(at, n_years - 1)
+                else:
+                    y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
                 loss = pol_terms[i, 2] * min(max(pol_scale[i] * sizes[used] - pol_terms[i, 0], 0.0),
                                              pol_terms[i, 1])
                 used += 1
@@ -215,6 +238,25 @@ def _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_sc
                     max_occurrence[y] = loss
     c_first[perm.size] = n
     return n
+
+
+@jit
+def line_year_weights(state, n_years, line_cv):
+    """Parameter risk: for each line with ``line_cv > 0``, a shared factor theta_y ~ Gamma(1/cv^2,
+    cv^2) (mean 1, coefficient of variation cv) multiplying the claim rates of all its policies in
+    year y; returned cumulated over the chunk's years (unmixed lines hold zeros). The first draws of a
+    chunk, so the quote path can replay them."""
+    cum = np.zeros((line_cv.size, max(n_years, 1)))
+    for ln in range(line_cv.size):
+        cv = line_cv[ln]
+        if cv <= 0.0:
+            continue
+        shape = 1.0 / (cv * cv)
+        total = 0.0
+        for y in range(n_years):
+            total += rng.gamma(state, shape) / shape
+            cum[ln, y] = total
+    return cum
 
 
 @jit
@@ -232,7 +274,7 @@ def _sort_by_year(years, losses, m):
 
 
 @jit
-def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms, pol_line,
+def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
                         sum_insured, codes, params, offsets, values, probs, aliases,
                         shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms,
                         exposed, exposed_offsets,
@@ -252,11 +294,13 @@ def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob
         max_occurrence[y] = 0.0
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
+    cum_theta = line_year_weights(state, stop - first, line_cv)
     h_pol, h_year, h_loss, _ = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values,
                                         probs, aliases, shock_rate, shock_q, shock_row, shock_on_si, shock_batch,
                                         shock_terms, exposed, exposed_offsets, max_occurrence)
-    n_claims = _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
-                           codes, params, offsets, values, probs, aliases, max_occurrence, c_first, c_year, c_loss)
+    n_claims = _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv,
+                           cond_prob, pol_scale, pol_terms, codes, params, offsets, values, probs, aliases,
+                           max_occurrence, cum_theta, c_first, c_year, c_loss)
     if n_claims < 0:
         return -1, 0
     # shock hits by policy (a stable counting sort), to merge with each policy's own claims
@@ -325,7 +369,7 @@ def simulate_book_chunk(state, first, stop, perm, row_start, row_rate, cond_prob
 
 
 @jit
-def occurrence_table_chunk(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
+def occurrence_table_chunk(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms,
                            pol_line, sum_insured, codes, params, offsets, values, probs, aliases, shock_rate,
                            shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
                            c_first, c_year, c_loss):
@@ -334,12 +378,14 @@ def occurrence_table_chunk(state, first, stop, perm, row_start, row_rate, cond_p
     an occurrence touches (an event touches many, with one index). Returns ``n = -1`` arrays when the
     claim buffers are too small."""
     scratch = np.zeros(max(stop, 1))  # the maxima are not wanted here
+    cum_theta = line_year_weights(state, stop - first, line_cv)
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params,
                                                  offsets, values, probs, aliases, shock_rate, shock_q, shock_row,
                                                  shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
                                                  scratch)
-    n_claims = _own_claims(state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms,
-                           codes, params, offsets, values, probs, aliases, scratch, c_first, c_year, c_loss)
+    n_claims = _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv,
+                           cond_prob, pol_scale, pol_terms, codes, params, offsets, values, probs, aliases,
+                           scratch, cum_theta, c_first, c_year, c_loss)
     n = max(n_claims, 0) + h_pol.size
     year = np.empty(n, dtype=np.int64)
     occurrence = np.empty(n, dtype=np.int64)
@@ -362,7 +408,7 @@ def occurrence_table_chunk(state, first, stop, perm, row_start, row_rate, cond_p
 
 
 @jit_parallel
-def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, row_start, row_rate, cond_prob, pol_scale,
+def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale,
                        pol_terms, pol_line, sum_insured, codes, params, offsets, values, probs, aliases,
                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed,
                        exposed_offsets, annual, max_occurrence, line_annual, psum, psumsq, pcross,
@@ -382,7 +428,7 @@ def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, row_start, r
         lo = tail_offsets[w]
         hi = tail_offsets[w + 1]
         n_groups[w], n_kept[w] = simulate_book_chunk(
-            state, first, stop, perm, row_start, row_rate, cond_prob, pol_scale, pol_terms, pol_line,
+            state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
             sum_insured, codes, params, offsets, values, probs, aliases, shock_rate, shock_q,
             shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
             annual, max_occurrence, line_annual, psum[w], psumsq[w], pcross[w],
