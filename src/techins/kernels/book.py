@@ -35,23 +35,6 @@ def _fill_row(state, row, codes, params, offsets, values, probs, aliases, out, m
 
 
 @jit
-def _counting_order(keys, n, n_keys):
-    """Stable order of ``keys[:n]`` (integers in [0, n_keys)) and the start of each key's run."""
-    start = np.zeros(n_keys + 1, dtype=np.int64)
-    for m in range(n):
-        start[keys[m] + 1] += 1
-    for k in range(n_keys):
-        start[k + 1] += start[k]
-    fill = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for m in range(n):
-        k = keys[m]
-        order[fill[k]] = m
-        fill[k] += 1
-    return order, start
-
-
-@jit
 def event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets):
     """The first draws of a chunk: each common-shock event's scenario, year and number of policies hit.
     The quote path replays it to see the book's events."""
