@@ -84,10 +84,20 @@ def test_missing_file_exits_2(tmp_path):
 
 
 def test_demo_runs_and_checks_itself():
-    run = techins("demo", "--years", 50_000, "--json")
+    run = techins("demo", "--years", 50_000, "--book-years", 5_000, "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert abs(report["monte_carlo"]["mean"] - report["exact"]["mean"]) < 4 * report["monte_carlo"]["mean_stderr"]
+    book = report["book"]
+    # the lines' allocated capitals add up to the book's capital; premiums are positive
+    assert sum(row["allocated_capital"] for row in book["lines"]) == pytest.approx(book["capital"], rel=1e-9)
+    assert book["quote"]["marginal_premium"] > 0
+
+
+def test_demo_table_for_people():
+    run = techins("demo", "--years", 20_000, "--book-years", 2_000)
+    assert run.returncode == 0, run.stderr
+    assert "diversification" in run.stdout and "quote for a new cyber policy" in run.stdout
 
 
 def test_console_script_and_module_agree():

@@ -64,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sim.set_defaults(run=_run_simulate)
 
-    demo = sub.add_parser("demo", help="simulate the reference line and check it against the exact path")
+    demo = sub.add_parser("demo", help="the reference line against the exact path, then an illustrative "
+                                       "book priced and quoted")
     demo.add_argument("--years", type=int, default=1_000_000)
+    demo.add_argument("--book-years", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(run=_run_demo)
@@ -128,13 +130,29 @@ def _number(option: str, key: str, value: str):
 
 
 def _run_demo(args) -> int:
-    import techins as ti
+    from techins.demo import reference_line, run_book_demo
 
-    line = ti.Line(frequency=ti.Poisson(5.0), severity=ti.LogNormal(mu=10.0, sigma=2.0),
-                   occurrence=ti.Layer(limit=5e6, deductible=1e6))
-    report = _figures(line, args.years, args.seed, [0.99, 0.995], True, True, None)
+    report = _figures(reference_line(), args.years, args.seed, [0.99, 0.995], True, True, None)
     report["line"] = "Poisson(5) x LogNormal(10, 2), occurrence layer 5M xs 1M"
-    _print(report, args.json)
+    book = run_book_demo(args.book_years, args.seed)
+    if args.json:
+        report["book"] = book
+        _print(report, True)
+        return 0
+    _print(report, False)
+    print(f"\ntechins: an illustrative tech book, {book['policies']:,} policies with 3 common shocks, "
+          f"{book['years']:,} years")
+    print(f"expected loss {book['expected_loss']:,.0f} +/- {book['expected_loss_stderr']:,.0f}; "
+          f"TVaR 99% {book['tvar_99']:,.0f} +/- {book['tvar_99_stderr']:,.0f}; "
+          f"technical premium {book['technical_premium']:,.0f}")
+    print(f"{'line':<16}{'premium':>16}{'standalone cap.':>18}{'allocated cap.':>18}{'diversification':>18}")
+    for row in book["lines"]:
+        print(f"{row['line']:<16}{row['premium']:>16,.0f}{row['standalone_capital']:>18,.0f}"
+              f"{row['allocated_capital']:>18,.0f}{row['diversification_benefit']:>18,.0f}")
+    q = book["quote"]
+    print(f"quote for a new cyber policy on aws: expected loss {q['expected_loss']:,.0f} "
+          f"+/- {q['expected_loss_stderr']:,.0f}, standalone premium {q['standalone_premium']:,.0f}, "
+          f"marginal premium {q['marginal_premium']:,.0f}")
     return 0
 
 
