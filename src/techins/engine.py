@@ -309,13 +309,12 @@ def occurrence_chunks(result: BookResult):
         first = chunk * run.chunk_years
         stop = min(first + run.chunk_years, result.years)
         while True:
-            c_first, c_year, c_loss = (b[0] for b in run._claim_buffers(1))
+            c_first, c_year, c_loss = (b[0] for b in run.claim_buffers(1))
             year, occurrence, policy, loss, n = book_kernels.occurrence_table_chunk(
                 state.copy(), first, stop, *run.inputs, c_first, c_year, c_loss)
             if n >= 0:
                 break
-            run.claim_capacity *= 2
-            run._buffers = None
+            run.grow_claim_buffers()
         keep = loss > 0.0
         yield pd.DataFrame({"year": year[keep], "occurrence_id": (chunk << 32) + occurrence[keep],
                             "policy_id": ids[policy[keep]], "line": lines[line_of[policy[keep]]],
@@ -400,7 +399,7 @@ class BookRun:
         n_groups = np.zeros(width, dtype=np.int64)
         n_kept = np.zeros(width, dtype=np.int64)
         while True:
-            c_first, c_year, c_loss = self._claim_buffers(width)
+            c_first, c_year, c_loss = self.claim_buffers(width)
             book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs, annual,
                                             max_occurrence, line_annual, psum, psumsq, pcross, keep_above,
                                             offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept,
@@ -409,19 +408,23 @@ class BookRun:
                 break
             # a chunk drew more claims than the buffers hold (far in the Poisson tail): every chunk
             # of the wave runs again from its own stream, with room to spare, to the same numbers
-            self.claim_capacity *= 2
-            self._buffers = None
+            self.grow_claim_buffers()
         keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
         return psum, psumsq, pcross, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
 
-    def _claim_buffers(self, width: int):
-        # scratch of the claims of each chunk in a wave, allocated once per run: fresh pages for
-        # every wave would cost more than the wave's arithmetic
+    def claim_buffers(self, width: int):
+        """Scratch for the claims of each chunk in a wave, allocated once per run: fresh pages for
+        every wave would cost more than the wave's arithmetic."""
         if self._buffers is None:
             self._buffers = (np.empty((BOOK_WAVE, self.n_policies + 1), dtype=np.int64),
                              np.empty((BOOK_WAVE, self.claim_capacity), dtype=np.int64),
                              np.empty((BOOK_WAVE, self.claim_capacity)))
         return tuple(b[:width] for b in self._buffers)
+
+    def grow_claim_buffers(self) -> None:
+        """Double the claim scratch after a chunk overflowed it (a re-run then gives the same numbers)."""
+        self.claim_capacity *= 2
+        self._buffers = None
 
 
 class LawTable:

@@ -207,8 +207,7 @@ def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, gr
             i = perm[k]
             for _ in range(m):
                 if mixed:
-                    at = np.searchsorted(cum_theta[ln, :n_years], rng.uniform(state) * weight, side="right")
-                    y = first + min(at, n_years - 1)
+                    y = first + _year_by_weight(cum_theta, ln, n_years, rng.uniform(state) * weight)
                 else:
                     y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
                 loss = pol_terms[i, 2] * min(max(pol_scale[i] * sizes[used] - pol_terms[i, 0], 0.0),
@@ -221,6 +220,20 @@ def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, gr
                     max_occurrence[y] = loss
     c_first[perm.size] = n
     return n
+
+
+@jit
+def _year_by_weight(cum, ln, n_years, target):
+    # the first year whose cumulative weight exceeds target: a binary search in place (a slice per
+    # claim would cost more than the search)
+    lo, hi = 0, n_years - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[ln, mid] > target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @jit
