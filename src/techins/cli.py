@@ -29,6 +29,9 @@ def main(argv=None) -> int:
     except TechinsError as exc:
         print(f"techins: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # an unwritable --out, a full disk: the user's to fix, not a bug
+        print(f"techins: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stderr.close()
         return 0
@@ -71,6 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(run=_run_demo)
+
+    price = sub.add_parser("price", help="price a portfolio of policies against the product catalogue and "
+                                         "write the priced tables, EP curves, plots and a summary")
+    price.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them "
+                                                                   "(e.g. products/)")
+    price.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet "
+                                                                             "(see docs/products.md)")
+    price.add_argument("--years", type=int, default=100_000, help="simulated years (default 100,000)")
+    price.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    price.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
+    price.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
+    price.add_argument("--quiet", action="store_true", help="no progress bar")
+    price.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    price.set_defaults(run=_run_price)
+
+    products = sub.add_parser("products", help="the product catalogue")
+    products_sub = products.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
+    validate = products_sub.add_parser("validate", help="check every product file of a folder")
+    validate.add_argument("path", metavar="DIR_OR_FILE")
+    validate.add_argument("--json", action="store_true")
+    validate.set_defaults(run=_run_products_validate)
 
     warm = sub.add_parser("warmup", help="compile every Numba kernel into the on-disk cache")
     warm.set_defaults(run=_run_warmup)
@@ -154,6 +178,83 @@ def _run_demo(args) -> int:
           f"+/- {q['expected_loss_stderr']:,.0f}, standalone premium {q['standalone_premium']:,.0f}, "
           f"marginal premium {q['marginal_premium']:,.0f}")
     return 0
+
+
+def _run_price(args) -> int:
+    from techins.products import read_catalogue, read_policies
+    from techins.rating import price_catalogue
+    from techins.report import output_folder, write_priced
+
+    catalogue = read_catalogue(args.products)
+    policies = read_policies(args.portfolio)
+    book = catalogue.book(policies, source=str(args.portfolio))
+    used = sorted(set(policies["product"].astype(str)))
+    currencies = sorted({catalogue[p].currency for p in used})
+    meta = {"command": "techins price", "catalogue": str(args.products), "portfolio": str(args.portfolio),
+            "products": [f"{p} v{catalogue[p].version}" for p in used], "years": args.years, "seed": args.seed,
+            "currency": "/".join(currencies), "techins": _dist_version("techins")}
+    with output_folder(args.out) as folder:  # checks --out before the long run
+        bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
+        start = time.perf_counter()
+        priced = price_catalogue(catalogue, book, args.years, args.seed, threads=args.threads, progress=bar)
+        if bar is not None:
+            bar.close()
+        meta["seconds"] = time.perf_counter() - start
+        files = write_priced(priced, folder, meta)
+    if args.json:
+        print(json.dumps(_finite_or_none({"out": str(args.out), "book": priced.book,
+                                          "lines": priced.lines.to_dict(orient="records"),
+                                          "products": priced.products.to_dict(orient="records"),
+                                          "files": files}), allow_nan=False))
+        return 0
+    b = priced.book
+    print(f"techins price: {b['policies']:,} policies ({b['coverage_rows']:,} coverage rows), {b['years']:,} years, "
+          f"seed {b['seed']}, {meta['seconds']:.1f} s")
+    print(f"expected loss {b['expected_loss']:,.0f} +/- {b['expected_loss_stderr']:,.0f}; TVaR 99% "
+          f"{b['tvar_99']:,.0f} +/- {b['tvar_99_stderr']:,.0f}; technical premium {b['technical_premium']:,.0f}; "
+          f"charged {b['capped_premium']:,.0f} (subsidy {b['subsidy']:,.0f})")
+    print(f"{'product':<28}{'policies':>9}{'expected loss':>16}{'technical':>16}{'charged':>16}{'capped':>8}")
+    for r in priced.products.itertuples():
+        print(f"{r.product:<28}{r.policies:>9,}{r.expected_loss:>16,.0f}{r.technical_premium:>16,.0f}"
+              f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
+    print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
+    return 0
+
+
+def _run_products_validate(args) -> int:
+    from techins.products import read_catalogue
+
+    catalogue = read_catalogue(args.path)
+    rows = [{"id": p.id, "line": p.line, "version": p.version, "coverages": [c.name for c in p.coverages],
+             "scenarios": [s.id for s in p.scenarios], "file": p.source} for p in catalogue.products.values()]
+    if args.json:
+        print(json.dumps({"valid": True, "products": rows}))
+        return 0
+    for r in rows:
+        print(f"ok  {r['file']}: {r['id']} v{r['version']} ({r['line']}; coverages {', '.join(r['coverages'])})")
+    print(f"{len(rows)} product(s) valid")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only used on a terminal)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed * (total - done) / done if done else 0.0
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks, "
+                         f"{elapsed:.0f} s, ~{eta:.0f} s left ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def _run_warmup(args) -> int:

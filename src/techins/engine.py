@@ -34,7 +34,7 @@ BACKENDS = ("local",)
 
 
 def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: int | None = None,
-             backend: str = "local") -> SimulationResult:
+             backend: str = "local", progress=None) -> SimulationResult:
     """Simulate the annual aggregate losses of a line, or of a book of policies, by Monte Carlo.
 
     Parameters
@@ -52,6 +52,9 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         Numba threads for this call; the machine's default when omitted. Results do not depend on it.
     backend : {"local"}
         Where the chunks run. Only the local (Numba threads) backend exists so far.
+    progress : callable, optional
+        For a book: called as ``progress(chunks_done, chunks_total)`` after each wave of chunks (a
+        progress bar); it cannot change the numbers.
 
     Returns
     -------
@@ -78,7 +81,7 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         threads = _validate.integer("simulate", "threads", threads, low=1,
                                     high=numba.config.NUMBA_NUM_THREADS)
     if isinstance(line, Portfolio):
-        return _simulate_book(line, years, seed, thin, threads)
+        return _simulate_book(line, years, seed, thin, threads, progress)
 
     occ = line.occurrence_layer
     threshold = occ.deductible if thin else 0.0
@@ -228,27 +231,31 @@ def book_chunk_years(portfolio: Portfolio, total_rate: float) -> int:
     return chunk
 
 
-def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads) -> BookResult:
+def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads, progress=None) -> BookResult:
     run = BookRun(portfolio, years, seed, thin)
     n = portfolio.n_policies
     annual = np.empty(years)
     max_occurrence = np.empty(years)
     line_annual = np.empty((len(portfolio.line_names), years))
     policy_sum, policy_sumsq, policy_cross = np.zeros(n), np.zeros(n), np.zeros(n)
+    contract_sumsq = np.zeros(portfolio.n_contracts)
     chunk_groups = np.zeros(run.n_chunks, dtype=np.int64)
     with _numba_threads(threads):
         for first in range(0, run.n_chunks, BOOK_WAVE):
             ids = np.arange(first, min(first + BOOK_WAVE, run.n_chunks), dtype=np.int64)
-            psum, psumsq, pcross, n_groups, _ = run.wave(ids, annual, max_occurrence, line_annual)
+            psum, psumsq, pcross, csumsq, n_groups, _ = run.wave(ids, annual, max_occurrence, line_annual)
             chunk_groups[ids] = n_groups
             for w in range(ids.size):  # chunk order, whatever the threads did
                 policy_sum += psum[w]
                 policy_sumsq += psumsq[w]
                 policy_cross += pcross[w]
+                contract_sumsq += csumsq[w]
+            if progress is not None:
+                progress(int(ids[-1]) + 1, run.n_chunks)
     return BookResult(annual=annual, max_occurrence=max_occurrence, counts=None, seed=seed, line=portfolio,
                       line_annual=line_annual, policy_sum=policy_sum, policy_sumsq=policy_sumsq,
-                      policy_cross=policy_cross, chunk_years=run.chunk_years, chunk_groups=chunk_groups,
-                      thin=thin)
+                      policy_cross=policy_cross, contract_sumsq=contract_sumsq if portfolio.n_contracts else None,
+                      chunk_years=run.chunk_years, chunk_groups=chunk_groups, thin=thin)
 
 
 def book_tail_losses(result: BookResult, level: float, threads: int | None = None):
@@ -373,6 +380,7 @@ class BookRun:
         expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * float(self.line_cv.max(initial=0.0)))
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
+        self.contract_of, self.contract_terms = a["contract"], a["contract_terms"]
         self.inputs = (
             perm, group_start, group_rate, group_row, group_line, self.line_cv, cond_prob, a["severity_scale"],
             np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
@@ -391,6 +399,7 @@ class BookRun:
         states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
                                  for k in ids])
         psum, psumsq, pcross = (np.empty((width, self.n_policies)) for _ in range(3))
+        csumsq = np.empty((width, self.contract_terms.shape[0]))
         capacity = np.zeros(width, dtype=np.int64) if capacity is None else capacity
         offsets = np.concatenate([[0], np.cumsum(capacity)]).astype(np.int64)
         tail_year = np.empty(offsets[-1], dtype=np.int64)
@@ -400,17 +409,18 @@ class BookRun:
         n_kept = np.zeros(width, dtype=np.int64)
         while True:
             c_first, c_year, c_loss = self.claim_buffers(width)
-            book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs, annual,
-                                            max_occurrence, line_annual, psum, psumsq, pcross, keep_above,
-                                            offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept,
-                                            c_first, c_year, c_loss)
+            book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs,
+                                            self.contract_of, self.contract_terms, annual, max_occurrence,
+                                            line_annual, psum, psumsq, pcross, csumsq, keep_above, offsets,
+                                            tail_year, tail_pol, tail_loss, n_groups, n_kept, c_first, c_year,
+                                            c_loss)
             if (n_groups >= 0).all():
                 break
             # a chunk drew more claims than the buffers hold (far in the Poisson tail): every chunk
             # of the wave runs again from its own stream, with room to spare, to the same numbers
             self.grow_claim_buffers()
         keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
-        return psum, psumsq, pcross, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
+        return psum, psumsq, pcross, csumsq, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
 
     def claim_buffers(self, width: int):
         """Scratch for the claims of each chunk in a wave, allocated once per run: fresh pages for

@@ -20,7 +20,14 @@ share              1         share of the layer written (co-insurance share)
 agg_deductible     0         annual aggregate deductible of the policy
 agg_limit          inf       annual aggregate limit of the policy
 sum_insured        NaN       needed by common shocks whose loss is a share of sum insured
+contract_id        none      optional: rows with the same contract_id are the coverages of one contract
+contract_agg_ded   0         ``contract_agg_deductible``: annual aggregate deductible of the contract
+contract_agg_lim   inf       ``contract_agg_limit``: annual aggregate limit of the contract, over its rows
 =================  ========  ===========================================================================
+
+A contract's terms apply to the sum of its rows' annual losses (after each row's own aggregate
+terms); when they bind, each row's loss of that year is cut in proportion. Every row of a contract
+must carry the same contract terms.
 
 Any other column is a factor (cloud provider, software vendor, batch, fleet, region...) that common
 shocks may select policies by.
@@ -51,6 +58,10 @@ POLICY_COLUMNS = {
     "agg_deductible": (0.0, 0.0, False, False),
     "agg_limit": (math.inf, 0.0, True, True),
     "sum_insured": (math.nan, 0.0, False, False),
+}
+CONTRACT_COLUMNS = {
+    "contract_agg_deductible": (0.0, 0.0, False, False),
+    "contract_agg_limit": (math.inf, 0.0, True, True),
 }
 TEXT_COLUMNS = ("policy_id", "line", "severity")
 CLAUSES = ("per_policy", "batch")
@@ -182,6 +193,11 @@ class Portfolio:
         return int(self.arrays["claim_rate"].size)
 
     @property
+    def n_contracts(self) -> int:
+        """Number of contracts (0 when the table has no ``contract_id`` column)."""
+        return len(self.arrays["contract_ids"])
+
+    @property
     def line_cv(self) -> np.ndarray:
         """Coefficient of variation of each line's parameter-risk factor (0: none), by line code."""
         return np.array([self.parameter_risk.get(name, 0.0) for name in self.line_names], dtype=np.float64)
@@ -246,7 +262,36 @@ def _policy_arrays(policies: pd.DataFrame, severities: dict) -> dict:
         raise InputError(f"{where}: row {row} (policy_id {out['policy_id'][row]!r}): severity {keys[row]!r} "
                          f"is not one of the laws given: {sorted(severities)}")
     out["severity_key"] = keys
+    out.update(_contract_arrays(policies))
     return out
+
+
+def _contract_arrays(policies: pd.DataFrame) -> dict:
+    """Contract of each row and each contract's (agg_deductible, agg_limit); no contracts (an empty
+    terms table) when the table has no contract_id column."""
+    where = "policies"
+    if "contract_id" not in policies.columns:
+        for column in CONTRACT_COLUMNS:
+            if column in policies.columns:
+                raise InputError(f"{where}: column {column!r} needs a contract_id column saying which rows "
+                                 f"form one contract")
+        return {"contract": np.zeros(len(policies), dtype=np.int64), "contract_ids": (),
+                "contract_terms": np.zeros((0, 2))}
+    ids = policies["contract_id"]
+    if ids.isna().any():
+        raise InputError(f"{where}: row {int(np.argmax(ids.isna().to_numpy()))}: contract_id is missing")
+    codes, names = pd.factorize(ids.astype(str), sort=False)
+    terms = np.column_stack([_numeric_column(policies, column, *spec) for column, spec in CONTRACT_COLUMNS.items()])
+    first = np.zeros(len(names), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the first row of each contract
+    differs = (terms != terms[first[codes]]).any(axis=1)
+    if differs.any():
+        row = int(np.argmax(differs))
+        raise InputError(f"{where}: row {row}: contract {names[codes[row]]!r} has contract terms "
+                         f"{terms[row].tolist()} but its row {int(first[codes[row]])} has "
+                         f"{terms[first[codes[row]]].tolist()}; give every row of a contract the same terms")
+    return {"contract": codes.astype(np.int64), "contract_ids": tuple(str(n) for n in names),
+            "contract_terms": terms[first]}
 
 
 def _numeric_column(policies: pd.DataFrame, column: str, default, low: float, low_open: bool,

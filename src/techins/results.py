@@ -249,6 +249,10 @@ class BookResult(SimulationResult):
         Per policy, sums over the simulated years of its annual loss ``X_i``, of ``X_i^2`` and of
         ``X_i S`` with ``S`` the book's annual loss: enough for each policy's expected loss, its
         standard error and its covariance with the book, without keeping policies x years.
+    contract_sumsq : numpy.ndarray or None
+        Per contract (``Portfolio.arrays["contract_ids"]``), the sum over the years of its annual loss
+        squared; None when the book has no contracts. A contract's loss is the sum of its rows', so its
+        sum and its cross with the book add up from ``policy_sum`` and ``policy_cross``.
     chunk_years : int
         Years per chunk of this book (fixed by the book, never by the threads).
     chunk_groups : numpy.ndarray
@@ -261,6 +265,7 @@ class BookResult(SimulationResult):
     policy_sum: np.ndarray = None
     policy_sumsq: np.ndarray = None
     policy_cross: np.ndarray = None
+    contract_sumsq: np.ndarray = None
     chunk_years: int = 0
     chunk_groups: np.ndarray = None
     thin: bool = True
@@ -296,6 +301,26 @@ class BookResult(SimulationResult):
             "expected_loss_stderr": np.sqrt(var / n),
             "std": np.sqrt(var),
             "cov_with_book": cov,
+        })
+
+    def contract_table(self) -> pd.DataFrame:
+        """Per contract: expected loss with its standard error, standard deviation and covariance with
+        the book (as ``policy_table``, over the sums of each contract's rows)."""
+        arrays = self.portfolio.arrays
+        if self.contract_sumsq is None:
+            raise InputError("contract_table: the book has no contract_id column")
+        n = self.years
+        n_c = self.contract_sumsq.size
+        total = np.bincount(arrays["contract"], weights=self.policy_sum, minlength=n_c)
+        cross = np.bincount(arrays["contract"], weights=self.policy_cross, minlength=n_c)
+        mean = total / n
+        var = np.maximum(self.contract_sumsq - n * mean * mean, 0.0) / max(n - 1, 1)
+        return pd.DataFrame({
+            "contract_id": np.asarray(arrays["contract_ids"], dtype=object),
+            "expected_loss": mean,
+            "expected_loss_stderr": np.sqrt(var / n),
+            "std": np.sqrt(var),
+            "cov_with_book": (cross - n * mean * self.mean()) / max(n - 1, 1),
         })
 
     def line_table(self, level: float = 0.99) -> pd.DataFrame:

@@ -257,7 +257,7 @@ def line_year_weights(state, n_years, line_cv):
 
 @jit
 def _sort_by_year(years, losses, m):
-    # insertion sort of one policy's few claims; stable, so equal years keep their order
+    # insertion sort of a few (year, value) pairs; stable, so equal years keep their order
     for a in range(1, m):
         y, v = years[a], losses[a]
         b = a - 1
@@ -270,11 +270,58 @@ def _sort_by_year(years, losses, m):
 
 
 @jit
+def _contract_terms(g_pol, g_year, g_loss, n_groups, pol_contract, contract_terms, csumsq):
+    """Each contract's annual aggregate over its policies (coverages): the (policy, year) losses of a
+    contract are gathered by a stable counting sort, summed by year, put through the contract's
+    (agg_deductible, agg_limit), and each policy's share cut back in proportion."""
+    n_contracts = contract_terms.shape[0]
+    start = np.zeros(n_contracts + 1, dtype=np.int64)
+    for g in range(n_groups):
+        start[pol_contract[g_pol[g]] + 1] += 1
+    for c in range(n_contracts):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(n_groups, dtype=np.int64)
+    for g in range(n_groups):
+        c = pol_contract[g_pol[g]]
+        order[fill[c]] = g
+        fill[c] += 1
+    years = np.empty(64, dtype=np.int64)
+    index = np.empty(64, dtype=np.int64)
+    for c in range(n_contracts):
+        m = start[c + 1] - start[c]
+        if m == 0:
+            continue
+        if m > years.size:
+            years = np.empty(2 * m, dtype=np.int64)
+            index = np.empty(2 * m, dtype=np.int64)
+        for j in range(m):
+            g = order[start[c] + j]
+            years[j] = g_year[g]
+            index[j] = g
+        _sort_by_year(years, index, m)
+        j = 0
+        while j < m:
+            y = years[j]
+            lo = j
+            tot = 0.0
+            while j < m and years[j] == y:
+                tot += g_loss[index[j]]
+                j += 1
+            v = min(max(tot - contract_terms[c, 0], 0.0), contract_terms[c, 1])
+            if v != tot:
+                ratio = v / tot if tot > 0.0 else 0.0
+                for k in range(lo, j):
+                    g_loss[index[k]] *= ratio
+            csumsq[c] += v * v
+
+
+@jit
 def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
                         sum_insured, codes, params, offsets, values, probs, aliases,
                         shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms,
-                        exposed, exposed_offsets,
-                        annual, max_occurrence, line_annual, psum, psumsq, pcross,
+                        exposed, exposed_offsets, pol_contract, contract_terms,
+                        annual, max_occurrence, line_annual, psum, psumsq, pcross, csumsq,
                         keep_above, tail_year, tail_pol, tail_loss, c_first, c_year, c_loss):
     """Simulate years ``[first, stop)`` of a book; write the book's and lines' years, add to the
     policy sums ``psum``, ``psumsq`` (of annual losses) and ``pcross`` (of annual loss x book loss).
@@ -282,8 +329,12 @@ def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group
     ``tail_*`` arrays (which must hold them). ``c_*`` are scratch buffers for the claims.
 
     ``pol_terms[i]`` = (deductible, limit, share, agg_deductible, agg_limit) of policy i;
-    ``shock_terms[s]`` = (event deductible, event limit). Returns the number of (policy, year) losses
-    and the number kept, or (-1, 0) when the claim buffers were too small (nothing is then valid).
+    ``shock_terms[s]`` = (event deductible, event limit). Policies may be the coverages of contracts:
+    ``pol_contract[i]`` is policy i's contract and ``contract_terms[c]`` = (agg_deductible, agg_limit)
+    of contract c over its policies' annual losses (cut back pro rata when they bind); ``csumsq[c]``
+    adds the squares of the contracts' annual losses. An empty ``contract_terms`` means no contracts.
+    Returns the number of (policy, year) losses and the number kept, or (-1, 0) when the claim buffers
+    were too small (nothing is then valid).
     """
     for y in range(first, stop):
         annual[y] = 0.0
@@ -343,15 +394,20 @@ def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group
             while j < m and years[j] == y:
                 tot += losses[j]
                 j += 1
-            v = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
             g_pol[n_groups] = i
             g_year[n_groups] = y
-            g_loss[n_groups] = v
+            g_loss[n_groups] = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
             n_groups += 1
-            annual[y] += v
-            line_annual[pol_line[i], y] += v
-            psum[i] += v
-            psumsq[i] += v * v
+    if contract_terms.shape[0] > 0:
+        _contract_terms(g_pol, g_year, g_loss, n_groups, pol_contract, contract_terms, csumsq)
+    for g in range(n_groups):
+        i = g_pol[g]
+        y = g_year[g]
+        v = g_loss[g]
+        annual[y] += v
+        line_annual[pol_line[i], y] += v
+        psum[i] += v
+        psumsq[i] += v * v
     kept = 0
     for g in range(n_groups):
         book_year = annual[g_year[g]]
@@ -407,9 +463,9 @@ def occurrence_table_chunk(state, first, stop, perm, group_start, group_rate, gr
 def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale,
                        pol_terms, pol_line, sum_insured, codes, params, offsets, values, probs, aliases,
                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed,
-                       exposed_offsets, annual, max_occurrence, line_annual, psum, psumsq, pcross,
-                       keep_above, tail_offsets, tail_year, tail_pol, tail_loss, n_groups, n_kept,
-                       c_first, c_year, c_loss):
+                       exposed_offsets, pol_contract, contract_terms, annual, max_occurrence, line_annual,
+                       psum, psumsq, pcross, csumsq, keep_above, tail_offsets, tail_year, tail_pol, tail_loss,
+                       n_groups, n_kept, c_first, c_year, c_loss):
     """Chunks ``chunk_ids`` in parallel; chunk ``chunk_ids[w]`` adds into row ``w`` of the policy
     sums, which the caller then adds up in chunk order (the same order for any thread count), keeps
     its tail losses in ``tail_*[tail_offsets[w]:tail_offsets[w + 1]]`` and uses row ``w`` of the
@@ -421,11 +477,12 @@ def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, group_start,
         psum[w, :] = 0.0
         psumsq[w, :] = 0.0
         pcross[w, :] = 0.0
+        csumsq[w, :] = 0.0
         lo = tail_offsets[w]
         hi = tail_offsets[w + 1]
         n_groups[w], n_kept[w] = simulate_book_chunk(
             state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
             sum_insured, codes, params, offsets, values, probs, aliases, shock_rate, shock_q,
-            shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
-            annual, max_occurrence, line_annual, psum[w], psumsq[w], pcross[w],
+            shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets, pol_contract,
+            contract_terms, annual, max_occurrence, line_annual, psum[w], psumsq[w], pcross[w], csumsq[w],
             keep_above, tail_year[lo:hi], tail_pol[lo:hi], tail_loss[lo:hi], c_first[w], c_year[w], c_loss[w])

@@ -1,0 +1,255 @@
+"""Pricing a portfolio against the product catalogue: simulate its book, price every coverage row by
+its product's basis, roll the rows up to policies, then apply each product's rate cap and subsidy.
+
+Per policy *i* of product *p* (rows *r* its coverages, ``docs/products.md``):
+
+* ``E[L_i] = sum_r E[L_r]`` from the simulated sums; its standard error from the policy's own annual
+  losses (the contract sums of squares kept by the engine, so correlation between the coverages of a
+  policy is in it);
+* risk load and allocated capital: the rows' Euler shares of the book's load and capital under *p*'s
+  basis (``techins.pricing.price_book``), added up (Euler allocations are additive);
+* ``technical = (E[L_i] + load_i + fixed_p) / (1 - variable_p - profit_p)``, then the cap
+  ``min(technical, rate_cap_p x base_i)`` and the subsidy share of what is charged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from techins import figures
+from techins.engine import book_tail_losses, simulate
+from techins.pricing import PricingBasis, apply_cap_and_subsidy, diversification_benefit, price_book, technical_premium
+from techins.products import Catalogue, ProductBook
+
+__all__ = ["PricedPortfolio", "price_catalogue", "RETURN_PERIODS"]
+
+RETURN_PERIODS = (2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+
+
+@dataclass(frozen=True, eq=False)
+class PricedPortfolio:
+    """Everything ``techins price`` writes: tables (pandas) and the simulation they come from.
+
+    Attributes
+    ----------
+    policies : pandas.DataFrame
+        One row per policy: expected loss with its standard error, the closed-form expected loss before
+        aggregate terms and scenarios, co-TVaR and allocated capital, risk load, expenses, profit,
+        technical premium, rate-cap base, cap, charged premium, shortfall, subsidy, insured's part.
+    coverages : pandas.DataFrame
+        One row per policy and coverage: expected loss (simulated, with error, and closed form),
+        allocated capital and risk load.
+    lines : pandas.DataFrame
+        Per line: expected loss, its error, standard deviation, TVaR with its error, standalone and
+        allocated capital, diversification benefit, premiums.
+    products : pandas.DataFrame
+        Per product: policies, expected loss, premium components, cap and subsidy totals.
+    ep_curves : pandas.DataFrame
+        Aggregate exceedance (AEP) and TVaR by return period for the book and each line, with
+        order-statistic intervals; occurrence (OEP) for the book.
+    book : dict
+        The book's figures (plain floats).
+    result : techins.BookResult
+    product_book : techins.products.ProductBook
+    """
+
+    policies: pd.DataFrame
+    coverages: pd.DataFrame
+    lines: pd.DataFrame
+    products: pd.DataFrame
+    ep_curves: pd.DataFrame
+    book: dict
+    result: object
+    product_book: ProductBook
+
+
+def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: int, *, threads: int | None = None,
+                    progress=None) -> PricedPortfolio:
+    """Simulate ``book`` and price every policy with its product's assumptions.
+
+    Parameters
+    ----------
+    catalogue : techins.products.Catalogue
+    book : techins.products.ProductBook
+        ``catalogue.book(policies)``.
+    years, seed : int
+        The simulation (results are fixed by them, whatever ``threads``).
+    threads : int, optional
+    progress : callable, optional
+        ``progress(done, total)`` over the simulation's chunks.
+    """
+    result = simulate(book.portfolio, years, seed, threads=threads, progress=progress)
+    policies = book.policies
+    product_of_policy = policies["product"].astype(str).to_numpy()
+    product_of_row = product_of_policy[book.row_policy]
+    rows = _row_allocation(catalogue, book, result, product_of_row, threads)
+    contract = result.contract_table()
+    # the book's contracts are the policies in first-appearance order of the rows; map them back
+    contract_policy = np.empty(len(contract), dtype=np.int64)
+    contract_policy[book.portfolio.arrays["contract"]] = book.row_policy
+    priced = _policy_table(catalogue, book, rows, contract, contract_policy, product_of_policy)
+    coverages = pd.DataFrame({
+        "policy_id": policies["policy_id"].astype(str).to_numpy()[book.row_policy],
+        "product": product_of_row,
+        "coverage": book.row_coverage,
+        "expected_loss": rows["expected_loss"],
+        "expected_loss_stderr": rows["expected_loss_stderr"],
+        "expected_loss_closed_form": book.expected_loss,
+        "allocated_capital": rows["allocated_capital"],
+        "risk_load": rows["risk_load"],
+    })
+    lines = _line_table(result, priced)
+    return PricedPortfolio(policies=priced, coverages=coverages, lines=lines, products=_product_table(priced),
+                           ep_curves=_ep_curves(result), book=_book_figures(result, priced), result=result,
+                           product_book=book)
+
+
+def _row_allocation(catalogue: Catalogue, book: ProductBook, result, product_of_row: np.ndarray,
+                    threads) -> pd.DataFrame:
+    """Per coverage row: expected loss, error, co-TVaR, allocated capital and risk load, each row under
+    its own product's measure (one allocation per distinct measure, load and level)."""
+    out = None
+    tails = {}
+    for basis, products in _bases(catalogue, set(product_of_row)).items():
+        if basis.level not in tails:
+            tails[basis.level] = book_tail_losses(result, basis.level, threads=threads)
+        table = price_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
+                           policy_cross=result.policy_cross)
+        mine = np.isin(product_of_row, products)
+        if out is None:
+            out = table
+        else:
+            out.loc[mine] = table.loc[mine]
+    return out
+
+
+def _bases(catalogue: Catalogue, used: set) -> dict:
+    """Distinct allocation bases (measure, load, level; no expenses: they are per policy) -> products."""
+    bases = {}
+    for pid in sorted(used):
+        p = catalogue[pid].pricing
+        basis = PricingBasis(p.risk_measure, load=p.load, level=p.level)
+        bases.setdefault(basis, []).append(pid)
+    return bases
+
+
+def _policy_table(catalogue: Catalogue, book: ProductBook, rows: pd.DataFrame, contract: pd.DataFrame,
+                  contract_policy: np.ndarray, product_of: np.ndarray) -> pd.DataFrame:
+    policies = book.policies
+    n = len(policies)
+
+    def by_policy(values):
+        return np.bincount(book.row_policy, weights=np.asarray(values, dtype=np.float64), minlength=n)
+
+    stderr = np.empty(n)
+    stderr[contract_policy] = contract["expected_loss_stderr"].to_numpy()
+    table = pd.DataFrame({
+        "policy_id": policies["policy_id"].astype(str).to_numpy(),
+        "product": product_of,
+        "line": [catalogue[p].line for p in product_of],
+        "currency": [catalogue[p].currency for p in product_of],
+        "expected_loss": by_policy(rows["expected_loss"]),
+        "expected_loss_stderr": stderr,
+        "expected_loss_closed_form": by_policy(book.expected_loss),
+        "co_tvar": by_policy(rows["co_tvar"]),
+        "allocated_capital": by_policy(rows["allocated_capital"]),
+        "risk_load": by_policy(rows["risk_load"]),
+    })
+    columns = {name: np.full(n, math.nan) for name in
+               ("fixed_expense", "variable_expense", "profit", "technical_premium", "rate_cap", "rate_cap_base",
+                "premium_cap", "capped_premium", "shortfall", "subsidy", "insured_pays")}
+    cap_binding = np.zeros(n, dtype=bool)
+    for pid in sorted(set(product_of)):
+        mine = np.flatnonzero(product_of == pid)
+        p = catalogue[pid].pricing
+        loss, load = table["expected_loss"].to_numpy()[mine], table["risk_load"].to_numpy()[mine]
+        technical = technical_premium(loss, load, np.full(mine.size, p.fixed_expense), p.variable_expense, p.profit)
+        base = None
+        if p.rate_cap is not None:
+            base = pd.to_numeric(policies[p.rate_cap_column].iloc[mine]).to_numpy(np.float64)
+        split = apply_cap_and_subsidy(technical, base, p.rate_cap, p.subsidy_share)
+        for name, value in (("fixed_expense", p.fixed_expense), ("variable_expense", technical * p.variable_expense),
+                            ("profit", technical * p.profit), ("technical_premium", technical),
+                            ("rate_cap", math.nan if p.rate_cap is None else p.rate_cap),
+                            ("rate_cap_base", math.nan if base is None else base),
+                            ("premium_cap", split.premium_cap), ("capped_premium", split.capped_premium),
+                            ("shortfall", split.shortfall), ("subsidy", split.subsidy),
+                            ("insured_pays", split.insured_pays)):
+            columns[name][mine] = value
+        cap_binding[mine] = split.cap_binding
+    for name, values in columns.items():
+        table[name] = values
+    table.insert(table.columns.get_loc("shortfall"), "cap_binding", cap_binding)
+    return table
+
+
+def _line_table(result, priced: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for name in result.portfolio.line_names:
+        line = result.line_result(name)
+        level = 0.99
+        losses = np.sort(line.annual)
+        mine = priced["line"] == name
+        standalone = figures.tvar_equal(losses, level) - float(losses.mean())
+        allocated = float(priced.loc[mine, "allocated_capital"].sum())
+        rows.append({
+            "line": name, "policies": int(mine.sum()),
+            "expected_loss": line.mean(), "expected_loss_stderr": line.stderr("mean"), "std": line.std(),
+            "tvar_99": line.tvar(level), "tvar_99_stderr": line.stderr("tvar", level),
+            "standalone_capital": standalone, "allocated_capital": allocated,
+            "diversification_benefit": standalone - allocated,
+            "technical_premium": float(priced.loc[mine, "technical_premium"].sum()),
+            "capped_premium": float(priced.loc[mine, "capped_premium"].sum()),
+            "subsidy": float(priced.loc[mine, "subsidy"].sum()),
+        })
+    table = pd.DataFrame(rows)
+    benefit = diversification_benefit(table["standalone_capital"].to_numpy(), table["allocated_capital"].to_numpy())
+    table.attrs["diversification_ratio"] = benefit.ratio
+    return table
+
+
+def _product_table(priced: pd.DataFrame) -> pd.DataFrame:
+    money = ["expected_loss", "risk_load", "fixed_expense", "variable_expense", "profit", "technical_premium",
+             "capped_premium", "shortfall", "subsidy", "insured_pays"]
+    grouped = priced.groupby(["product", "line"], sort=True)
+    table = grouped[money].sum().reset_index()
+    table.insert(2, "policies", grouped.size().to_numpy())
+    table["cap_binding"] = grouped["cap_binding"].sum().to_numpy()
+    table["loss_ratio"] = table["expected_loss"] / table["capped_premium"]
+    return table
+
+
+def _ep_curves(result) -> pd.DataFrame:
+    parts = []
+    book = result.ep_curve(RETURN_PERIODS)
+    book.insert(0, "scope", "book")
+    parts.append(book)
+    for name in result.portfolio.line_names:
+        losses = np.sort(result.line_result(name).annual)
+        rows = []
+        for t in RETURN_PERIODS:
+            if t > losses.size:
+                continue
+            p = 1.0 - 1.0 / t
+            rows.append({"scope": name, "return_period": float(t), "exceedance_prob": 1.0 / t,
+                         "aep": figures.quantile_equal(losses, p), "aep_tvar": figures.tvar_equal(losses, p)})
+        parts.append(pd.DataFrame(rows))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _book_figures(result, priced: pd.DataFrame) -> dict:
+    return {
+        "years": result.years, "seed": result.seed, "policies": int(len(priced)),
+        "coverage_rows": int(result.portfolio.n_policies), "scenarios": len(result.portfolio.shocks),
+        "expected_loss": result.mean(), "expected_loss_stderr": result.stderr("mean"),
+        "std": result.std(), "var_99_5": result.quantile(0.995), "var_99_5_stderr": result.stderr("quantile", 0.995),
+        "tvar_99": result.tvar(0.99), "tvar_99_stderr": result.stderr("tvar", 0.99),
+        "technical_premium": float(priced["technical_premium"].sum()),
+        "capped_premium": float(priced["capped_premium"].sum()),
+        "subsidy": float(priced["subsidy"].sum()), "shortfall": float(priced["shortfall"].sum()),
+        "insured_pays": float(priced["insured_pays"].sum()),
+    }

@@ -1,0 +1,192 @@
+"""Writing a priced portfolio to a folder: tables (CSV and Parquet), PNG plots and a one-page summary.
+
+All or nothing: everything is written into a temporary folder beside the target, which is renamed
+into place at the end; a failure leaves no partial output. An existing target is replaced only when it
+is a techins output folder (it holds the ``MARKER`` file), never a folder of the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from techins.errors import InputError
+
+__all__ = ["MARKER", "TABLES", "output_folder", "write_priced"]
+
+MARKER = ".techins-output"
+TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
+
+
+@contextmanager
+def output_folder(out):
+    """Yield a fresh temporary folder; on success it becomes ``out`` (replacing a previous techins
+    output there), on any error it is removed and ``out`` is left as it was."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise InputError(f"--out {out}: the folder exists, is not empty and was not written by techins; "
+                         f"give a new or empty folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"--out {out}: the parent folder {parent} does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    try:
+        yield tmp
+        (tmp / MARKER).write_text("written by techins; replaced by the next run with this --out\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            os.replace(out, old / "previous")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_priced(priced, folder: Path, meta: dict) -> dict:
+    """Write every table, plot and the summary of ``priced`` (``techins.rating.PricedPortfolio``) into
+    ``folder``; return the file names by kind."""
+    folder = Path(folder)
+    files = {}
+    for name in TABLES:
+        table = getattr(priced, name)
+        table.to_csv(folder / f"{name}.csv", index=False)
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    plot_ep_curves(priced.ep_curves, folder / "ep_curves.png", meta.get("currency", ""))
+    plot_premium_buildup(priced.products, folder / "premium_buildup.png", meta.get("currency", ""))
+    files["plots"] = ["ep_curves.png", "premium_buildup.png"]
+    (folder / "summary.md").write_text(summary_markdown(priced, meta), encoding="utf-8")
+    files["summary"] = ["summary.md"]
+    report = {"meta": meta, "book": priced.book, "files": files}
+    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
+    files["run"] = ["run.json"]
+    return files
+
+
+def plot_ep_curves(ep: pd.DataFrame, path: Path, currency: str) -> None:
+    """Aggregate exceedance (AEP) by return period, one curve per line and the book's, log axes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    for scope, part in ep.groupby("scope", sort=False):
+        style = {"linewidth": 2.5, "color": "black"} if scope == "book" else {"linewidth": 1.5}
+        ax.plot(part["return_period"], part["aep"], marker="o", markersize=3, label=str(scope), **style)
+        if scope == "book" and "aep_low" in part:
+            ax.fill_between(part["return_period"], part["aep_low"], part["aep_high"], color="grey", alpha=0.3,
+                            label="book 95% interval")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("return period (years)")
+    ax.set_ylabel(f"annual aggregate loss ({currency})".replace(" ()", ""))
+    ax.set_title("Aggregate exceedance (AEP) by line")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=110)
+
+
+def plot_premium_buildup(products: pd.DataFrame, path: Path, currency: str) -> None:
+    """Per product, the technical premium's components as shares of it (products of any size side by
+    side), with the premium charged after the cap and the subsidy's part, and the total in money."""
+    from matplotlib.figure import Figure
+
+    parts = ["expected_loss", "risk_load", "fixed_expense", "variable_expense", "profit"]
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(products))
+    technical = products["technical_premium"].to_numpy(dtype=float)
+    bottom = np.zeros(len(products))
+    for part in parts:
+        values = products[part].to_numpy(dtype=float) / technical
+        ax.bar(x, values, bottom=bottom, label=part.replace("_", " "), width=0.6)
+        bottom += values
+    ax.scatter(x, products["capped_premium"] / technical, marker="_", s=900, color="black", zorder=3,
+               label="premium charged (after the rate cap)")
+    ax.scatter(x, products["subsidy"] / technical, marker="v", color="red", zorder=3,
+               label="of which paid by the subsidy")
+    for xi, total in zip(x, technical):
+        ax.annotate(f"{total:,.0f}", (xi, 1.0), xytext=(0, 3), textcoords="offset points", ha="center",
+                    fontsize="small")
+    ax.set_xticks(x, products["product"], rotation=30, ha="right")
+    ax.set_ylim(0, 1.25)
+    ax.set_ylabel("share of the technical premium")
+    ax.set_title(f"Premium build-up by product (total technical premium above each bar, {currency})"
+                 .replace(", )", ")"))
+    ax.legend(fontsize="small", ncols=2, loc="upper center")
+    fig.savefig(path, dpi=110)
+
+
+def summary_markdown(priced, meta: dict) -> str:
+    """A one-page Markdown summary: the run, the book's figures, lines and products."""
+    book = priced.book
+    cur = meta.get("currency", "")
+    lines = [
+        "# Pricing run", "",
+        f"- catalogue: {meta.get('catalogue')} ({', '.join(meta.get('products', []))})",
+        f"- portfolio: {meta.get('portfolio')} — {book['policies']:,} policies, {book['coverage_rows']:,} "
+        f"coverage rows, {book['scenarios']} scenario event streams",
+        f"- simulation: {book['years']:,} years, seed {book['seed']} (re-running with the same inputs, years "
+        f"and seed gives the same numbers)",
+        f"- money in {cur}; ± is one Monte Carlo standard error", "",
+        "## Book", "",
+        "| figure | value | ± |", "|---|---:|---:|",
+        f"| expected annual loss | {_money(book['expected_loss'])} | {_money(book['expected_loss_stderr'])} |",
+        f"| standard deviation | {_money(book['std'])} | |",
+        f"| VaR 99.5% | {_money(book['var_99_5'])} | {_money(book['var_99_5_stderr'])} |",
+        f"| TVaR 99% | {_money(book['tvar_99'])} | {_money(book['tvar_99_stderr'])} |",
+        f"| technical premium | {_money(book['technical_premium'])} | |",
+        f"| premium charged (after rate caps) | {_money(book['capped_premium'])} | |",
+        f"| shortfall left by the caps | {_money(book['shortfall'])} | |",
+        f"| paid by public subsidies | {_money(book['subsidy'])} | |",
+        f"| paid by the insureds | {_money(book['insured_pays'])} | |", "",
+        "## Lines", "",
+        "| line | policies | expected loss | ± | TVaR 99% | standalone capital | allocated capital | "
+        "technical premium | charged |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in priced.lines.itertuples():
+        lines.append(f"| {r.line} | {r.policies:,} | {_money(r.expected_loss)} | {_money(r.expected_loss_stderr)} | "
+                     f"{_money(r.tvar_99)} | {_money(r.standalone_capital)} | {_money(r.allocated_capital)} | "
+                     f"{_money(r.technical_premium)} | {_money(r.capped_premium)} |")
+    lines += ["", "## Products", "",
+              "| product | policies | expected loss | technical premium | charged | cap binding | subsidy | "
+              "expected loss ratio |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in priced.products.itertuples():
+        lines.append(f"| {r.product} | {r.policies:,} | {_money(r.expected_loss)} | {_money(r.technical_premium)} | "
+                     f"{_money(r.capped_premium)} | {r.cap_binding:,} | {_money(r.subsidy)} | {r.loss_ratio:.1%} |")
+    lines += ["", "Files: `policies.*` (one row per policy, every premium component), `coverages.*`, `lines.*`, "
+              "`products.*`, `ep_curves.*` (CSV and Parquet), `ep_curves.png`, `premium_buildup.png`, "
+              "`run.json`.", ""]
+    return "\n".join(lines)
+
+
+def _money(x) -> str:
+    x = float(x)
+    if not math.isfinite(x):
+        return "∞" if x > 0 else "—"
+    return f"{x:,.0f}"
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
