@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/techins demo
+	$(BIN)/techins price products --portfolio examples/portfolio.csv --years 100000 --seed 1 --out out/pricing
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

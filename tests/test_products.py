@@ -364,3 +364,38 @@ def test_read_policies_csv_keeps_ids_as_text_and_parquet_round_trips(tmp_path, c
 def test_catalogue_needs_products():
     with pytest.raises(ti.InputError, match="no products"):
         Catalogue({})
+
+
+# ---------------------------------------------------------------------------------------- contracts
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_rows=st.integers(1, 4), agg_deductible=st.sampled_from([0.0, 1e4, 2e5]),
+       agg_limit=st.sampled_from([math.inf, 5e4, 1e6]), seed=st.integers(0, 2**31))
+def test_contract_terms_apply_to_the_sum_of_its_rows(n_rows, agg_deductible, agg_limit, seed):
+    """The same draws with and without the contract's terms: each year's contract loss is exactly
+    min(max(S - D, 0), L) of the free sum S, and no row gains from the cut."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"policy_id": [f"r{k}" for k in range(n_rows)], "line": "l",
+                          "claim_rate": rng.uniform(0.1, 2.0, n_rows), "severity": "s",
+                          "severity_scale": rng.uniform(0.5, 3.0, n_rows), "deductible": rng.choice([0.0, 1e3], n_rows)})
+    laws = {"s": ti.LogNormal(10.0, 1.5)}
+    free = ti.simulate(ti.Portfolio(frame, laws), 3000, seed=seed % 1000)
+    bound = ti.simulate(ti.Portfolio(frame.assign(contract_id="c", contract_agg_deductible=agg_deductible,
+                                                  contract_agg_limit=agg_limit), laws), 3000, seed=seed % 1000)
+    expected = np.minimum(np.maximum(free.annual - agg_deductible, 0.0), agg_limit)
+    np.testing.assert_allclose(bound.annual, expected, rtol=1e-12, atol=1e-9)
+    assert (bound.policy_sum <= free.policy_sum * (1 + 1e-12)).all()
+    n = 3000
+    assert bound.contract_sumsq[0] == pytest.approx(float(np.sum(bound.annual ** 2)), rel=1e-12)
+    assert bound.contract_table()["expected_loss"][0] == pytest.approx(bound.annual.sum() / n, rel=1e-12)
+
+
+def test_contract_terms_must_agree_within_a_contract():
+    frame = pd.DataFrame({"policy_id": ["a", "b"], "line": "l", "claim_rate": 1.0, "severity": "s",
+                          "contract_id": "c", "contract_agg_limit": [1e6, 2e6]})
+    with pytest.raises(ti.InputError, match="contract 'c' has contract terms"):
+        ti.Portfolio(frame, {"s": ti.Exponential(1.0)})
+    with pytest.raises(ti.InputError, match="needs a contract_id column"):
+        ti.Portfolio(frame.drop(columns="contract_id"), {"s": ti.Exponential(1.0)})

@@ -21,10 +21,10 @@ def test_contract_names_are_public():
 
 def test_all_is_exactly_this_list():
     assert sorted(ti.__all__) == sorted([
-        "AccuracyWarning", "Binomial", "BookResult", "CommonShock", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
+        "AccuracyWarning", "Binomial", "BookResult", "Catalogue", "CommonShock", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
         "InputError", "InputTypeError", "Layer", "Line", "LogNormal", "NegativeBinomial", "Pareto", "Poisson", "Portfolio",
-        "SeverityLaw", "SimulationResult", "Spliced", "TechinsError", "Weibull", "exact", "read_line",
-        "simulate", "__version__",
+        "PricedPortfolio", "Product", "SeverityLaw", "SimulationResult", "Spliced", "TechinsError", "Weibull", "exact", "price_catalogue", "read_catalogue",
+        "read_line", "read_policies", "simulate", "__version__",
     ])
 
 
@@ -43,7 +43,8 @@ def test_contract_figures_on_both_paths():
 
 
 @pytest.mark.parametrize("module", ["techins", "techins.line", "techins.engine", "techins.exact",
-                                    "techins.distributions", "techins.portfolio"])
+                                    "techins.distributions", "techins.portfolio",
+                                    "techins.products"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

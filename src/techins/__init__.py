@@ -34,6 +34,8 @@ from techins.exact import ExactResult, exact
 from techins.line import Layer, Line
 from techins.linefile import read_line
 from techins.portfolio import CommonShock, Portfolio
+from techins.products import Catalogue, Product, read_catalogue, read_policies
+from techins.rating import PricedPortfolio, price_catalogue
 from techins.results import BookResult, SimulationResult
 
 __version__ = "0.1.0"
@@ -42,6 +44,7 @@ __all__ = [
     "AccuracyWarning",
     "Binomial",
     "BookResult",
+    "Catalogue",
     "CommonShock",
     "Empirical",
     "ExactResult",
@@ -57,13 +60,18 @@ __all__ = [
     "Pareto",
     "Poisson",
     "Portfolio",
+    "PricedPortfolio",
+    "Product",
     "SeverityLaw",
     "SimulationResult",
     "Spliced",
     "TechinsError",
     "Weibull",
     "exact",
+    "price_catalogue",
+    "read_catalogue",
     "read_line",
+    "read_policies",
     "simulate",
     "__version__",
 ]

@@ -155,7 +155,7 @@ class Scenario:
         if self.factor is None:
             if self.values or self.per_value:
                 raise InputError(f"{owner}: values and per_value need a factor column")
-        else:
+        elif self.values != ():  # absent: every value of the factor is exposed
             if isinstance(self.values, str) or not isinstance(self.values, (tuple, list)) or not self.values:
                 raise InputError(f"{owner}: values must be a non-empty list of the exposed values of "
                                  f"{self.factor!r}, got {self.values!r}")
@@ -715,7 +715,7 @@ def _shocks(catalogue: Catalogue, frame: pd.DataFrame, policies: pd.DataFrame, p
                 continue
             where = f"{source} (product {product.id!r}, scenario {sid!r})"
             levels = _levels(policies, scenario.factor, policy_rows, where)
-            exposed = np.isin(levels, scenario.values)
+            exposed = np.isin(levels, scenario.values) if scenario.values else np.ones(levels.size, dtype=bool)
             column[np.flatnonzero(mine)[exposed]] = levels[exposed]
         present = sorted(set(column) - {""})
         if not present:

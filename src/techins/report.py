@@ -37,8 +37,9 @@ def output_folder(out):
         raise InputError(f"--out {out}: the folder exists, is not empty and was not written by techins; "
                          f"give a new or empty folder")
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"--out {out}: the parent folder {parent} does not exist")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"--out {out}: {parent} is a file, not a folder")
+    parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp
