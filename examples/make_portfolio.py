@@ -8,7 +8,8 @@ policies are synthetic, drawn to look like a regional tech-insurance book; see e
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,10 @@ COUNTS = {"ip": 400, "fok": 400, "cyber": 1600, "air": 600}
 
 
 def _part(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / "portfolio_parts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    parts = str(HERE / "portfolio_parts")
+    if parts not in sys.path:  # the parts share draws.py
+        sys.path.insert(0, parts)
+    return importlib.import_module(name)
 
 
 def make_portfolio(seed: int = SEED) -> pd.DataFrame:

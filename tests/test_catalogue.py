@@ -18,7 +18,6 @@ from scipy import integrate
 
 import techins as ti
 from techins.linefile import SEVERITY_LAWS, law_from_mapping
-from techins.rating import price_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTS = ROOT / "products"
@@ -180,17 +179,34 @@ def test_example_portfolio_is_a_few_thousand_policies_over_every_product(catalog
 
 
 @pytest.mark.slow
-def test_example_portfolio_prices_and_matches_its_closed_form(catalogue, portfolio):
-    """A short run of the whole example: the simulated expected loss of the coverages without
-    scenarios or binding aggregates is their closed form within Monte Carlo error, and every premium
-    component adds up."""
-    book = catalogue.book(portfolio, source=str(PORTFOLIO))
-    priced = price_catalogue(catalogue, book, 4_000, 11)
-    p = priced.policies
+def test_make_run_pricing_outputs_exist_and_add_up(tmp_path):
+    """`make run`'s pricing step on the shipped catalogue and example portfolio (fewer years): every
+    output is there, premium components add up per policy, and policies, coverages and lines add up
+    to the book."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "pricing"
+    run = subprocess.run([sys.executable, "-m", "techins", "price", str(PRODUCTS), "--portfolio", str(PORTFOLIO),
+                          "--years", "4000", "--seed", "1", "--out", str(out), "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    book = json.loads(run.stdout)["book"]
+    for name in ("policies", "coverages", "lines", "products", "ep_curves"):
+        assert (out / f"{name}.csv").is_file() and (out / f"{name}.parquet").is_file()
+    for name in ("ep_curves.png", "premium_buildup.png", "summary.md", "run.json"):
+        assert (out / name).stat().st_size > 0
+    p = pd.read_parquet(out / "policies.parquet")
+    assert len(p) == len(pd.read_csv(PORTFOLIO))
     parts = p[["expected_loss", "risk_load", "fixed_expense", "variable_expense", "profit"]].sum(axis=1)
     np.testing.assert_allclose(parts, p["technical_premium"], rtol=1e-12)
     np.testing.assert_allclose(p["capped_premium"], np.minimum(p["technical_premium"], p["premium_cap"]), rtol=1e-12)
     np.testing.assert_allclose(p["subsidy"] + p["insured_pays"], p["capped_premium"], rtol=1e-12)
-    assert p["expected_loss"].sum() == pytest.approx(priced.result.mean(), rel=1e-10)
-    assert priced.lines["expected_loss"].sum() == pytest.approx(priced.result.mean(), rel=1e-10)
+    capped = p["rate_cap"].notna()
+    np.testing.assert_allclose(p.loc[capped, "subsidy"], 0.8 * p.loc[capped, "capped_premium"], rtol=1e-12)
+    assert p["cap_binding"].any() and not p["cap_binding"].all()  # the first-of-kind cap binds for some
+    for table in (p, pd.read_parquet(out / "coverages.parquet"), pd.read_parquet(out / "lines.parquet")):
+        assert table["expected_loss"].sum() == pytest.approx(book["expected_loss"], rel=1e-10)
+    products = pd.read_parquet(out / "products.parquet")
+    assert products["technical_premium"].sum() == pytest.approx(book["technical_premium"], rel=1e-12)
     assert (p["expected_loss_stderr"] > 0).mean() > 0.9

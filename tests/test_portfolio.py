@@ -133,7 +133,7 @@ def test_line_result_and_tables():
 
 @pytest.mark.parametrize("change,match", [
     (dict(claim_rate=[-0.1, 0.1]), r"row 0: claim_rate must be >= 0, got -0.1"),
-    (dict(claim_rate=[float("nan"), 0.1]), r"row 0: claim_rate is NaN"),
+    (dict(claim_rate=[float("nan"), 0.1]), r"row 0: claim_rate is empty or NaN"),
     (dict(claim_rate=["lots", 0.1]), r"row 0: claim_rate must be a number, got 'lots'"),
     (dict(policy_id=["A", "A"]), r"row 1: duplicate policy_id 'A'"),
     (dict(severity=["claim", "nope"]), r"row 1 \(policy_id 'P001'\): severity 'nope' is not one of"),

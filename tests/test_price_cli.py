@@ -83,6 +83,12 @@ BAD = {
                          "fok.toml: [pricing]: PricingBasis: load must be in [0, 1], got -0.1"),
     "product_unknown_law": ("products", lambda folder: (folder / "fok.toml").write_text(
         FOK.replace('law = "exponential"', 'law = "expo"', 1)), "law 'expo' is unknown"),
+    "product_truncated": ("products", lambda folder: (folder / "cyber.toml").write_text(CYBER[: CYBER.index("sigma = 1.2")]),
+                          "cyber.toml: not valid TOML"),
+    "product_nan_money": ("products", lambda folder: (folder / "fok.toml").write_text(FOK.replace("aggregate_limit = 3e6", "aggregate_limit = nan")),
+                          "fok.toml: product 'fok_t': aggregate_limit must be a number, got NaN"),
+    "product_unknown_key": ("products", lambda folder: (folder / "fok.toml").write_text(FOK.replace("[policy]", "[policy]\nreinstatements = 1")),
+                            "fok.toml: [policy] unknown key 'reinstatements'"),
     "portfolio_missing_column": ("portfolio", lambda frame: frame.drop(columns=["units"]), "missing column 'units'"),
     "portfolio_text": ("portfolio", bad_portfolio, "row 4 (policy_id 'C3'): revenue must be a number, got 'n/a'"),
     "portfolio_nan": ("portfolio", lambda frame: frame.assign(contract_value=np.where(frame["product"] == "fok_t", np.nan, 1.0)),

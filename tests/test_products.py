@@ -399,3 +399,13 @@ def test_contract_terms_must_agree_within_a_contract():
         ti.Portfolio(frame, {"s": ti.Exponential(1.0)})
     with pytest.raises(ti.InputError, match="needs a contract_id column"):
         ti.Portfolio(frame.drop(columns="contract_id"), {"s": ti.Exponential(1.0)})
+
+
+def test_progress_is_reported_per_wave_and_changes_nothing(catalogue):
+    book = catalogue.book(pd.DataFrame([cyber_policy(cloud="aws")]))
+    calls = []
+    with_bar = ti.simulate(book.portfolio, 300_000, seed=2, progress=lambda done, total: calls.append((done, total)))
+    plain = ti.simulate(book.portfolio, 300_000, seed=2)
+    np.testing.assert_array_equal(with_bar.annual, plain.annual)
+    assert calls[-1][0] == calls[-1][1] and len(calls) >= 2
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)

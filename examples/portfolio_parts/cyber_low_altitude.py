@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from draws import choice as _choice, lognormal_between as _lognormal_between
+
 __all__ = ["policies", "COLUMNS", "DRONE_FLEETS"]
 
 COLUMNS = [
@@ -33,26 +35,6 @@ DRONE_FLEETS = [f"FLEET-{i:02d}" for i in range(1, 41)]
 _CYBER_LARGE_SHARE = 0.10
 _EVTOL_SHARE = 0.07
 _FLEET_SHARE = 0.70          # share of drones flown by one of the 40 fleets
-
-
-def _choice(rng: np.random.Generator, levels: dict, n: int) -> np.ndarray:
-    names = np.array(list(levels), dtype=object)
-    p = np.array(list(levels.values()), dtype=float)
-    return names[rng.choice(len(names), size=n, p=p / p.sum())]
-
-
-def _lognormal_between(rng: np.random.Generator, median, sigma, low, high, n: int) -> np.ndarray:
-    """Lognormal draws with the given median and sigma, truncated to [low, high] by redrawing."""
-    median = np.broadcast_to(np.asarray(median, dtype=float), (n,))
-    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), (n,))
-    out = np.empty(n)
-    todo = np.arange(n)
-    while todo.size:
-        x = median[todo] * np.exp(sigma[todo] * rng.standard_normal(todo.size))
-        ok = (x >= low) & (x <= high)
-        out[todo[ok]] = x[ok]
-        todo = todo[~ok]
-    return out
 
 
 def _cyber(rng: np.random.Generator, n: int) -> pd.DataFrame:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from draws import choice as _choice, lognormal_between as _lognormal_between
+
 __all__ = ["policies", "COLUMNS", "EQUIPMENT_BATCHES", "MATERIAL_BATCHES", "SOFTWARE_RELEASES", "USD_CNY"]
 
 COLUMNS = [
@@ -59,26 +61,6 @@ _BANDS = np.array(["under_1m", "1m_10m", "10m_25m", "over_25m"], dtype=object)
 # median through trial: the products' CNY 3M / 6M defaults are sized for Chinese courts)
 _US_LIMIT, _US_AGGREGATE = 2e6 * USD_CNY, 4e6 * USD_CNY
 _YEARS = {"1": 0.50, "2": 0.30, "3": 0.20}  # policy year since delivery (the subsidy runs <= 3 years)
-
-
-def _choice(rng: np.random.Generator, levels: dict, n: int) -> np.ndarray:
-    names = np.array(list(levels), dtype=object)
-    p = np.array(list(levels.values()), dtype=float)
-    return names[rng.choice(len(names), size=n, p=p / p.sum())]
-
-
-def _lognormal_between(rng: np.random.Generator, median, sigma, low, high, n: int) -> np.ndarray:
-    """Lognormal draws with the given median and sigma, truncated to [low, high] by redrawing."""
-    median = np.broadcast_to(np.asarray(median, dtype=float), (n,))
-    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), (n,))
-    out = np.empty(n)
-    todo = np.arange(n)
-    while todo.size:
-        x = median[todo] * np.exp(sigma[todo] * rng.standard_normal(todo.size))
-        ok = (x >= low) & (x <= high)
-        out[todo[ok]] = x[ok]
-        todo = todo[~ok]
-    return out
 
 
 def _band(amount_cny: np.ndarray) -> np.ndarray:

@@ -296,26 +296,36 @@ def _contract_arrays(policies: pd.DataFrame) -> dict:
 
 def _numeric_column(policies: pd.DataFrame, column: str, default, low: float, low_open: bool,
                     allow_inf: bool) -> np.ndarray:
-    where = "policies"
     if column not in policies.columns:
         return np.full(len(policies), default, dtype=np.float64)
-    raw = policies[column]
+    # an optional column with a number as default must still be filled on every row (NaN is refused);
+    # sum_insured (default NaN) may be left empty
+    allow_missing = default is not None and math.isnan(default)
+    return checked_numbers(policies[column], column, "policies", lambda i: f"row {i}", low=low,
+                           low_open=low_open, allow_inf=allow_inf, allow_missing=allow_missing)
+
+
+def checked_numbers(raw: pd.Series, column: str, where: str, label, *, low: float = -math.inf,
+                    low_open: bool = False, allow_inf: bool = False, allow_missing: bool = False) -> np.ndarray:
+    """The cells of one column of a table as float64, checked: no text, no NaN unless
+    ``allow_missing``, no infinity unless ``allow_inf``, all above ``low``. ``label(i)`` names the
+    i-th cell's row in messages (``"row 3"``, ``"row 4 (policy_id 'P3')"``)."""
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    text = np.isnan(values) & raw.notna().to_numpy()
+    # a literal "nan" cell is a missing value, not text
+    text = np.isnan(values) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().eq("nan").to_numpy()
     if text.any():
-        row = int(np.argmax(text))
-        raise InputError(f"{where}: row {row}: {column} must be a number, got {raw.iloc[row]!r}")
+        i = int(np.argmax(text))
+        raise InputError(f"{where}: {label(i)}: {column} must be a number, got {raw.iloc[i]!r}")
     missing = np.isnan(values)
-    if missing.any():
-        if default is None or not math.isnan(default):
-            row = int(np.argmax(missing))
-            raise InputError(f"{where}: row {row}: {column} is NaN or missing; give a number")
+    if missing.any() and not allow_missing:
+        i = int(np.argmax(missing))
+        raise InputError(f"{where}: {label(i)}: {column} is empty or NaN; give a number")
     if not allow_inf and np.isinf(values).any():
-        row = int(np.argmax(np.isinf(values)))
-        raise InputError(f"{where}: row {row}: {column} must be finite, got {values[row]!r}")
+        i = int(np.argmax(np.isinf(values)))
+        raise InputError(f"{where}: {label(i)}: {column} must be finite, got {float(values[i])!r}")
     bad = (values <= low) if low_open else (values < low)
     if bad.any():
-        row = int(np.argmax(bad))
+        i = int(np.argmax(bad))
         op = ">" if low_open else ">="
-        raise InputError(f"{where}: row {row}: {column} must be {op} {low:g}, got {float(values[row])!r}")
+        raise InputError(f"{where}: {label(i)}: {column} must be {op} {low:g}, got {float(values[i])!r}")
     return values

@@ -25,7 +25,7 @@ from techins import _validate
 from techins.distributions import SeverityLaw
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.linefile import SEVERITY_LAWS, law_from_mapping
-from techins.portfolio import CommonShock, Portfolio
+from techins.portfolio import CommonShock, Portfolio, checked_numbers
 from techins.pricing import RISK_MEASURES, PricingBasis
 
 __all__ = ["RatingFactor", "Coverage", "Scenario", "ProductPricing", "Product", "Catalogue", "ProductBook",
@@ -472,23 +472,23 @@ def _rating_factor(column: str, table) -> RatingFactor:
 
 
 def _coverage(table, i: int) -> Coverage:
-    table = dict(_table(table, f"coverage #{i + 1}"))
-    where = f"[[coverage]] {table.get('name', f'#{i + 1}')!r}"
-    if "severity" not in table:
-        raise InputError(f"{where}: missing key 'severity' (a table with a 'law')")
-    table["severity"] = _law(table["severity"], where + " severity")
-    return _build(Coverage, table, where, raw=True)
+    return _with_severity(Coverage, table, "coverage", "name", i)
 
 
 def _scenario(table, i: int) -> Scenario:
-    table = dict(_table(table, f"scenario #{i + 1}"))
-    where = f"[[scenario]] {table.get('id', f'#{i + 1}')!r}"
+    return _with_severity(Scenario, table, "scenario", "id", i)
+
+
+def _with_severity(cls, table, kind: str, key: str, i: int):
+    """A ``[[coverage]]`` or ``[[scenario]]`` table: its severity law first, then the dataclass."""
+    table = dict(_table(table, f"{kind} #{i + 1}"))
+    where = f"[[{kind}]] {table.get(key, f'#{i + 1}')!r}"
     if "severity" not in table:
         raise InputError(f"{where}: missing key 'severity' (a table with a 'law')")
     table["severity"] = _law(table["severity"], where + " severity")
-    if "values" in table and isinstance(table["values"], list):
+    if isinstance(table.get("values"), list):
         table["values"] = tuple(table["values"])
-    return _build(Scenario, table, where, raw=True)
+    return _build(cls, table, where, raw=True)
 
 
 def _law(table, where: str) -> SeverityLaw:
@@ -766,27 +766,9 @@ def _numbers(policies: pd.DataFrame, column: str, rows: np.ndarray, where: str, 
         if default is None:
             raise InputError(f"{where}: missing column {column!r}")
         return np.full(rows.size, float(default))
-    raw = policies[column].iloc[rows]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    text = np.isnan(values) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().isin(["nan"]).to_numpy()
-    if text.any():
-        i = int(np.argmax(text))
-        raise InputError(f"{where}: {_at(policies, rows[i])}: {column} must be a number, got {raw.iloc[i]!r}")
-    missing = np.isnan(values)
-    if missing.any():
-        if default is None:
-            i = int(np.argmax(missing))
-            raise InputError(f"{where}: {_at(policies, rows[i])}: {column} is empty or NaN; give a number")
-        values = np.where(missing, float(default), values)
-    if not allow_inf and np.isinf(values).any():
-        i = int(np.argmax(np.isinf(values)))
-        raise InputError(f"{where}: {_at(policies, rows[i])}: {column} must be finite, got {float(values[i])!r}")
-    bad = (values <= low) if low_open else (values < low)
-    if bad.any():
-        i = int(np.argmax(bad))
-        op = ">" if low_open else ">="
-        raise InputError(f"{where}: {_at(policies, rows[i])}: {column} must be {op} {low:g}, got {float(values[i])!r}")
-    return values
+    values = checked_numbers(policies[column].iloc[rows], column, where, lambda i: _at(policies, rows[i]),
+                             low=low, low_open=low_open, allow_inf=allow_inf, allow_missing=default is not None)
+    return np.where(np.isnan(values), float(default), values) if default is not None else values
 
 
 def _first(mask) -> int:

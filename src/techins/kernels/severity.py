@@ -49,7 +49,15 @@ def gamma_above(state, shape, scale, d):
     if t <= 0.0:
         return scale * rng.gamma(state, shape)
     if shape < 1.0:
-        # density ~ x**(shape-1) e**-x is below t**(shape-1) e**-x on x > t: propose t + Exp(1)
+        # density ~ x**(shape-1) e**-x is below t**(shape-1) e**-x on x > t: propose t + Exp(1),
+        # accepted with probability t**(1-shape) e**t Gamma(shape) P(X > t); plain rejection from the
+        # ground-up law is accepted with P(X > t): take it where that is larger (small t, where the
+        # proposal's acceptance vanishes as t**(1-shape))
+        if (1.0 - shape) * math.log(t) + t + math.lgamma(shape) < 0.0:
+            while True:
+                x = rng.gamma(state, shape)
+                if x > t:
+                    return scale * x
         while True:
             x = t + rng.exponential(state)
             if rng.uniform(state) <= (x / t) ** (shape - 1.0):
