@@ -29,12 +29,12 @@ def main(argv=None) -> int:
     except TechinsError as exc:
         print(f"techins: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:  # an unwritable --out, a full disk: the user's to fix, not a bug
-        print(f"techins: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # an unwritable --out, a full disk: the user's to fix, not a bug
+        print(f"techins: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 class _OneLineParser(argparse.ArgumentParser):

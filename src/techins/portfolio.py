@@ -209,15 +209,15 @@ class Portfolio:
 
     def exposed(self, shock: CommonShock) -> np.ndarray:
         """Indices of the policies a shock can hit."""
-        column = self.policies[shock.factor].astype(str).to_numpy()
+        column = self.policies[shock.factor].astype(str).to_numpy(dtype=object)
         return np.flatnonzero(np.isin(column, shock.values)).astype(np.int64)
 
     def _check_shock(self, shock: CommonShock) -> None:
         owner = f"CommonShock {shock.name!r}"
         if shock.factor not in self.policies.columns:
             raise InputError(f"{owner}: factor {shock.factor!r} is not a column of the policies table")
-        present = set(self.policies[shock.factor].astype(str))
-        missing = [v for v in shock.values if v not in present]
+        present = self.policies[shock.factor].astype(str).to_numpy(dtype=object)
+        missing = [v for v in shock.values if v not in np.asarray(pd.unique(present))]
         if missing:
             raise InputError(f"{owner}: no policy has {shock.factor} = {missing[0]!r}")
         if shock.basis == "sum_insured":

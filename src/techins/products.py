@@ -624,10 +624,11 @@ def _build_book(catalogue: Catalogue, policies: pd.DataFrame, source: str) -> Pr
     row_policy = frame.pop("_policy").to_numpy(np.int64)
     row_coverage = frame.pop("_coverage").to_numpy(object)
     expected = frame.pop("_expected_loss").to_numpy(np.float64)
-    used_lines = set(frame["line"])
+    used_lines = set(frame["line"].to_numpy(dtype=object))
+    used_laws = set(frame["severity"].to_numpy(dtype=object))
     risk = {line: cv for line, cv in _line_parameter_risk(catalogue.products).items() if line in used_lines}
-    portfolio = Portfolio(frame, {k: v for k, v in severities.items() if k in set(frame["severity"])},
-                          shocks=shocks, parameter_risk=risk)
+    portfolio = Portfolio(frame, {k: v for k, v in severities.items() if k in used_laws}, shocks=shocks,
+                          parameter_risk=risk)
     return ProductBook(portfolio=portfolio, policies=policies, row_policy=row_policy, row_coverage=row_coverage,
                        expected_loss=expected)
 
@@ -640,6 +641,7 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
     agg = {term: _numbers(policies, term, rows, where, default=getattr(product, term), low=0.0,
                           low_open=term == "aggregate_limit", allow_inf=term == "aggregate_limit")
            for term in POLICY_TERMS}
+    ids = policies["policy_id"].astype(str).to_numpy(dtype=object)[rows]
     out = []
     for coverage in product.coverages:
         freq = np.ones(rows.size)
@@ -675,7 +677,7 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
         # E[min(max(sY - d, 0), l)] = s (E[min(Y, (d + l)/s)] - E[min(Y, d/s)])
         expected = share[rows] * rate * scale * (law.lev((deductible + limit) / scale) - law.lev(deductible / scale))
         out.append(pd.DataFrame({
-            "policy_id": [f"{policies['policy_id'].iloc[r]}/{coverage.name}" for r in rows],
+            "policy_id": [f"{pid}/{coverage.name}" for pid in ids],
             "line": product.line,
             "claim_rate": rate,
             "severity": f"{product.id}/{coverage.name}",
@@ -686,7 +688,7 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
             "agg_deductible": terms["aggregate_deductible"],
             "agg_limit": terms["aggregate_limit"],
             "sum_insured": scale,  # scenario hits are in units of the claim size (docs/products.md)
-            "contract_id": policies["policy_id"].astype(str).to_numpy()[rows],
+            "contract_id": ids,
             "contract_agg_deductible": agg["aggregate_deductible"],
             "contract_agg_limit": agg["aggregate_limit"],
             "_policy": rows,
