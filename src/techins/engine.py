@@ -308,9 +308,18 @@ def occurrence_chunks(result: BookResult):
     import pandas as pd
 
     portfolio = result.portfolio
-    run = BookRun(portfolio, result.years, result.seed, result.thin)
     ids, lines = portfolio.arrays["policy_id"], np.asarray(portfolio.line_names, dtype=object)
     line_of = portfolio.arrays["line"]
+    for year, occurrence_id, policy, loss in occurrence_arrays(result):
+        yield pd.DataFrame({"year": year, "occurrence_id": occurrence_id, "policy_id": ids[policy],
+                            "line": lines[line_of[policy]], "loss": loss})
+
+
+def occurrence_arrays(result: BookResult):
+    """The arrays behind ``occurrence_chunks``, one chunk of years at a time: ``year``,
+    ``occurrence_id`` (chunk index x 2**32 + index in the chunk), ``policy`` (row index in the
+    portfolio) and ``loss`` (> 0), in the kernel's order (claims policy by policy, then events)."""
+    run = BookRun(result.portfolio, result.years, result.seed, result.thin)
     for chunk in range(run.n_chunks):
         state = chunk_states(result.seed, result.years, chunk, 1, chunk_years=run.chunk_years)[0]
         first = chunk * run.chunk_years
@@ -323,9 +332,7 @@ def occurrence_chunks(result: BookResult):
                 break
             run.grow_claim_buffers()
         keep = loss > 0.0
-        yield pd.DataFrame({"year": year[keep], "occurrence_id": (chunk << 32) + occurrence[keep],
-                            "policy_id": ids[policy[keep]], "line": lines[line_of[policy[keep]]],
-                            "loss": loss[keep]})
+        yield year[keep], (chunk << 32) + occurrence[keep], policy[keep], loss[keep]
 
 
 class BookRun:

@@ -1,0 +1,128 @@
+"""A reinsurance programme applied to an occurrence loss table, treaty after treaty in inuring order.
+
+Input rows are (policy, loss) pieces of occurrences, sorted by year then occurrence, each occurrence's
+pieces contiguous: ``occ_start[k]:occ_start[k + 1]`` are occurrence k's rows and
+``year_start[y]:year_start[y + 1]`` the occurrences of year y. Years are independent, so they run in
+parallel, each from its own slices; every sum inside a year is in a fixed order, so results do not
+depend on the number of threads.
+
+Treaty codes and parameters (``params[t]``):
+
+=====  ================  ===========================================================================
+code   treaty            params
+=====  ================  ===========================================================================
+0      quota share       cession
+1      surplus           retention line R, lines n: policy i cedes min(n R, max(SI_i - R, 0)) / SI_i
+2      per-risk XL       limit, retention: per policy and occurrence
+3      occurrence XL     limit, retention, number of reinstatements K; ``rates[t, :K]`` their
+                         premium rates (pro rata as to amount): at most (K + 1) limit a year
+4      aggregate XL      limit, attachment: on the year's running total of the occurrences
+=====  ================  ===========================================================================
+
+Each treaty sees the net of the ones before it; what a treaty takes from an occurrence is shared
+back to its rows in proportion to their net, so the next per-risk treaty sees each policy's net.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from techins.kernels._jit import jit, jit_parallel
+
+QUOTA_SHARE = 0
+SURPLUS = 1
+PER_RISK_XL = 2
+OCCURRENCE_XL = 3
+AGGREGATE_XL = 4
+N_PARAMS = 3
+
+
+@jit
+def _layer(x, retention, limit):
+    return min(max(x - retention, 0.0), limit)
+
+
+@jit
+def _band_premium(before, after, limit, rates, k_max):
+    """Reinstatement premium factor of the layer's cumulative loss moving from ``before`` to
+    ``after``: sum over reinstatement k of rate_k x (the part of [before, after] inside
+    [(k - 1) limit, k limit]) / limit (Sundt 1991: pro rata as to amount)."""
+    total = 0.0
+    for k in range(k_max):
+        lo = k * limit
+        hi = lo + limit
+        overlap = min(after, hi) - max(before, lo)
+        if overlap > 0.0:
+            total += rates[k] * overlap / limit
+    return total
+
+
+@jit
+def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, occ_ceded, occ_reinst):
+    """Every treaty over the occurrences of year ``y``; ``net`` (rows) is reduced in place."""
+    first_occ = year_start[y]
+    last_occ = year_start[y + 1]
+    for t in range(codes.size):
+        code = codes[t]
+        p0 = params[t, 0]
+        p1 = params[t, 1]
+        used = 0.0      # the occurrence XL's cumulative layer loss this year
+        running = 0.0   # the aggregate XL's running total this year
+        for k in range(first_occ, last_occ):
+            lo = occ_start[k]
+            hi = occ_start[k + 1]
+            ceded = 0.0
+            if code == QUOTA_SHARE:
+                for r in range(lo, hi):
+                    c = p0 * net[r]
+                    net[r] -= c
+                    ceded += c
+            elif code == SURPLUS:
+                for r in range(lo, hi):
+                    si = sum_insured[policy[r]]
+                    share = min(p1 * p0, max(si - p0, 0.0)) / si if si > 0.0 else 0.0
+                    c = share * net[r]
+                    net[r] -= c
+                    ceded += c
+            elif code == PER_RISK_XL:
+                for r in range(lo, hi):
+                    c = _layer(net[r], p1, p0)
+                    net[r] -= c
+                    ceded += c
+            else:
+                event = 0.0
+                for r in range(lo, hi):
+                    event += net[r]
+                if code == OCCURRENCE_XL:
+                    k_max = np.intp(params[t, 2])
+                    cap = (k_max + 1) * p0
+                    ceded = min(_layer(event, p1, p0), cap - used)
+                    occ_reinst[k, t] = _band_premium(used, used + ceded, p0, rates[t], k_max)
+                    used += ceded
+                else:  # AGGREGATE_XL: the year's layer moves from the total before to the total after
+                    ceded = _layer(running + event, p1, p0) - _layer(running, p1, p0)
+                    running += event
+                if ceded > 0.0:
+                    ratio = ceded / event
+                    for r in range(lo, hi):
+                        net[r] -= net[r] * ratio
+            occ_ceded[k, t] = ceded
+
+
+@jit_parallel
+def apply_programme(year_start, occ_start, policy, loss, sum_insured, codes, params, rates, occ_ceded, occ_reinst,
+                    occ_net):
+    """Apply the treaties ``codes`` (in order) to every occurrence; write per occurrence and treaty
+    the ceded loss ``occ_ceded`` and the reinstatement premium per unit of deposit premium
+    ``occ_reinst`` (occurrence XL only), and the occurrence's final net ``occ_net``."""
+    years = year_start.size - 1
+    net = loss.copy()
+    occ_reinst[:, :] = 0.0
+    for y in prange(years):
+        _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, occ_ceded, occ_reinst)
+        for k in range(year_start[y], year_start[y + 1]):
+            total = 0.0
+            for r in range(occ_start[k], occ_start[k + 1]):
+                total += net[r]
+            occ_net[k] = total

@@ -1,0 +1,505 @@
+"""Treaties and programmes applied to simulated occurrence losses.
+
+A ``Programme`` is a sequence of treaties applied in inuring order, each to the net of the ones
+before: ``QuotaShare``, ``Surplus``, ``PerRiskXL``, ``OccurrenceXL`` (with reinstatements, pro rata
+as to amount) and ``AggregateXL`` (a stop loss; ``AggregateXL.on_premium`` states it as shares of the
+subject premium). The Numba kernel (``techins.kernels.treaties``) runs over the occurrence loss table
+of a simulated book; ``apply_programme`` streams a ``BookResult``'s occurrences chunk by chunk and
+``apply_to_occurrences`` takes plain arrays. Formulas and a worked example: ``docs/treaties.md``.
+
+Reinstatement premium (Sundt 1991, "On excess of loss reinsurance with reinstatements", *Bulletin
+of the Swiss Association of Actuaries*): for a layer ``L xs R`` with ``K`` reinstatements at rates
+``c_1..c_K`` and deposit premium ``P``, the year's layer loss ``S_L`` is ceded up to ``(K + 1) L`` and
+the reinstatement premium is ``P / L * sum_k c_k min(max(S_L - (k - 1) L, 0), L)``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from techins import _validate, figures
+from techins.errors import InputError, InputTypeError, TechinsError
+from techins.kernels import treaties as kernels
+
+__all__ = ["QuotaShare", "Surplus", "PerRiskXL", "OccurrenceXL", "AggregateXL", "Programme", "ProgrammeResult",
+           "OccurrenceTable", "TREATY_TYPES", "read_programme", "programme_from_mapping", "apply_programme",
+           "apply_to_table", "apply_to_occurrences", "sundt_premium"]
+
+
+# ---------------------------------------------------------------------------------------- treaties
+@dataclass(frozen=True)
+class QuotaShare:
+    """Cedes ``cession`` of every loss; the reinsurer pays ``ceding_commission`` of the ceded premium."""
+
+    cession: float
+    ceding_commission: float = 0.0
+    name: str = "quota share"
+
+    def __post_init__(self):
+        _real(self, "cession", low=0.0, high=1.0)
+        _real(self, "ceding_commission", low=0.0, high=1.0)
+
+    def kernel(self):
+        return kernels.QUOTA_SHARE, (self.cession, 0.0, 0.0), ()
+
+
+@dataclass(frozen=True)
+class Surplus:
+    """Cedes, of a policy with sum insured SI, the share ``min(lines R, max(SI - R, 0)) / SI`` of each
+    loss (``R`` the retention line)."""
+
+    retention: float
+    lines: float
+    name: str = "surplus"
+
+    def __post_init__(self):
+        _real(self, "retention", low=0.0, low_open=True)
+        _real(self, "lines", low=0.0)
+
+    def kernel(self):
+        return kernels.SURPLUS, (self.retention, self.lines, 0.0), ()
+
+
+@dataclass(frozen=True)
+class PerRiskXL:
+    """``limit xs retention`` on each policy's loss in each occurrence."""
+
+    limit: float
+    retention: float
+    name: str = "per-risk XL"
+
+    def __post_init__(self):
+        _real(self, "limit", low=0.0, low_open=True, allow_inf=True)
+        _real(self, "retention", low=0.0)
+
+    def kernel(self):
+        return kernels.PER_RISK_XL, (self.limit, self.retention, 0.0), ()
+
+
+@dataclass(frozen=True)
+class OccurrenceXL:
+    """``limit xs retention`` on each occurrence's total (a catastrophe / event XL).
+
+    Parameters
+    ----------
+    limit, retention : float
+    reinstatements : tuple of float
+        One premium rate per reinstatement, e.g. ``(1.0, 1.0)``: two at 100%. The layer pays at most
+        ``(1 + len(reinstatements)) * limit`` a year; ``()`` for none (one limit a year).
+    premium : float, optional
+        Deposit (upfront) premium, money.
+    rate_on_line : float, optional
+        Deposit premium as a share of the limit (give ``premium`` or this, not both).
+    """
+
+    limit: float
+    retention: float
+    reinstatements: tuple = ()
+    premium: float | None = None
+    rate_on_line: float | None = None
+    name: str = "occurrence XL"
+
+    def __post_init__(self):
+        _real(self, "limit", low=0.0, low_open=True)  # reinstatements of an unlimited layer mean nothing
+        _real(self, "retention", low=0.0)
+        if isinstance(self.reinstatements, (str, bytes)) or not isinstance(self.reinstatements, (tuple, list)):
+            raise InputTypeError(f"{self.name}: reinstatements must be a list of premium rates, e.g. [1.0, 1.0], "
+                                 f"got {self.reinstatements!r}")
+        rates = tuple(_validate.real(self.name, f"reinstatements[{k}]", c, low=0.0)
+                      for k, c in enumerate(self.reinstatements))
+        object.__setattr__(self, "reinstatements", rates)
+        if self.premium is not None and self.rate_on_line is not None:
+            raise InputError(f"{self.name}: give premium or rate_on_line, not both")
+        if self.premium is not None:
+            _real(self, "premium", low=0.0)
+        if self.rate_on_line is not None:
+            _real(self, "rate_on_line", low=0.0, low_open=True, high=1.0)
+
+    @property
+    def deposit_premium(self) -> float | None:
+        """The upfront premium in money (None when not given)."""
+        if self.premium is not None:
+            return self.premium
+        return None if self.rate_on_line is None else self.rate_on_line * self.limit
+
+    @property
+    def annual_limit(self) -> float:
+        """``(1 + reinstatements) * limit``: the most the layer pays in a year."""
+        return (1 + len(self.reinstatements)) * self.limit
+
+    def kernel(self):
+        return kernels.OCCURRENCE_XL, (self.limit, self.retention, float(len(self.reinstatements))), self.reinstatements
+
+
+@dataclass(frozen=True)
+class AggregateXL:
+    """``limit xs attachment`` on the year's total (an aggregate excess of loss / stop loss)."""
+
+    limit: float
+    attachment: float
+    name: str = "aggregate XL"
+
+    def __post_init__(self):
+        _real(self, "limit", low=0.0, low_open=True, allow_inf=True)
+        _real(self, "attachment", low=0.0)
+
+    @classmethod
+    def on_premium(cls, limit_share: float, attachment_share: float, subject_premium: float,
+                   name: str = "stop loss") -> "AggregateXL":
+        """A stop loss written as loss ratios: ``limit_share`` xs ``attachment_share`` of the subject
+        premium (e.g. 50% xs 110%)."""
+        premium = _validate.real(name, "subject_premium", subject_premium, low=0.0, low_open=True)
+        return cls(limit=_validate.real(name, "limit_share", limit_share, low=0.0, low_open=True, allow_inf=True) * premium,
+                   attachment=_validate.real(name, "attachment_share", attachment_share, low=0.0) * premium, name=name)
+
+    def kernel(self):
+        return kernels.AGGREGATE_XL, (self.limit, self.attachment, 0.0), ()
+
+
+TREATY_TYPES = {"quota_share": QuotaShare, "surplus": Surplus, "per_risk_xl": PerRiskXL,
+                "occurrence_xl": OccurrenceXL, "aggregate_xl": AggregateXL}
+
+
+@dataclass(frozen=True)
+class Programme:
+    """Treaties applied in order, each to the net of the ones before (inuring order)."""
+
+    treaties: tuple
+    name: str = "programme"
+
+    def __post_init__(self):
+        treaties = tuple(self.treaties)
+        if not treaties:
+            raise InputError(f"{self.name}: a programme needs at least one treaty")
+        for t in treaties:
+            if not isinstance(t, tuple(TREATY_TYPES.values())):
+                raise InputTypeError(f"{self.name}: {t!r} is not a treaty ({', '.join(TREATY_TYPES)})")
+        names = [t.name for t in treaties]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"{self.name}: treaty name {twice[0]!r} is used twice; name each treaty")
+        object.__setattr__(self, "treaties", treaties)
+
+    def kernel_arrays(self):
+        """Codes, parameters and reinstatement rates of the treaties, for the kernel."""
+        parts = [t.kernel() for t in self.treaties]
+        codes = np.array([p[0] for p in parts], dtype=np.int64)
+        params = np.array([p[1] for p in parts], dtype=np.float64).reshape(-1, kernels.N_PARAMS)
+        width = max([len(p[2]) for p in parts] + [1])
+        rates = np.zeros((len(parts), width))
+        for t, p in enumerate(parts):
+            rates[t, :len(p[2])] = p[2]
+        return codes, params, rates
+
+
+# ---------------------------------------------------------------------------------------- reading
+def read_programme(path) -> Programme:
+    """Read a programme TOML file: ``name`` and one ``[[treaty]]`` table per treaty with a ``type``
+    (quota_share, surplus, per_risk_xl, occurrence_xl, aggregate_xl) and its fields; an aggregate XL
+    may give ``limit_share``, ``attachment_share`` and ``subject_premium`` instead of money."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such programme file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    return programme_from_mapping(data, str(path))
+
+
+def programme_from_mapping(data: dict, source: str = "programme") -> Programme:
+    """Build a ``Programme`` from a mapping shaped like the programme file."""
+    unknown = sorted(set(data) - {"name", "treaty"})
+    if unknown:
+        raise InputError(f"{source}: unknown key {unknown[0]!r}; a programme has 'name' and [[treaty]] tables")
+    tables = data.get("treaty")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise InputError(f"{source}: give the treaties as [[treaty]] tables, in inuring order")
+    treaties = [_treaty(dict(t), source, i) for i, t in enumerate(tables)]
+    try:
+        return Programme(tuple(treaties), name=str(data.get("name", "programme")))
+    except TechinsError as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+
+
+def _treaty(table: dict, source: str, i: int):
+    where = f"{source}: [[treaty]] #{i + 1}"
+    kind = table.pop("type", None)
+    if kind not in TREATY_TYPES:
+        raise InputError(f"{where}: type must be one of {', '.join(TREATY_TYPES)}, got {kind!r}")
+    cls = TREATY_TYPES[kind]
+    if cls is AggregateXL and "subject_premium" in table:
+        shares = {k: table.pop(k) for k in ("limit_share", "attachment_share", "subject_premium") if k in table}
+        try:
+            return AggregateXL.on_premium(shares.get("limit_share", math.inf), shares.get("attachment_share", 0.0),
+                                          shares["subject_premium"], **table)
+        except TechinsError as exc:
+            raise type(exc)(f"{where} ({kind}): {exc}") from None
+        except TypeError as exc:
+            raise InputError(f"{where} ({kind}): {exc}") from None
+    if "reinstatements" in table and isinstance(table["reinstatements"], list):
+        table["reinstatements"] = tuple(table["reinstatements"])
+    allowed = {f.name for f in fields(cls)}
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise InputError(f"{where} ({kind}): unknown key {extra[0]!r}; allowed keys are {sorted(allowed)}")
+    try:
+        return cls(**table)
+    except TechinsError as exc:
+        raise type(exc)(f"{where} ({kind}): {exc}") from None
+    except TypeError as exc:  # a required field is missing
+        raise InputError(f"{where} ({kind}): {exc}") from None
+
+
+def _real(obj, name: str, **bounds) -> None:
+    object.__setattr__(obj, name, _validate.real(obj.name, name, getattr(obj, name), **bounds))
+
+
+# ---------------------------------------------------------------------------------------- applying
+@dataclass(frozen=True, eq=False)
+class ProgrammeResult:
+    """A programme over simulated years: per year (and per occurrence when kept) gross, ceded by
+    treaty, net and reinstatement premium.
+
+    Attributes
+    ----------
+    programme : Programme
+    gross, net : numpy.ndarray
+        Per year: the occurrences' total before and after every treaty.
+    ceded : numpy.ndarray
+        ``[years, treaties]``: what each treaty took in each year.
+    reinstatement_factor : numpy.ndarray
+        ``[years, treaties]``: each occurrence XL's reinstatement premium per unit of deposit premium
+        (``sum_k c_k L_(k-1) / L``); 0 for other treaties.
+    occurrences : pandas.DataFrame or None
+        When kept: one row per occurrence, ``year, occurrence_id, gross, ceded_<t>...,
+        reinstatement_<t>..., net``.
+    """
+
+    programme: Programme
+    gross: np.ndarray
+    net: np.ndarray
+    ceded: np.ndarray
+    reinstatement_factor: np.ndarray
+    occurrences: pd.DataFrame | None = None
+
+    @property
+    def years(self) -> int:
+        return int(self.gross.size)
+
+    def treaty_table(self, load: float = 0.0, level: float = 0.99) -> pd.DataFrame:
+        """Per treaty: expected ceded loss with its standard error, standard deviation, VaR and TVaR
+        at ``level`` of the annual ceded loss, probability of a loss, expected reinstatement premium,
+        and the technical price: for an occurrence XL Sundt's premium with a load of ``load``
+        standard deviations, ``(E[ceded] + load sd) / (1 + E[factor])``, and its rate on line."""
+        level = figures.check_level("treaty_table", level, upper_open=True)
+        load = _validate.real("treaty_table", "load", load, low=0.0)
+        rows = []
+        n = self.years
+        for t, treaty in enumerate(self.programme.treaties):
+            x = self.ceded[:, t]
+            ordered = np.sort(x)
+            sd = float(np.std(x, ddof=1)) if n > 1 else 0.0
+            factor = self.reinstatement_factor[:, t]
+            row = {"treaty": treaty.name, "type": _type_name(treaty), "expected_ceded": float(x.mean()),
+                   "expected_ceded_stderr": sd / math.sqrt(n), "std": sd,
+                   "var": figures.quantile_equal(ordered, level), "tvar": figures.tvar_equal(ordered, level),
+                   "prob_loss": float(np.mean(x > 0.0)), "expected_reinstatement_factor": float(factor.mean()),
+                   "expected_reinstatement_premium": math.nan, "deposit_premium": math.nan,
+                   "technical_premium": float(x.mean() + load * sd), "rate_on_line": math.nan}
+            if isinstance(treaty, OccurrenceXL):
+                price = (x.mean() + load * sd) / (1.0 + factor.mean())
+                row["technical_premium"] = float(price)
+                row["rate_on_line"] = float(price / treaty.limit)
+                deposit = treaty.deposit_premium
+                row["deposit_premium"] = math.nan if deposit is None else deposit
+                row["expected_reinstatement_premium"] = float((deposit if deposit is not None else price) * factor.mean())
+            rows.append(row)
+        return pd.DataFrame(rows).assign(level=level)
+
+    def ep_curve(self, treaty: str, return_periods=figures.DEFAULT_RETURN_PERIODS) -> pd.DataFrame:
+        """Annual ceded loss of one treaty by return period (AEP) with its TVaR."""
+        names = [t.name for t in self.programme.treaties]
+        if treaty not in names:
+            raise InputError(f"ep_curve: no treaty {treaty!r}; treaties are {names}")
+        ordered = np.sort(self.ceded[:, names.index(treaty)])
+        rows = [(float(t), 1.0 / t, figures.quantile_equal(ordered, 1.0 - 1.0 / t),
+                 figures.tvar_equal(ordered, 1.0 - 1.0 / t)) for t in return_periods if t <= ordered.size]
+        return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "ceded", "ceded_tvar"])
+
+
+@dataclass(frozen=True, eq=False)
+class OccurrenceTable:
+    """An occurrence loss table grouped once for the treaty kernel (several programmes can then run
+    over it): rows sorted by year, then occurrence, the rows of one occurrence together.
+
+    Occurrences have no dates inside a year; they are taken in a fixed pseudo-random order (a hash of
+    their id), which decides which occurrence a year's reinstatements and aggregate attachment fall on,
+    never the year's totals.
+    """
+
+    years: int
+    year_start: np.ndarray
+    occ_start: np.ndarray
+    occ_year: np.ndarray
+    occurrence_id: np.ndarray
+    policy: np.ndarray
+    loss: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, year, occurrence_id, policy, loss, years: int) -> "OccurrenceTable":
+        """Group the rows (one per policy an occurrence touches; rows of one occurrence share
+        ``occurrence_id`` and lie in one year)."""
+        owner = "OccurrenceTable"
+        years = _validate.integer(owner, "years", years, low=1)
+        year = np.asarray(year, dtype=np.int64)
+        occurrence_id = np.asarray(occurrence_id, dtype=np.int64)
+        policy = np.asarray(policy, dtype=np.int64)
+        loss = _validate.real_array(owner, "loss", loss, low=0.0, min_size=0)
+        if not (year.shape == occurrence_id.shape == policy.shape == loss.shape):
+            raise InputError(f"{owner}: year, occurrence_id, policy and loss must have the same length")
+        if year.size and (year.min() < 0 or year.max() >= years):
+            raise InputError(f"{owner}: year must be in [0, {years - 1}], got {int(year.min())}..{int(year.max())}")
+        if policy.size and policy.min() < 0:
+            raise InputError(f"{owner}: policy must be a row index >= 0, got {int(policy.min())}")
+        order = np.lexsort((occurrence_id, _mix(occurrence_id), year))
+        year, occurrence_id, policy, loss = year[order], occurrence_id[order], policy[order], loss[order]
+        new_occ = np.ones(year.size, dtype=bool)
+        new_occ[1:] = occurrence_id[1:] != occurrence_id[:-1]
+        occ_start = np.append(np.flatnonzero(new_occ), year.size).astype(np.int64)
+        occ_year = year[occ_start[:-1]]
+        year_start = np.searchsorted(occ_year, np.arange(years + 1)).astype(np.int64)
+        return cls(years=years, year_start=year_start, occ_start=occ_start, occ_year=occ_year,
+                   occurrence_id=occurrence_id[occ_start[:-1]], policy=policy, loss=loss)
+
+    @property
+    def n_occurrences(self) -> int:
+        return int(self.occ_year.size)
+
+
+def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=None, keep_occurrences: bool = False,
+                   threads: int | None = None) -> ProgrammeResult:
+    """Apply ``programme`` to a grouped occurrence table (see ``OccurrenceTable``)."""
+    from techins.engine import _numba_threads
+
+    if not isinstance(programme, Programme):
+        raise InputTypeError(f"apply_to_table: programme must be a Programme, got {type(programme).__name__}")
+    codes, params, rates = programme.kernel_arrays()
+    insured = _sum_insured(programme, table.policy, sum_insured)
+    n_occ, n_t, years = table.n_occurrences, codes.size, table.years
+    occ_ceded = np.zeros((n_occ, n_t))
+    occ_reinst = np.zeros((n_occ, n_t))
+    occ_net = np.zeros(n_occ)
+    with _numba_threads(threads):
+        kernels.apply_programme(table.year_start, table.occ_start, table.policy, table.loss, insured, codes, params,
+                                rates, occ_ceded, occ_reinst, occ_net)
+    occ_gross = np.add.reduceat(table.loss, table.occ_start[:-1]) if n_occ else np.zeros(0)
+    by_year = lambda v: np.bincount(table.occ_year, weights=v, minlength=years)  # noqa: E731
+    ceded = np.column_stack([by_year(occ_ceded[:, t]) for t in range(n_t)]).reshape(years, n_t)
+    factor = np.column_stack([by_year(occ_reinst[:, t]) for t in range(n_t)]).reshape(years, n_t)
+    occurrences = None
+    if keep_occurrences:
+        occurrences = pd.DataFrame({"year": table.occ_year, "occurrence_id": table.occurrence_id, "gross": occ_gross})
+        for t, treaty in enumerate(programme.treaties):
+            occurrences[f"ceded_{treaty.name}"] = occ_ceded[:, t]
+            occurrences[f"reinstatement_{treaty.name}"] = occ_reinst[:, t]
+        occurrences["net"] = occ_net
+    return ProgrammeResult(programme=programme, gross=by_year(occ_gross), net=by_year(occ_net), ceded=ceded,
+                           reinstatement_factor=factor, occurrences=occurrences)
+
+
+def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programme: Programme, *, sum_insured=None,
+                         keep_occurrences: bool = False, threads: int | None = None) -> ProgrammeResult:
+    """Apply ``programme`` to an occurrence loss table given as arrays (one row per policy an
+    occurrence touches; rows of one occurrence share ``occurrence_id``): ``OccurrenceTable.from_arrays``
+    then ``apply_to_table``."""
+    table = OccurrenceTable.from_arrays(year, occurrence_id, policy, loss, years)
+    return apply_to_table(table, programme, sum_insured=sum_insured, keep_occurrences=keep_occurrences,
+                          threads=threads)
+
+
+def apply_programme(result, programme: Programme, *, keep_occurrences: bool = False,
+                    threads: int | None = None) -> ProgrammeResult:
+    """Apply ``programme`` to every occurrence of a simulated book (``techins.simulate(portfolio)``),
+    streaming the occurrence table one chunk of years at a time (each chunk is drawn again from its
+    own seed stream: the same occurrences as the run).
+
+    The occurrences are the policies' losses after their occurrence terms and before their annual
+    aggregate terms (``techins.engine.occurrence_chunks``); where policies' aggregates bind, the
+    programme's gross exceeds the book's annual loss. The surplus treaty reads each policy's
+    ``sum_insured``.
+    """
+    from techins.engine import occurrence_arrays
+    from techins.results import BookResult
+
+    if not isinstance(result, BookResult):
+        raise InputTypeError(f"apply_programme: expected the BookResult of a simulated book, got {type(result).__name__}")
+    insured = result.portfolio.arrays["sum_insured"]
+    n_t = len(programme.treaties)
+    gross, net = np.zeros(result.years), np.zeros(result.years)
+    ceded, factor = np.zeros((result.years, n_t)), np.zeros((result.years, n_t))
+    tables = []
+    for year, occurrence_id, policy, loss in occurrence_arrays(result):
+        part = apply_to_occurrences(year, occurrence_id, policy, loss, result.years, programme, sum_insured=insured,
+                                    keep_occurrences=keep_occurrences, threads=threads)
+        # each chunk fills its own years and leaves the others at zero, so these sums are exact
+        gross += part.gross
+        net += part.net
+        ceded += part.ceded
+        factor += part.reinstatement_factor
+        if keep_occurrences:
+            tables.append(part.occurrences)
+    return ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
+                           occurrences=pd.concat(tables, ignore_index=True) if keep_occurrences else None)
+
+
+def sundt_premium(expected_layer_bands, limit: float, reinstatements) -> float:
+    """Sundt's pure premium of a layer with reinstatements: ``E[min(S_L, (K + 1) L)] / (1 + sum_k c_k
+    E[L_(k-1)] / L)`` from ``expected_layer_bands[k] = E[min(max(S_L - k L, 0), L)]``, k = 0..K (for a
+    single line these come from ``techins.exact`` with aggregate layers; see docs/treaties.md)."""
+    bands = _validate.real_array("sundt_premium", "expected_layer_bands", expected_layer_bands, low=0.0)
+    rates = [_validate.real("sundt_premium", f"reinstatements[{k}]", c, low=0.0) for k, c in enumerate(reinstatements)]
+    if bands.size != len(rates) + 1:
+        raise InputError(f"sundt_premium: give K + 1 = {len(rates) + 1} bands for {len(rates)} reinstatements, "
+                         f"got {bands.size}")
+    limit = _validate.real("sundt_premium", "limit", limit, low=0.0, low_open=True)
+    return float(bands.sum() / (1.0 + sum(c * b for c, b in zip(rates, bands[:-1])) / limit))
+
+
+def _sum_insured(programme: Programme, policy: np.ndarray, sum_insured) -> np.ndarray:
+    needs = any(isinstance(t, Surplus) for t in programme.treaties)
+    size = int(policy.max()) + 1 if policy.size else 0
+    if sum_insured is None:
+        if needs:
+            raise InputError("apply_to_occurrences: a surplus treaty needs sum_insured, one per policy")
+        return np.zeros(max(size, 1))
+    insured = np.asarray(sum_insured, dtype=np.float64)
+    if insured.ndim != 1 or insured.size < size:
+        raise InputError(f"apply_to_occurrences: sum_insured must hold one value per policy (at least {size})")
+    if needs:
+        bad = ~(np.isfinite(insured[policy]) & (insured[policy] > 0.0))
+        if bad.any():
+            p = int(policy[np.argmax(bad)])
+            raise InputError(f"a surplus treaty needs a sum insured > 0 on every policy with a loss; policy row {p} "
+                             f"has {float(insured[p])!r}")
+    return np.nan_to_num(insured, nan=0.0)
+
+
+def _mix(ids: np.ndarray) -> np.ndarray:
+    """SplitMix64 of the ids: a fixed pseudo-random order of a year's occurrences."""
+    with np.errstate(over="ignore"):
+        z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _type_name(treaty) -> str:
+    return next(name for name, cls in TREATY_TYPES.items() if isinstance(treaty, cls))
