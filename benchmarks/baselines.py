@@ -41,3 +41,37 @@ def numpy_book(rates: np.ndarray, mu: float, sigma: float, scales: np.ndarray, y
         year = np.repeat(np.arange(n_years), counts.sum(axis=1))
         annual[start:start + n_years] = np.bincount(year, weights=x, minlength=n_years)
     return annual
+
+
+def numpy_programme(occ_year, loss, years, cession, risk_limit, risk_retention, occ_limit, occ_retention, rates,
+                    agg_limit, agg_attachment):
+    """A four-treaty programme (quota share, per-risk XL, occurrence XL with reinstatements, aggregate
+    XL, in that inuring order) over occurrences that touch one policy each, sorted by year: the same
+    model as the Numba kernel, vectorised with cumulative sums per year. Returns the per-year ceded
+    losses ``[years, 4]`` and the occurrence XL's reinstatement factor per year."""
+    starts = np.searchsorted(occ_year, np.arange(years))
+
+    def within_year_cumsum(x):
+        total = np.cumsum(x)
+        before_year = np.concatenate([[0.0], total])[starts][occ_year]
+        return total - before_year
+
+    qs = cession * loss
+    net = loss - qs
+    risk = np.minimum(np.maximum(net - risk_retention, 0.0), risk_limit)
+    net = net - risk
+    layer = np.minimum(np.maximum(net - occ_retention, 0.0), occ_limit)
+    cap = (len(rates) + 1) * occ_limit
+    after = np.minimum(within_year_cumsum(layer), cap)
+    before = np.minimum(within_year_cumsum(layer) - layer, cap)
+    occ = after - before
+    factor = np.zeros_like(loss)
+    for k, c in enumerate(rates):
+        lo, hi = k * occ_limit, (k + 1) * occ_limit
+        factor += c * np.maximum(np.minimum(after, hi) - np.maximum(before, lo), 0.0) / occ_limit
+    net = net - occ
+    running = within_year_cumsum(net)
+    agg = (np.minimum(np.maximum(running - agg_attachment, 0.0), agg_limit)
+           - np.minimum(np.maximum(running - net - agg_attachment, 0.0), agg_limit))
+    per_year = lambda v: np.bincount(occ_year, weights=v, minlength=years)  # noqa: E731
+    return np.column_stack([per_year(qs), per_year(risk), per_year(occ), per_year(agg)]), per_year(factor)

@@ -37,7 +37,7 @@ __all__ = [
     "SUMMARY_ID", "SAMPLE_ID", "SAMPLE_TYPE_SAMPLED", "EPCALC_FULL_UNCERTAINTY",
     "EPTYPE_OEP", "EPTYPE_OEP_TVAR", "EPTYPE_AEP", "EPTYPE_AEP_TVAR",
     "PLT_COLUMNS", "ELT_COLUMNS", "ANNUAL_COLUMNS", "ALT_COLUMNS", "ALCT_COLUMNS", "EPT_COLUMNS",
-    "PERSPECTIVE_COLUMN", "TABLE_NAMES", "INPUT_COLUMNS",
+    "PERSPECTIVE_COLUMN", "TABLE_NAMES", "INPUT_COLUMNS", "ALCT_CONFIDENCE",
     "AnnualLossTables",
     "period_loss_table", "event_loss_table", "annual_loss_table", "exceedance_table", "ord_tables",
     "write_ord",
@@ -118,7 +118,8 @@ class _Events:
 def _where(frame: pd.DataFrame, bad: np.ndarray) -> str:
     """``row i (index label)`` of the first true entry of ``bad``."""
     i = int(np.argmax(bad))
-    return f"row {i} (index {frame.index[i]!r})"
+    label = frame.index[i]
+    return f"row {i} (index {label.item() if isinstance(label, np.generic) else label!r})"
 
 
 def _numeric_column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -259,9 +260,12 @@ def _annual_tables(ev: _Events, confidence: float) -> AnnualLossTables:
 def _ep_block(sample: np.ndarray, rps: np.ndarray, ep_type: int, tvar_type: int) -> list[tuple]:
     x = np.sort(sample)
     levels = 1.0 - 1.0 / rps
-    var = [(ep_type, t, quantile_equal(x, p)) for t, p in zip(rps, levels)]
-    tvar = [(tvar_type, t, tvar_equal(x, p)) for t, p in zip(rps, levels)]
-    return var + tvar
+    q = [quantile_equal(x, p) for p in levels]
+    # q <= TVaR <= max exactly: when the tail is one atom (e.g. T beyond the number of periods)
+    # (F(q) - p) q / (1 - p) can come out an ulp off that atom
+    top = float(x[-1])
+    tv = [min(max(tvar_equal(x, p), v), top) for p, v in zip(levels, q)]
+    return [(ep_type, t, v) for t, v in zip(rps, q)] + [(tvar_type, t, v) for t, v in zip(rps, tv)]
 
 
 def _ept(ev: _Events, rps: np.ndarray) -> pd.DataFrame:

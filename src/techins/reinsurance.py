@@ -394,25 +394,23 @@ def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=
     codes, params, rates = programme.kernel_arrays()
     insured = _sum_insured(programme, table.policy, sum_insured)
     n_occ, n_t, years = table.n_occurrences, codes.size, table.years
-    occ_ceded = np.zeros((n_occ, n_t))
-    occ_reinst = np.zeros((n_occ, n_t))
-    occ_net = np.zeros(n_occ)
+    kept = n_occ if keep_occurrences else 0
+    occ_ceded, occ_reinst, occ_net = np.zeros((kept, n_t)), np.zeros((kept, n_t)), np.zeros(kept)
+    gross, net = np.empty(years), np.empty(years)
+    ceded, factor = np.empty((years, n_t)), np.empty((years, n_t))
     with _numba_threads(threads):
         kernels.apply_programme(table.year_start, table.occ_start, table.policy, table.loss, insured, codes, params,
-                                rates, occ_ceded, occ_reinst, occ_net)
-    occ_gross = np.add.reduceat(table.loss, table.occ_start[:-1]) if n_occ else np.zeros(0)
-    by_year = lambda v: np.bincount(table.occ_year, weights=v, minlength=years)  # noqa: E731
-    ceded = np.column_stack([by_year(occ_ceded[:, t]) for t in range(n_t)]).reshape(years, n_t)
-    factor = np.column_stack([by_year(occ_reinst[:, t]) for t in range(n_t)]).reshape(years, n_t)
+                                rates, gross, net, ceded, factor, occ_ceded, occ_reinst, occ_net)
     occurrences = None
     if keep_occurrences:
+        occ_gross = np.add.reduceat(table.loss, table.occ_start[:-1]) if n_occ else np.zeros(0)
         occurrences = pd.DataFrame({"year": table.occ_year, "occurrence_id": table.occurrence_id, "gross": occ_gross})
         for t, treaty in enumerate(programme.treaties):
             occurrences[f"ceded_{treaty.name}"] = occ_ceded[:, t]
             occurrences[f"reinstatement_{treaty.name}"] = occ_reinst[:, t]
         occurrences["net"] = occ_net
-    return ProgrammeResult(programme=programme, gross=by_year(occ_gross), net=by_year(occ_net), ceded=ceded,
-                           reinstatement_factor=factor, occurrences=occurrences)
+    return ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
+                           occurrences=occurrences)
 
 
 def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programme: Programme, *, sum_insured=None,
@@ -475,11 +473,11 @@ def sundt_premium(expected_layer_bands, limit: float, reinstatements) -> float:
 
 def _sum_insured(programme: Programme, policy: np.ndarray, sum_insured) -> np.ndarray:
     needs = any(isinstance(t, Surplus) for t in programme.treaties)
-    size = int(policy.max()) + 1 if policy.size else 0
     if sum_insured is None:
         if needs:
             raise InputError("apply_to_occurrences: a surplus treaty needs sum_insured, one per policy")
-        return np.zeros(max(size, 1))
+        return np.zeros(1)  # read by the surplus treaty only
+    size = int(policy.max()) + 1 if policy.size else 0
     insured = np.asarray(sum_insured, dtype=np.float64)
     if insured.ndim != 1 or insured.size < size:
         raise InputError(f"apply_to_occurrences: sum_insured must hold one value per policy (at least {size})")

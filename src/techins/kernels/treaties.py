@@ -44,7 +44,7 @@ def _layer(x, retention, limit):
 
 
 @jit
-def _band_premium(before, after, limit, rates, k_max):
+def _band_premium(before, after, limit, rates, t, k_max):
     """Reinstatement premium factor of the layer's cumulative loss moving from ``before`` to
     ``after``: sum over reinstatement k of rate_k x (the part of [before, after] inside
     [(k - 1) limit, k limit]) / limit (Sundt 1991: pro rata as to amount)."""
@@ -54,25 +54,33 @@ def _band_premium(before, after, limit, rates, k_max):
         hi = lo + limit
         overlap = min(after, hi) - max(before, lo)
         if overlap > 0.0:
-            total += rates[k] * overlap / limit
+            total += rates[t, k] * overlap / limit
     return total
 
 
-@jit
-def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, occ_ceded, occ_reinst):
-    """Every treaty over the occurrences of year ``y``; ``net`` (rows) is reduced in place."""
+@jit(inline="always")
+def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, year_ceded, year_factor,
+          occ_ceded, occ_reinst, keep):
+    """Every treaty, in order, over the occurrences of year ``y``; ``net`` (rows) is reduced in place.
+    Treaty t on occurrence k needs only the treaties before it on k and its own state from the
+    occurrences before k. Whole arrays only: a slice per occurrence would cost an atomic reference
+    count."""
     first_occ = year_start[y]
     last_occ = year_start[y + 1]
     for t in range(codes.size):
         code = codes[t]
         p0 = params[t, 0]
         p1 = params[t, 1]
+        k_max = np.intp(params[t, 2])
         used = 0.0      # the occurrence XL's cumulative layer loss this year
         running = 0.0   # the aggregate XL's running total this year
+        total = 0.0
+        factor = 0.0
         for k in range(first_occ, last_occ):
             lo = occ_start[k]
             hi = occ_start[k + 1]
             ceded = 0.0
+            reinstated = 0.0
             if code == QUOTA_SHARE:
                 for r in range(lo, hi):
                     c = p0 * net[r]
@@ -91,38 +99,57 @@ def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rat
                     net[r] -= c
                     ceded += c
             else:
-                event = 0.0
-                for r in range(lo, hi):
+                event = net[lo]
+                for r in range(lo + 1, hi):
                     event += net[r]
                 if code == OCCURRENCE_XL:
-                    k_max = np.intp(params[t, 2])
-                    cap = (k_max + 1) * p0
-                    ceded = min(_layer(event, p1, p0), cap - used)
-                    occ_reinst[k, t] = _band_premium(used, used + ceded, p0, rates[t], k_max)
+                    ceded = min(_layer(event, p1, p0), (k_max + 1) * p0 - used)
+                    if ceded > 0.0:
+                        reinstated = _band_premium(used, used + ceded, p0, rates, t, k_max)
                     used += ceded
                 else:  # AGGREGATE_XL: the year's layer moves from the total before to the total after
                     ceded = _layer(running + event, p1, p0) - _layer(running, p1, p0)
                     running += event
                 if ceded > 0.0:
-                    ratio = ceded / event
-                    for r in range(lo, hi):
-                        net[r] -= net[r] * ratio
-            occ_ceded[k, t] = ceded
+                    if hi - lo == 1:
+                        net[lo] -= ceded
+                    else:
+                        ratio = ceded / event
+                        for r in range(lo, hi):
+                            net[r] -= net[r] * ratio
+            total += ceded
+            factor += reinstated
+            if keep:
+                occ_ceded[k, t] = ceded
+                occ_reinst[k, t] = reinstated
+        year_ceded[y, t] = total
+        year_factor[y, t] = factor
 
 
 @jit_parallel
-def apply_programme(year_start, occ_start, policy, loss, sum_insured, codes, params, rates, occ_ceded, occ_reinst,
-                    occ_net):
-    """Apply the treaties ``codes`` (in order) to every occurrence; write per occurrence and treaty
-    the ceded loss ``occ_ceded`` and the reinstatement premium per unit of deposit premium
-    ``occ_reinst`` (occurrence XL only), and the occurrence's final net ``occ_net``."""
+def apply_programme(year_start, occ_start, policy, loss, sum_insured, codes, params, rates, year_gross, year_net,
+                    year_ceded, year_factor, occ_ceded, occ_reinst, occ_net):
+    """Apply the treaties ``codes`` (in order) to every occurrence; write per year the gross, the net,
+    each treaty's ceded loss and its reinstatement premium per unit of deposit premium (occurrence XL
+    only). When ``occ_net`` has one entry per occurrence, the same per occurrence into ``occ_ceded``,
+    ``occ_reinst`` and ``occ_net`` (otherwise they may be empty)."""
     years = year_start.size - 1
-    net = loss.copy()
-    occ_reinst[:, :] = 0.0
+    keep = occ_net.size > 0
+    net = np.empty_like(loss)
     for y in prange(years):
-        _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, occ_ceded, occ_reinst)
+        gross = 0.0
+        for r in range(occ_start[year_start[y]], occ_start[year_start[y + 1]]):
+            net[r] = loss[r]
+            gross += loss[r]
+        year_gross[y] = gross
+        _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rates, year_ceded, year_factor,
+              occ_ceded, occ_reinst, keep)
+        total = 0.0
         for k in range(year_start[y], year_start[y + 1]):
-            total = 0.0
-            for r in range(occ_start[k], occ_start[k + 1]):
-                total += net[r]
-            occ_net[k] = total
+            occurrence = net[occ_start[k]]
+            for r in range(occ_start[k] + 1, occ_start[k + 1]):
+                occurrence += net[r]
+            if keep:
+                occ_net[k] = occurrence
+            total += occurrence
+        year_net[y] = total
