@@ -242,3 +242,66 @@ def test_programme_needs_distinct_names_and_surplus_needs_sums_insured():
     with pytest.raises(ti.InputError, match="premium or rate_on_line, not both"):
         OccurrenceXL(1.0, 0.0, premium=1.0, rate_on_line=0.1)
     assert programme_from_mapping({"treaty": [{"type": "quota_share", "cession": 0.5}]}).treaties[0].cession == 0.5
+
+
+# ---------------------------------------------------------------------------------------- command
+def test_reinsure_command_writes_tables_and_ord(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+
+    products = write(tmp_path / "products", cyber=CYBER, fok=FOK)
+    rows = [cyber_policy(policy_id=f"C{i}", cloud=["aws", "aliyun", "idc"][i % 3]) for i in range(20)]
+    rows += [fok_policy(policy_id=f"F{i}") for i in range(10)]
+    pd.DataFrame(rows).to_csv(tmp_path / "p.csv", index=False)
+    programme = tmp_path / "programme.toml"
+    programme.write_text("[[treaty]]\ntype='quota_share'\ncession=0.4\n[[treaty]]\ntype='occurrence_xl'\n"
+                         "limit=2e6\nretention=5e5\nreinstatements=[1.0]\nrate_on_line=0.1\n")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "techins", "reinsure", str(programme), str(products), "--portfolio",
+                          str(tmp_path / "p.csv"), "--years", "3000", "--out", str(out), "--ord", "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    years = pd.read_parquet(out / "years.parquet")
+    ceded = years[[c for c in years.columns if c.startswith("ceded_")]].sum(axis=1)
+    np.testing.assert_allclose(ceded + years["net"], years["gross"], rtol=1e-9, atol=1e-6)
+    assert report["treaties"][0]["expected_ceded"] == pytest.approx(0.4 * years["gross"].mean(), rel=1e-9)
+    for perspective in ("gross", "ceded", "net"):
+        ept = pd.read_csv(out / "ord" / f"{perspective}_ept.csv")
+        assert set(ept["EPType"]) == {1, 2, 3, 4}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[treaty]]\ntype='quota_share'\ncession=1.5\n")
+    run = subprocess.run([sys.executable, "-m", "techins", "reinsure", str(bad), str(products), "--portfolio",
+                          str(tmp_path / "p.csv"), "--out", str(tmp_path / "o2")], capture_output=True, text=True)
+    assert run.returncode == 2 and "cession must be in [0, 1], got 1.5" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o2").exists()
+
+
+def test_exact_treaty_matches_the_reference_and_monte_carlo():
+    from techins.reinsurance import exact_treaty
+
+    line = ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0))
+    xl = exact_treaty(line, OccurrenceXL(5e6, 1e6, (1.0, 1.0)))
+    assert xl["expected_ceded"] == pytest.approx(199_982.85, rel=2e-6)
+    assert xl["sundt_premium"] == pytest.approx(192_292.55, rel=2e-6)
+    stop = exact_treaty(line, AggregateXL(5e6, 3e6))
+    sim = ti.simulate(ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0), aggregate=ti.Layer(5e6, 3e6)), 400_000, seed=3)
+    assert abs(stop["expected_ceded"] - sim.mean()) < 4 * sim.stderr("mean")
+    with pytest.raises(ti.InputError, match="ground up"):
+        exact_treaty(ti.Line(ti.Poisson(1.0), ti.Exponential(1.0), occurrence=ti.Layer(1.0)), AggregateXL(1.0, 0.0))
+
+
+def test_burning_cost_by_hand():
+    """Three years of history, 10% trend to the last year: losses 100 (year 1), 200 and 50 (year 2),
+    none in year 3 -> as-if 121, 220, 55. A 100 xs 100 per-risk XL: 21 + 100 + 0 over 3 years = 40.33
+    a year, 40.3% of its limit."""
+    from techins.reinsurance import burning_cost
+
+    table = burning_cost([2021, 2022, 2022, 2023], [1, 2, 3, 4], [100.0, 200.0, 50.0, 0.0],
+                         Programme((PerRiskXL(100.0, 100.0),)), trend=0.10)
+    assert table.loc[0, "years"] == 3
+    assert table.loc[0, "burning_cost"] == pytest.approx(121.0 / 3)
+    assert table.loc[0, "burning_cost_rate_on_line"] == pytest.approx(121.0 / 300)

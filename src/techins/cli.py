@@ -89,6 +89,22 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     price.set_defaults(run=_run_price)
 
+    reinsure = sub.add_parser("reinsure", help="apply a reinsurance programme (TOML) to the simulation of a "
+                                                "portfolio priced against the catalogue")
+    reinsure.add_argument("programme", metavar="PROGRAMME", help="a programme TOML file (see docs/treaties.md)")
+    reinsure.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them")
+    reinsure.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet")
+    reinsure.add_argument("--years", type=int, default=20_000, help="simulated years (default 20,000)")
+    reinsure.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    reinsure.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
+    reinsure.add_argument("--load", type=float, default=0.0,
+                          help="risk load of the treaties' technical price, in standard deviations (default 0)")
+    reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (PLT, ELT, ALT, EPT) of "
+                                                             "the gross, ceded and net losses")
+    reinsure.add_argument("--threads", type=int, default=None)
+    reinsure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    reinsure.set_defaults(run=_run_reinsure)
+
     products = sub.add_parser("products", help="the product catalogue")
     products_sub = products.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
     validate = products_sub.add_parser("validate", help="check every product file of a folder")
@@ -218,6 +234,43 @@ def _run_price(args) -> int:
         print(f"{r.product:<28}{r.policies:>9,}{r.expected_loss:>16,.0f}{r.technical_premium:>16,.0f}"
               f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
     print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
+    return 0
+
+
+def _run_reinsure(args) -> int:
+    import techins as ti
+    from techins.products import read_catalogue, read_policies
+    from techins.reinsurance import apply_programme, read_programme
+    from techins.report import output_folder, write_programme
+
+    programme = read_programme(args.programme)
+    catalogue = read_catalogue(args.products)
+    policies = read_policies(args.portfolio)
+    book = catalogue.book(policies, source=str(args.portfolio))
+    meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
+            "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
+            "techins": _dist_version("techins")}
+    with output_folder(args.out) as folder:
+        start = time.perf_counter()
+        result = ti.simulate(book.portfolio, years=args.years, seed=args.seed, threads=args.threads)
+        applied = apply_programme(result, programme, keep_occurrences=args.ord, threads=args.threads)
+        meta["seconds"] = time.perf_counter() - start
+        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
+    table = applied.treaty_table(load=args.load)
+    if args.json:
+        print(json.dumps(_finite_or_none({"out": str(args.out), "treaties": table.to_dict(orient="records"),
+                                          "gross_mean": float(applied.gross.mean()),
+                                          "net_mean": float(applied.net.mean()), "files": files}),
+                         allow_nan=False))
+        return 0
+    print(f"techins reinsure: {programme.name}, {len(policies):,} policies, {args.years:,} years, seed {args.seed}, "
+          f"{meta['seconds']:.1f} s")
+    print(f"gross {applied.gross.mean():,.0f} a year, net {applied.net.mean():,.0f}")
+    print(f"{'treaty':<24}{'expected ceded':>16}{'std error':>12}{'P(loss)':>9}{'technical':>14}{'rate on line':>14}")
+    for r in table.itertuples():
+        print(f"{r.treaty:<24}{r.expected_ceded:>16,.0f}{r.expected_ceded_stderr:>12,.0f}{r.prob_loss:>9.3f}"
+              f"{r.technical_premium:>14,.0f}{r.rate_on_line:>14.4f}")
+    print(f"outputs in {args.out}/: treaties.csv/.parquet, years.*, treaty_ep_curves.*" + (", ord/" if args.ord else ""))
     return 0
 
 

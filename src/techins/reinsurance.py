@@ -29,7 +29,7 @@ from techins.kernels import treaties as kernels
 
 __all__ = ["QuotaShare", "Surplus", "PerRiskXL", "OccurrenceXL", "AggregateXL", "Programme", "ProgrammeResult",
            "OccurrenceTable", "TREATY_TYPES", "read_programme", "programme_from_mapping", "apply_programme",
-           "apply_to_table", "apply_to_occurrences", "sundt_premium"]
+           "apply_to_table", "apply_to_occurrences", "sundt_premium", "exact_treaty", "burning_cost"]
 
 
 # ---------------------------------------------------------------------------------------- treaties
@@ -469,6 +469,81 @@ def sundt_premium(expected_layer_bands, limit: float, reinstatements) -> float:
                          f"got {bands.size}")
     limit = _validate.real("sundt_premium", "limit", limit, low=0.0, low_open=True)
     return float(bands.sum() / (1.0 + sum(c * b for c, b in zip(rates, bands[:-1])) / limit))
+
+
+def exact_treaty(line, treaty) -> dict:
+    """A treaty on a single line without sampling error: an occurrence XL's expected ceded loss and
+    Sundt premium from the bands ``E[min(max(S_L - kL, 0), L)]`` of the exact (FFT) aggregate law of
+    the layered line; an aggregate XL's expected ceded loss from the exact law of the line's total.
+
+    Parameters
+    ----------
+    line : techins.Line
+        Without occurrence or aggregate terms of its own (the treaty brings them).
+    treaty : OccurrenceXL or AggregateXL
+    """
+    from techins.exact import exact
+    from techins.line import Layer, Line
+
+    if not isinstance(line, Line):
+        raise InputTypeError(f"exact_treaty: line must be a techins.Line, got {type(line).__name__}")
+    if not (line.occurrence_layer.is_ground_up and line.aggregate_layer.is_ground_up):
+        raise InputError("exact_treaty: give the line ground up; the treaty brings the layer")
+    if isinstance(treaty, OccurrenceXL):
+        layer = Layer(limit=treaty.limit, deductible=treaty.retention)
+        bands = [exact(Line(line.frequency, line.severity, occurrence=layer,
+                            aggregate=Layer(limit=treaty.limit, deductible=k * treaty.limit))).mean()
+                 for k in range(len(treaty.reinstatements) + 1)]
+        premium = sundt_premium(bands, treaty.limit, treaty.reinstatements)
+        return {"treaty": treaty.name, "expected_ceded": float(sum(bands)), "bands": [float(b) for b in bands],
+                "sundt_premium": premium, "rate_on_line": premium / treaty.limit}
+    if isinstance(treaty, AggregateXL):
+        ceded = exact(Line(line.frequency, line.severity,
+                           aggregate=Layer(limit=treaty.limit, deductible=treaty.attachment))).mean()
+        return {"treaty": treaty.name, "expected_ceded": float(ceded)}
+    raise InputTypeError(f"exact_treaty: the exact path prices an OccurrenceXL or an AggregateXL, got "
+                         f"{type(treaty).__name__}")
+
+
+def burning_cost(year, occurrence_id, loss, programme: Programme, *, policy=None, sum_insured=None,
+                 trend: float = 0.0, to_year: int | None = None) -> pd.DataFrame:
+    """Burning cost of each treaty over a history of losses (as-if: the programme applied to every
+    past year): the mean ceded loss a year, its standard error, and as a rate of the treaty's limit.
+
+    Parameters
+    ----------
+    year : array_like of int
+        The calendar (or period) year of each loss.
+    occurrence_id, loss : array_like
+        The loss history, one row per policy and occurrence.
+    programme : Programme
+    policy, sum_insured : array_like, optional
+        Needed by a surplus treaty.
+    trend : float
+        Annual claims inflation: each loss is brought to ``to_year`` with ``(1 + trend) ** (to_year -
+        year)`` before the programme applies.
+    to_year : int, optional
+        Default the last year of the history.
+    """
+    year = np.asarray(year, dtype=np.int64)
+    if year.size == 0:
+        raise InputError("burning_cost: the history has no losses")
+    first, last = int(year.min()), int(year.max())
+    to_year = last if to_year is None else _validate.integer("burning_cost", "to_year", to_year)
+    trend = _validate.real("burning_cost", "trend", trend, low=-1.0, low_open=True)
+    loss = _validate.real_array("burning_cost", "loss", loss, low=0.0) * (1.0 + trend) ** (to_year - year)
+    policy = np.zeros(year.size, dtype=np.int64) if policy is None else policy
+    applied = apply_to_occurrences(year - first, occurrence_id, policy, loss, last - first + 1, programme,
+                                   sum_insured=sum_insured)
+    n = applied.years
+    rows = []
+    for t, treaty in enumerate(programme.treaties):
+        x = applied.ceded[:, t]
+        limit = getattr(treaty, "limit", math.nan)
+        rows.append({"treaty": treaty.name, "years": n, "burning_cost": float(x.mean()),
+                     "stderr": float(np.std(x, ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                     "burning_cost_rate_on_line": float(x.mean() / limit) if math.isfinite(limit) else math.nan})
+    return pd.DataFrame(rows)
 
 
 def _sum_insured(programme: Programme, policy: np.ndarray, sum_insured) -> np.ndarray:

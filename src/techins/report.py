@@ -20,7 +20,7 @@ import pandas as pd
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "TABLES", "output_folder", "write_priced"]
+__all__ = ["MARKER", "TABLES", "output_folder", "write_priced", "write_programme"]
 
 MARKER = ".techins-output"
 TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
@@ -74,6 +74,41 @@ def write_priced(priced, folder: Path, meta: dict) -> dict:
     report = {"meta": meta, "book": priced.book, "files": files}
     (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
     files["run"] = ["run.json"]
+    return files
+
+
+def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False) -> dict:
+    """Write a programme's results (``techins.reinsurance.ProgrammeResult``, with its occurrences kept
+    when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, and the ORD
+    tables of the gross, ceded and net losses; return the file names by kind."""
+    from techins.exports import ord_tables, write_ord
+
+    folder = Path(folder)
+    names = [t.name for t in result.programme.treaties]
+    years = pd.DataFrame({"year": np.arange(result.years), "gross": result.gross})
+    for t, name in enumerate(names):
+        years[f"ceded_{name}"] = result.ceded[:, t]
+        years[f"reinstatement_factor_{name}"] = result.reinstatement_factor[:, t]
+    years["net"] = result.net
+    curves = pd.concat([result.ep_curve(name).assign(treaty=name) for name in names], ignore_index=True)
+    tables = {"treaties": result.treaty_table(load=load), "years": years, "treaty_ep_curves": curves}
+    files = {}
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    if ord_exports:
+        occ = result.occurrences
+        ceded = occ[[f"ceded_{name}" for name in names]].sum(axis=1)
+        views = {"gross": occ["gross"], "ceded": ceded, "net": occ["net"]}
+        ord_folder = folder / "ord"
+        ord_folder.mkdir()
+        perspectives = {p: ord_tables(pd.DataFrame({"year": occ["year"], "occurrence_id": occ["occurrence_id"],
+                                                    "loss": loss}), result.years, p)
+                        for p, loss in views.items()}
+        files["ord"] = [str(path.relative_to(folder)) for path in write_ord(perspectives, ord_folder)]
+    report = {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records"), "files": files}
+    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
     return files
 
 

@@ -8,7 +8,7 @@ __all__ = ["warmup"]
 
 
 def warmup() -> float:
-    """Compile the line, exact, book and quote kernels on tiny inputs; return the seconds it took."""
+    """Compile the line, exact, book, quote and treaty kernels on tiny inputs; return the seconds it took."""
     import pandas as pd
 
     import techins as ti
@@ -28,4 +28,7 @@ def warmup() -> float:
     for _ in occurrence_chunks(result):
         pass
     Quoter(result, PricingBasis("coc_tvar")).quote(policies.iloc[[0]].assign(policy_id="c"))
+    from techins.reinsurance import OccurrenceXL, Programme, QuotaShare, apply_programme
+
+    apply_programme(result, Programme((QuotaShare(0.5), OccurrenceXL(1.0, 0.5, (1.0,)))), keep_occurrences=True)
     return time.perf_counter() - start

@@ -108,7 +108,8 @@ def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rat
                         reinstated = _band_premium(used, used + ceded, p0, rates, t, k_max)
                     used += ceded
                 else:  # AGGREGATE_XL: the year's layer moves from the total before to the total after
-                    ceded = _layer(running + event, p1, p0) - _layer(running, p1, p0)
+                    # the difference of two layers can exceed the event by a rounding: never cede more
+                    ceded = min(_layer(running + event, p1, p0) - _layer(running, p1, p0), event)
                     running += event
                 if ceded > 0.0:
                     if hi - lo == 1:
