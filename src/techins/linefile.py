@@ -31,7 +31,7 @@ from techins import distributions as dist
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.line import Layer, Line
 
-__all__ = ["FREQUENCY_LAWS", "SEVERITY_LAWS", "read_line", "line_from_mapping", "law_from_mapping"]
+__all__ = ["FREQUENCY_LAWS", "SEVERITY_LAWS", "read_line", "load_toml", "line_from_mapping", "law_from_mapping"]
 
 FREQUENCY_LAWS = {
     "poisson": dist.Poisson,
@@ -52,14 +52,22 @@ SEVERITY_LAWS = {
 def read_line(path) -> Line:
     """Read a line from a TOML file; every error names the file and the field."""
     path = Path(path)
+    return line_from_mapping(load_toml(path), source=str(path))
+
+
+def load_toml(path) -> dict:
+    """A TOML file as a dict; a missing file, bad TOML or bad text encoding is an ``InputError`` naming
+    the file (shared by the line, product and programme readers)."""
+    path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    return line_from_mapping(data, source=str(path))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 def line_from_mapping(data: dict, source: str = "line") -> Line:

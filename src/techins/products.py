@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +23,7 @@ import pandas as pd
 from techins import _validate
 from techins.distributions import SeverityLaw
 from techins.errors import InputError, InputTypeError, TechinsError
-from techins.linefile import SEVERITY_LAWS, law_from_mapping
+from techins.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
 from techins.portfolio import CommonShock, Portfolio, checked_numbers
 from techins.pricing import RISK_MEASURES, PricingBasis
 
@@ -350,7 +349,7 @@ class Catalogue:
 def read_product(path) -> Product:
     """Read and validate one product file; every error names the file and the field."""
     path = Path(path)
-    data = _load_toml(path)
+    data = load_toml(path)
     try:
         return _product_from_mapping(data, str(path))
     except TechinsError as exc:
@@ -404,18 +403,6 @@ def read_policies(path) -> pd.DataFrame:
     if table.empty:
         raise InputError(f"{path}: the portfolio has no policies")
     return table
-
-
-def _load_toml(path: Path) -> dict:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 _TOP_KEYS = {"product", "exposure", "rating", "policy", "coverage", "scenario", "pricing"}

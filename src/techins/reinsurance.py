@@ -16,9 +16,7 @@ the reinstatement premium is ``P / L * sum_k c_k min(max(S_L - (k - 1) L, 0), L)
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,15 +201,9 @@ def read_programme(path) -> Programme:
     """Read a programme TOML file: ``name`` and one ``[[treaty]]`` table per treaty with a ``type``
     (quota_share, surplus, per_risk_xl, occurrence_xl, aggregate_xl) and its fields; an aggregate XL
     may give ``limit_share``, ``attachment_share`` and ``subject_premium`` instead of money."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such programme file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
-    return programme_from_mapping(data, str(path))
+    from techins.linefile import load_toml
+
+    return programme_from_mapping(load_toml(path), str(path))
 
 
 def programme_from_mapping(data: dict, source: str = "programme") -> Programme:
