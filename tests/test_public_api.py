@@ -21,10 +21,12 @@ def test_contract_names_are_public():
 
 def test_all_is_exactly_this_list():
     assert sorted(ti.__all__) == sorted([
-        "AccuracyWarning", "Binomial", "BookResult", "Catalogue", "CommonShock", "Empirical", "ExactResult", "Exponential", "FrequencyLaw", "Gamma",
-        "InputError", "InputTypeError", "Layer", "Line", "LogNormal", "NegativeBinomial", "Pareto", "Poisson", "Portfolio",
-        "PricedPortfolio", "Product", "SeverityLaw", "SimulationResult", "Spliced", "TechinsError", "Weibull", "exact", "price_catalogue", "read_catalogue",
-        "read_line", "read_policies", "simulate", "__version__",
+        "AccuracyWarning", "AggregateXL", "Binomial", "BookResult", "Catalogue", "CommonShock", "Empirical",
+        "ExactResult", "Exponential", "FrequencyLaw", "Gamma", "InputError", "InputTypeError", "Layer", "Line",
+        "LogNormal", "NegativeBinomial", "OccurrenceXL", "Pareto", "PerRiskXL", "Poisson", "Portfolio",
+        "PricedPortfolio", "Product", "Programme", "QuotaShare", "SeverityLaw", "SimulationResult", "Spliced",
+        "Surplus", "TechinsError", "Weibull", "apply_programme", "exact", "price_catalogue", "read_catalogue",
+        "read_line", "read_policies", "read_programme", "simulate", "__version__",
     ])
 
 

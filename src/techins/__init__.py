@@ -36,12 +36,15 @@ from techins.linefile import read_line
 from techins.portfolio import CommonShock, Portfolio
 from techins.products import Catalogue, Product, read_catalogue, read_policies
 from techins.rating import PricedPortfolio, price_catalogue
+from techins.reinsurance import (AggregateXL, OccurrenceXL, PerRiskXL, Programme, QuotaShare, Surplus, apply_programme,
+                                 read_programme)
 from techins.results import BookResult, SimulationResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccuracyWarning",
+    "AggregateXL",
     "Binomial",
     "BookResult",
     "Catalogue",
@@ -57,21 +60,28 @@ __all__ = [
     "Line",
     "LogNormal",
     "NegativeBinomial",
+    "OccurrenceXL",
     "Pareto",
+    "PerRiskXL",
     "Poisson",
     "Portfolio",
     "PricedPortfolio",
     "Product",
+    "Programme",
+    "QuotaShare",
     "SeverityLaw",
     "SimulationResult",
     "Spliced",
+    "Surplus",
     "TechinsError",
     "Weibull",
+    "apply_programme",
     "exact",
     "price_catalogue",
     "read_catalogue",
     "read_line",
     "read_policies",
+    "read_programme",
     "simulate",
     "__version__",
 ]
