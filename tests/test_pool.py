@@ -101,3 +101,62 @@ def test_tvar_shortcut_falls_back_when_the_subsample_misleads():
         k = math.ceil(values.size * p * (1.0 - 4.0 * np.finfo(float).eps)) - 1
         got = tvar_of(values, np.empty_like(values), k, p)
         assert got == pytest.approx(figures.tvar_equal(np.sort(values), p), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------- pool file
+POOL = """\
+name = "cyber pool"
+lines = ["cyber", "first_of_kind"]
+admin_expense = 0.02
+unplaced = { first_of_kind = 0.1 }
+
+[[member]]
+name = "Lead Re"
+role = "lead"
+fee = 0.03
+share = { cyber = 0.4, first_of_kind = 0.5 }
+
+[[member]]
+name = "Front Co"
+role = "fronting"
+fee = 0.01
+share = { cyber = 0.2 }
+
+[[member]]
+name = "Mutual"
+share = { cyber = 0.4, first_of_kind = 0.4 }
+"""
+
+BAD_POOLS = {
+    "shares": (POOL.replace("cyber = 0.2", "cyber = 0.25"), "shares of line 'cyber' add up to 1.05, not 1.0"),
+    "unplaced_missing": (POOL.replace("unplaced = { first_of_kind = 0.1 }\n", ""),
+                         "add up to 0.9, not 1.0 \\(declare the rest under unplaced"),
+    "negative_fee": (POOL.replace("fee = 0.03", "fee = -0.03"), r"\[\[member\]\] 'Lead Re': member 'Lead Re': fee must be in \[0, 1\), got -0.03"),
+    "unknown_line": (POOL.replace("share = { cyber = 0.2 }", "share = { cyber = 0.2, drones = 0.1 }"),
+                     "member 'Front Co' has a share of line 'drones', which the pool does not write"),
+    "unknown_key": (POOL.replace('role = "fronting"', 'role = "fronting"\ncommission = 0.1'), "unknown key 'commission'"),
+    "two_leads": (POOL.replace('role = "fronting"', 'role = "lead"'), "one lead at most"),
+    "fee_without_role": (POOL.replace('role = "fronting"\n', ''), "is for the lead or the fronting insurer"),
+}
+
+
+def test_pool_file_reads_into_shares(tmp_path):
+    from techins.pool import read_pool
+
+    path = tmp_path / "pool.toml"
+    path.write_text(POOL)
+    pool = read_pool(path)
+    np.testing.assert_allclose(pool.share_matrix(), [[0.4, 0.5], [0.2, 0.0], [0.4, 0.4]])
+    assert pool.unplaced["first_of_kind"] == 0.1 and pool.members[0].role == "lead"
+
+
+@pytest.mark.parametrize("case", sorted(BAD_POOLS))
+def test_bad_pool_file_names_file_member_field_and_value(tmp_path, case):
+    from techins.pool import read_pool
+
+    text, message = BAD_POOLS[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        read_pool(path)
+    assert str(info.value).startswith(str(path))

@@ -22,19 +22,166 @@ The pool's members, shares, fees and reinsurance (the rest of the co-insurance i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from techins import _validate, figures
-from techins.errors import InputError
+from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import allocation as kernels
 from techins.pricing import tail_weights
 
-__all__ = ["standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
+__all__ = ["PoolMember", "PoolSpec", "read_pool", "pool_from_mapping", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
            "coalition_capitals", "shapley_benefit", "allocation_table"]
 
 EXACT_UP_TO = 12
+ROLES = ("member", "lead", "fronting")
+_SHARE_TOLERANCE = 1e-9
+
+
+# ---------------------------------------------------------------------------------------- the pool
+@dataclass(frozen=True)
+class PoolMember:
+    """A member of the pool: its signed share of each line it writes, its role and its fee.
+
+    Parameters
+    ----------
+    name : str
+    shares : mapping of str to float
+        Signed line (share of the pool's business) by line, each in [0, 1].
+    role : {"member", "lead", "fronting"}
+        The lead sets terms and handles claims; the fronting insurer issues the policies.
+    fee : float
+        Lead or fronting fee, a share of the gross premium in [0, 1); 0 for a plain member.
+    """
+
+    name: str
+    shares: dict
+    role: str = "member"
+    fee: float = 0.0
+
+    def __post_init__(self):
+        owner = f"member {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InputTypeError(f"member name must be a non-empty text, got {self.name!r}")
+        if self.role not in ROLES:
+            raise InputError(f"{owner}: role must be one of {ROLES}, got {self.role!r}")
+        object.__setattr__(self, "fee", _validate.real(owner, "fee", self.fee, low=0.0, high=1.0, high_open=True))
+        if self.fee > 0.0 and self.role == "member":
+            raise InputError(f"{owner}: a fee of {self.fee!r} is for the lead or the fronting insurer; give the role")
+        shares = {str(line): _validate.real(owner, f"share[{line!r}]", v, low=0.0, high=1.0)
+                  for line, v in dict(self.shares).items()}
+        object.__setattr__(self, "shares", MappingProxyType(shares))
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A co-insurance pool: the lines it writes, its members and their shares (several, not joint,
+    liability: each member answers for its share only), fees and expenses.
+
+    Each line's signed shares must add up to 1, or to ``1 - unplaced[line]`` when part of the line is
+    declared unplaced (kept by no member). See ``docs/pool.md``.
+    """
+
+    name: str
+    lines: tuple
+    members: tuple
+    admin_expense: float = 0.0
+    unplaced: dict = None
+
+    def __post_init__(self):
+        owner = f"pool {self.name!r}"
+        lines = tuple(str(line) for line in self.lines)
+        if not lines or len(set(lines)) != len(lines):
+            raise InputError(f"{owner}: lines must be a non-empty list of distinct line names, got {list(self.lines)}")
+        object.__setattr__(self, "lines", lines)
+        members = tuple(self.members)
+        if not members:
+            raise InputError(f"{owner}: a pool needs members")
+        names = [m.name for m in members]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"{owner}: member {twice[0]!r} appears twice")
+        for role in ("lead", "fronting"):
+            holders = [m.name for m in members if m.role == role]
+            if len(holders) > 1:
+                raise InputError(f"{owner}: one {role} at most, got {holders}")
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "admin_expense", _validate.real(owner, "admin_expense", self.admin_expense, low=0.0,
+                                                                 high=1.0, high_open=True))
+        unplaced = {} if self.unplaced is None else dict(self.unplaced)
+        for line, value in unplaced.items():
+            if line not in lines:
+                raise InputError(f"{owner}: unplaced names line {line!r}, which the pool does not write; lines are "
+                                 f"{list(lines)}")
+            unplaced[line] = _validate.real(owner, f"unplaced[{line!r}]", value, low=0.0, high=1.0, high_open=True)
+        object.__setattr__(self, "unplaced", MappingProxyType(unplaced))
+        for m in members:
+            for line in m.shares:
+                if line not in lines:
+                    raise InputError(f"{owner}: member {m.name!r} has a share of line {line!r}, which the pool does "
+                                     f"not write; lines are {list(lines)}")
+        fees = sum(m.fee for m in members) + self.admin_expense
+        if fees >= 1.0:
+            raise InputError(f"{owner}: fees and admin expenses take {fees!r} of the premium; they must be below 1")
+        for line in lines:
+            total = sum(m.shares.get(line, 0.0) for m in members)
+            placed = 1.0 - unplaced.get(line, 0.0)
+            if abs(total - placed) > _SHARE_TOLERANCE:
+                hint = "" if line in unplaced else " (declare the rest under unplaced if it is left open)"
+                raise InputError(f"{owner}: the shares of line {line!r} add up to {total!r}, not {placed!r}{hint}")
+
+    def share_matrix(self) -> np.ndarray:
+        """``[members, lines]``: each member's signed share of each line."""
+        return np.array([[m.shares.get(line, 0.0) for line in self.lines] for m in self.members])
+
+
+def read_pool(path) -> PoolSpec:
+    """Read a pool TOML file (``docs/pool.md``); errors name the file, the member and the field."""
+    from techins.linefile import load_toml
+
+    return pool_from_mapping(load_toml(path), str(path))
+
+
+def pool_from_mapping(data: dict, source: str = "pool") -> PoolSpec:
+    """Build a ``PoolSpec`` from a mapping shaped like the pool file: ``name``, ``lines``,
+    ``admin_expense``, ``unplaced`` and ``[[member]]`` tables (``name``, ``share`` (a number for every
+    line, or a table by line), ``role``, ``fee``)."""
+    allowed = {"name", "lines", "admin_expense", "unplaced", "member"}
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise InputError(f"{source}: unknown key {extra[0]!r}; allowed keys are {sorted(allowed)}")
+    for key in ("lines", "member"):
+        if key not in data:
+            raise InputError(f"{source}: missing key {key!r}")
+    lines = data["lines"]
+    if not isinstance(lines, list):
+        raise InputTypeError(f"{source}: lines must be a list of line names, got {lines!r}")
+    tables = data["member"]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise InputError(f"{source}: give the members as [[member]] tables")
+    members = []
+    for i, table in enumerate(tables):
+        table = dict(table)
+        where = f"{source}: [[member]] {table.get('name', f'#{i + 1}')!r}"
+        unknown = sorted(set(table) - {"name", "share", "role", "fee"})
+        if unknown:
+            raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed keys are ['fee', 'name', 'role', 'share']")
+        if "name" not in table or "share" not in table:
+            raise InputError(f"{where}: give name and share")
+        share = table.pop("share")
+        shares = dict(share) if isinstance(share, dict) else {line: share for line in lines}
+        try:
+            members.append(PoolMember(shares=shares, **table))
+        except TechinsError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    try:
+        return PoolSpec(name=str(data.get("name", "pool")), lines=tuple(lines), members=tuple(members),
+                        admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"))
+    except TechinsError as exc:
+        raise type(exc)(f"{source}: {exc}") from None
 
 
 def _parts(owner: str, parts) -> np.ndarray:
