@@ -160,3 +160,28 @@ def test_bad_pool_file_names_file_member_field_and_value(tmp_path, case):
     with pytest.raises(ValueError, match=message) as info:
         read_pool(path)
     assert str(info.value).startswith(str(path))
+
+
+def test_money_reconciles_and_losses_add_up(tmp_path):
+    """Premium in = member premiums + fees + admin + reinsurance premium; each year's gross = the
+    members' and unplaced losses + what the reinsurance recovers."""
+    from techins.pool import member_flows, read_pool
+
+    path = tmp_path / "pool.toml"
+    path.write_text(POOL)
+    pool = read_pool(path)
+    rng = np.random.default_rng(0)
+    gross = rng.lognormal(13.0, 1.0, (2, 1_000))
+    ceded = 0.3 * gross.sum(axis=0)
+    rp = 2.0e5 * (1.0 + (rng.uniform(size=1_000) < 0.1))  # reinstatement premium in a tenth of the years
+    flows = member_flows(pool, [1.5e6, 2.5e6], gross, ceded, rp)
+    np.testing.assert_allclose(flows.premium.sum(axis=0) + flows.fees + flows.admin_expense + rp, 4.0e6, rtol=1e-12)
+    np.testing.assert_allclose(flows.loss.sum(axis=0) + ceded, gross.sum(axis=0), rtol=1e-12)
+    # the lead holds 40% of cyber and 50% of first-of-kind; fees 3% + 1%, admin 2%
+    lead_premium = 0.4 * (1.5e6 * 0.94 - rp * 1.5 / 4) + 0.5 * (2.5e6 * 0.94 - rp * 2.5 / 4)
+    np.testing.assert_allclose(flows.premium[0], lead_premium, rtol=1e-12)
+    assert flows.fee_income[0] == pytest.approx(0.03 * 4.0e6) and flows.fee_income[2] == 0.0
+    # the unplaced 10% of first-of-kind is nobody's: it shows as its own row
+    assert flows.members[-1] == "unplaced"
+    np.testing.assert_allclose(flows.premium[-1], 0.1 * (2.5e6 * 0.94 - rp * 2.5 / 4), rtol=1e-12)
+    np.testing.assert_allclose(flows.result, flows.premium + flows.fee_income[:, None] - flows.loss)

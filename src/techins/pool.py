@@ -33,7 +33,7 @@ from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import allocation as kernels
 from techins.pricing import tail_weights
 
-__all__ = ["PoolMember", "PoolSpec", "read_pool", "pool_from_mapping", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
+__all__ = ["PoolMember", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
            "coalition_capitals", "shapley_benefit", "allocation_table"]
 
 EXACT_UP_TO = 12
@@ -136,6 +136,99 @@ class PoolSpec:
     def share_matrix(self) -> np.ndarray:
         """``[members, lines]``: each member's signed share of each line."""
         return np.array([[m.shares.get(line, 0.0) for line in self.lines] for m in self.members])
+
+
+@dataclass(frozen=True, eq=False)
+class PoolFlows:
+    """Money through the pool, per member and simulated year (``member_flows``).
+
+    Attributes
+    ----------
+    members : tuple of str
+        The members, then ``"unplaced"`` (the part of the lines no member holds).
+    premium : numpy.ndarray
+        ``[members + 1, years]``: each member's premium after fees, expenses and the year's
+        reinsurance premium (reinstatement premiums make it vary by year).
+    fee_income : numpy.ndarray
+        ``[members + 1]``: lead and fronting fees received.
+    loss : numpy.ndarray
+        ``[members + 1, years]``: each member's share of the pool's net loss.
+    result : numpy.ndarray
+        ``premium + fee_income - loss``.
+    fees, admin_expense : float
+        Fees paid and administration expenses (money a year).
+    reinsurance_premium : numpy.ndarray
+        Per year, net of ceding commission.
+    """
+
+    members: tuple
+    premium: np.ndarray
+    fee_income: np.ndarray
+    loss: np.ndarray
+    result: np.ndarray
+    fees: float
+    admin_expense: float
+    reinsurance_premium: np.ndarray
+
+
+def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, reinsurance_premium=None) -> PoolFlows:
+    """Split a pool's premium and losses among its members, year by year.
+
+    Parameters
+    ----------
+    spec : PoolSpec
+    premium_by_line : array_like
+        Gross premium of each line of ``spec.lines`` (money a year).
+    gross_by_line : array_like
+        ``[lines, years]``: the pool's gross loss of each line in each year.
+    ceded : array_like, optional
+        Per year, what the pool's reinsurance programme recovers (0 without one); shared back to the
+        lines in proportion to their gross loss that year.
+    reinsurance_premium : array_like, optional
+        Per year, the reinsurance premium net of ceding commission (deposit plus reinstatement
+        premiums); shared over the lines in proportion to their premium.
+
+    Notes
+    -----
+    Per line ``l``: the premium left to share is ``P_l (1 - sum of fees - admin) - R P_l / P`` and the
+    net loss ``G_l - C G_l / G``, each year; member i receives ``share_il`` of both (several
+    liability), the unplaced part the rest. Money reconciles each year: ``P = sum_i premium_i + fees
+    + admin + R`` and ``G = sum_i loss_i + C``.
+    """
+    owner = "member_flows"
+    prem = _validate.real_array(owner, "premium_by_line", premium_by_line, low=0.0)
+    gross = np.asarray(gross_by_line, dtype=np.float64)
+    n_lines = len(spec.lines)
+    if prem.size != n_lines or gross.ndim != 2 or gross.shape[0] != n_lines:
+        raise InputError(f"{owner}: give one premium and one row of annual losses per line {list(spec.lines)}")
+    if not np.isfinite(gross).all() or (gross < 0).any():
+        raise InputError(f"{owner}: gross_by_line must be finite and >= 0")
+    years = gross.shape[1]
+    ceded = np.zeros(years) if ceded is None else _validate.real_array(owner, "ceded", ceded, low=0.0)
+    rp = np.zeros(years) if reinsurance_premium is None else _validate.real_array(owner, "reinsurance_premium",
+                                                                                   reinsurance_premium)
+    if ceded.size != years or rp.size != years:
+        raise InputError(f"{owner}: ceded and reinsurance_premium need one value per year ({years})")
+    total_gross = gross.sum(axis=0)
+    if (ceded > total_gross * (1 + 1e-12) + 1e-9).any():
+        raise InputError(f"{owner}: the reinsurance recovers more than the gross loss in some year")
+    total_premium = float(prem.sum())
+    fee_rate = sum(m.fee for m in spec.members)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss_share = np.where(total_gross > 0, gross / total_gross, 0.0)
+    net_loss = gross - loss_share * ceded
+    premium_weight = prem / total_premium if total_premium > 0 else np.zeros(n_lines)
+    net_premium = (prem * (1.0 - fee_rate - spec.admin_expense))[:, None] - premium_weight[:, None] * rp[None, :]
+    shares = spec.share_matrix()
+    unplaced = 1.0 - shares.sum(axis=0)
+    shares = np.vstack([shares, unplaced])
+    fee_income = np.array([m.fee * total_premium for m in spec.members] + [0.0])
+    premium = shares @ net_premium
+    loss = shares @ net_loss
+    return PoolFlows(members=tuple(m.name for m in spec.members) + ("unplaced",), premium=premium,
+                     fee_income=fee_income, loss=loss, result=premium + fee_income[:, None] - loss,
+                     fees=fee_rate * total_premium, admin_expense=spec.admin_expense * total_premium,
+                     reinsurance_premium=rp)
 
 
 def read_pool(path) -> PoolSpec:
