@@ -409,3 +409,14 @@ def test_progress_is_reported_per_wave_and_changes_nothing(catalogue):
     np.testing.assert_array_equal(with_bar.annual, plain.annual)
     assert calls[-1][0] == calls[-1][1] and len(calls) >= 2
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_rate_cap_column_is_checked_like_any_number(tmp_path):
+    """The cap's base is validated when the book is built, even when no coverage scales with it."""
+    fok = FOK.replace('rate_cap_column = "contract_value"', 'rate_cap_column = "sum_insured"')
+    catalogue = read_catalogue(write(tmp_path / "p", fok=fok))
+    policies = pd.DataFrame([fok_policy(sum_insured=2e7), fok_policy(policy_id="F2", sum_insured="lots")])
+    with pytest.raises(ti.InputError, match=r"row 2 \(policy_id 'F2'\): sum_insured must be a number, got 'lots'"):
+        catalogue.book(policies)
+    book = catalogue.book(policies.assign(sum_insured=[2e7, 3e7]))
+    np.testing.assert_array_equal(book.rate_cap_base, [2e7, 3e7])

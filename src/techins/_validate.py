@@ -49,6 +49,21 @@ def real(owner: str, name: str, value, *, low: float = -math.inf, high: float = 
     return x
 
 
+def set_real(obj, owner: str, name: str, **bounds) -> None:
+    """Check the real field ``name`` of a frozen dataclass ``obj`` (``real``) and store it as a float."""
+    object.__setattr__(obj, name, real(owner, name, getattr(obj, name), **bounds))
+
+
+def first_duplicate(names) -> object | None:
+    """The first name that appears more than once, or None."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def integer(owner: str, name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int after checking it is an integer (not a float) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -197,13 +197,10 @@ def _run_demo(args) -> int:
 
 
 def _run_price(args) -> int:
-    from techins.products import read_catalogue, read_policies
     from techins.rating import price_catalogue
     from techins.report import output_folder, write_priced
 
-    catalogue = read_catalogue(args.products)
-    policies = read_policies(args.portfolio)
-    book = catalogue.book(policies, source=str(args.portfolio))
+    catalogue, policies, book = _product_book(args)
     used = sorted(set(policies["product"].astype(str)))
     currencies = sorted({catalogue[p].currency for p in used})
     meta = {"command": "techins price", "catalogue": str(args.products), "portfolio": str(args.portfolio),
@@ -237,16 +234,23 @@ def _run_price(args) -> int:
     return 0
 
 
+def _product_book(args):
+    """The catalogue, the policies and their book of coverage rows from ``PRODUCT_OR_DIR`` and
+    ``--portfolio``."""
+    from techins.products import read_catalogue, read_policies
+
+    catalogue = read_catalogue(args.products)
+    policies = read_policies(args.portfolio)
+    return catalogue, policies, catalogue.book(policies, source=str(args.portfolio))
+
+
 def _run_reinsure(args) -> int:
     import techins as ti
-    from techins.products import read_catalogue, read_policies
     from techins.reinsurance import apply_programme, read_programme
     from techins.report import output_folder, write_programme
 
     programme = read_programme(args.programme)
-    catalogue = read_catalogue(args.products)
-    policies = read_policies(args.portfolio)
-    book = catalogue.book(policies, source=str(args.portfolio))
+    _, policies, book = _product_book(args)
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
             "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
             "techins": _dist_version("techins")}

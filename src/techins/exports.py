@@ -261,10 +261,7 @@ def _ep_block(sample: np.ndarray, rps: np.ndarray, ep_type: int, tvar_type: int)
     x = np.sort(sample)
     levels = 1.0 - 1.0 / rps
     q = [quantile_equal(x, p) for p in levels]
-    # q <= TVaR <= max exactly: when the tail is one atom (e.g. T beyond the number of periods)
-    # (F(q) - p) q / (1 - p) can come out an ulp off that atom
-    top = float(x[-1])
-    tv = [min(max(tvar_equal(x, p), v), top) for p, v in zip(levels, q)]
+    tv = [tvar_equal(x, p) for p in levels]
     return [(ep_type, t, v) for t, v in zip(rps, q)] + [(tvar_type, t, v) for t, v in zip(rps, tv)]
 
 

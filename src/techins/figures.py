@@ -65,7 +65,7 @@ def tvar_sorted(values: np.ndarray, probs: np.ndarray, cumprob: np.ndarray, p: f
     above = values > q
     tail = float(np.sum(probs[above] * values[above]))
     f_q = 1.0 - float(np.sum(probs[above]))
-    return (tail + max(f_q - p, 0.0) * q) / (1.0 - p)
+    return _between(q, (tail + max(f_q - p, 0.0) * q) / (1.0 - p), float(values[-1]))
 
 
 def prob_exceed_sorted(values: np.ndarray, probs: np.ndarray, x: float) -> float:
@@ -89,4 +89,10 @@ def tvar_equal(x: np.ndarray, p: float) -> float:
     first_above = int(np.searchsorted(x, q, side="right"))
     tail = float(np.sum(x[first_above:]))
     share_at_or_below = first_above / n
-    return (tail / n + max(share_at_or_below - p, 0.0) * q) / (1.0 - p)
+    return _between(q, (tail / n + max(share_at_or_below - p, 0.0) * q) / (1.0 - p), float(x[-1]))
+
+
+def _between(var: float, tvar: float, top: float) -> float:
+    # VaR <= TVaR <= max holds exactly; when the tail is one atom, (F(q) - p) q / (1 - p) can land an
+    # ulp outside it
+    return min(max(tvar, var), top)

@@ -100,10 +100,9 @@ class PoolSpec:
         members = tuple(self.members)
         if not members:
             raise InputError(f"{owner}: a pool needs members")
-        names = [m.name for m in members]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise InputError(f"{owner}: member {twice[0]!r} appears twice")
+        twice = _validate.first_duplicate(m.name for m in members)
+        if twice is not None:
+            raise InputError(f"{owner}: member {twice!r} appears twice")
         for role in ("lead", "fronting"):
             holders = [m.name for m in members if m.role == role]
             if len(holders) > 1:
@@ -353,12 +352,12 @@ def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_T
         bits = (masks[:, None] >> np.arange(m)) & 1
         value = bits @ standalone - capital
         size = bits.sum(axis=1)
+        # weight of a coalition of k others joined by i: k! (m - k - 1)! / m!
+        weight = np.array([math.factorial(k) * math.factorial(m - k - 1) for k in range(m)]) / math.factorial(m)
         phi = np.zeros(m)
         for i in range(m):  # a loop over members, each vectorised over the coalitions without i
             without = masks[bits[:, i] == 0]
-            s = size[without]
-            weight = np.array([math.factorial(k) * math.factorial(m - k - 1) for k in range(m)]) / math.factorial(m)
-            phi[i] = float(np.sum(weight[s] * (value[without | (1 << i)] - value[without])))
+            phi[i] = float(np.sum(weight[size[without]] * (value[without | (1 << i)] - value[without])))
         return phi, np.zeros(m), "exact"
     orders = _validate.integer("shapley_benefit", "orders", orders, low=2)
     rng = np.random.default_rng(_validate.integer("shapley_benefit", "seed", seed, low=0))

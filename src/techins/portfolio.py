@@ -216,8 +216,8 @@ class Portfolio:
         owner = f"CommonShock {shock.name!r}"
         if shock.factor not in self.policies.columns:
             raise InputError(f"{owner}: factor {shock.factor!r} is not a column of the policies table")
-        present = self.policies[shock.factor].astype(str).to_numpy(dtype=object)
-        missing = [v for v in shock.values if v not in np.asarray(pd.unique(present))]
+        present = set(pd.unique(self.policies[shock.factor].astype(str).to_numpy(dtype=object)))
+        missing = [v for v in shock.values if v not in present]
         if missing:
             raise InputError(f"{owner}: no policy has {shock.factor} = {missing[0]!r}")
         if shock.basis == "sum_insured":

@@ -104,18 +104,18 @@ class Coverage:
             raise InputError(f"[[coverage]] name must be letters, digits, '_' or '-', got {self.name!r}")
         if not isinstance(self.severity, SeverityLaw):
             raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
-        _set_real(self, owner, "claims_per_unit", low=0.0)
-        _set_real(self, owner, "scale_factor", low=0.0, low_open=True)
+        _validate.set_real(self, owner, "claims_per_unit", low=0.0)
+        _validate.set_real(self, owner, "scale_factor", low=0.0, low_open=True)
         for name in ("deductible", "aggregate_deductible"):
-            _set_real(self, owner, name, low=0.0)
+            _validate.set_real(self, owner, name, low=0.0)
         for name in ("limit", "aggregate_limit"):
-            _set_real(self, owner, name, low=0.0, low_open=True, allow_inf=True)
+            _validate.set_real(self, owner, name, low=0.0, low_open=True, allow_inf=True)
         if (self.waiting_hours is None) != (self.indemnity_hours is None):
             raise InputError(f"{owner}: give both waiting_hours and indemnity_hours (business interruption), "
                              f"or neither")
         if self.waiting_hours is not None:
-            _set_real(self, owner, "waiting_hours", low=0.0)
-            _set_real(self, owner, "indemnity_hours", low=self.waiting_hours, low_open=True, allow_inf=True)
+            _validate.set_real(self, owner, "waiting_hours", low=0.0)
+            _validate.set_real(self, owner, "indemnity_hours", low=self.waiting_hours, low_open=True, allow_inf=True)
 
     @property
     def is_time_element(self) -> bool:
@@ -147,8 +147,8 @@ class Scenario:
         owner = f"[[scenario]] {self.id!r}"
         if not _NAME.match(str(self.id)):
             raise InputError(f"[[scenario]] id must be letters, digits, '_' or '-', got {self.id!r}")
-        _set_real(self, owner, "rate", low=0.0)
-        _set_real(self, owner, "hit_probability", low=0.0, high=1.0)
+        _validate.set_real(self, owner, "rate", low=0.0)
+        _validate.set_real(self, owner, "hit_probability", low=0.0, high=1.0)
         if not isinstance(self.severity, SeverityLaw):
             raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
         if self.factor is None:
@@ -163,8 +163,8 @@ class Scenario:
             raise InputTypeError(f"{owner}: per_value must be true or false, got {self.per_value!r}")
         if self.clause not in _CLAUSES:
             raise InputError(f"{owner}: clause must be one of {_CLAUSES}, got {self.clause!r}")
-        _set_real(self, owner, "event_deductible", low=0.0)
-        _set_real(self, owner, "event_limit", low=0.0, low_open=True, allow_inf=True)
+        _validate.set_real(self, owner, "event_deductible", low=0.0)
+        _validate.set_real(self, owner, "event_limit", low=0.0, low_open=True, allow_inf=True)
 
     def event_fields(self) -> tuple:
         """Everything that defines the event stream (all but the coverage it hits)."""
@@ -229,31 +229,31 @@ class Product:
                 raise InputError(f"[product] {name} must be letters, digits, '_' or '-', got {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Z]{3}", str(self.currency)):
             raise InputError(f"[product] currency must be an ISO 4217 code such as 'CNY', got {self.currency!r}")
-        _set_real(self, owner, "exposure_unit", low=0.0, low_open=True)
-        _set_real(self, owner, "exposure_exponent", low=0.0, high=2.0, low_open=True)
-        _set_real(self, owner, "aggregate_deductible", low=0.0)
-        _set_real(self, owner, "aggregate_limit", low=0.0, low_open=True, allow_inf=True)
-        _set_real(self, owner, "parameter_risk_cv", low=0.0, high=10.0)
+        _validate.set_real(self, owner, "exposure_unit", low=0.0, low_open=True)
+        _validate.set_real(self, owner, "exposure_exponent", low=0.0, high=2.0, low_open=True)
+        _validate.set_real(self, owner, "aggregate_deductible", low=0.0)
+        _validate.set_real(self, owner, "aggregate_limit", low=0.0, low_open=True, allow_inf=True)
+        _validate.set_real(self, owner, "parameter_risk_cv", low=0.0, high=10.0)
         coverages = tuple(self.coverages)
         if not coverages:
             raise InputError(f"{owner}: needs at least one [[coverage]]")
         names = [c.name for c in coverages]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise InputError(f"[[coverage]] name {duplicated[0]!r} appears twice")
+        twice = _validate.first_duplicate(names)
+        if twice is not None:
+            raise InputError(f"[[coverage]] name {twice!r} appears twice")
         object.__setattr__(self, "coverages", coverages)
         for factor in self.rating:
             for name in factor.coverages or ():
                 if name not in names:
                     raise InputError(f"[rating.{factor.column}] coverages names {name!r}, not a coverage; "
                                      f"coverages are {names}")
-        scenario_ids = [s.id for s in self.scenarios]
         for scenario in self.scenarios:
             if scenario.coverage not in names:
                 raise InputError(f"[[scenario]] {scenario.id!r}: coverage {scenario.coverage!r} is not a "
                                  f"coverage of the product; coverages are {names}")
-            if scenario_ids.count(scenario.id) > 1:
-                raise InputError(f"[[scenario]] id {scenario.id!r} appears twice")
+        twice = _validate.first_duplicate(s.id for s in self.scenarios)
+        if twice is not None:
+            raise InputError(f"[[scenario]] id {twice!r} appears twice")
 
     def coverage(self, name: str) -> Coverage:
         """The coverage called ``name``."""
@@ -296,6 +296,9 @@ class ProductBook:
     expected_loss : numpy.ndarray
         For each book row, the closed-form expected loss before aggregate terms and scenarios
         (``share * rate * (E[min(X, d + l)] - E[min(X, d)])``).
+    rate_cap_base : numpy.ndarray
+        For each policy, the validated value of its product's ``rate_cap_column`` (NaN for products
+        without a rate cap).
     """
 
     portfolio: Portfolio
@@ -303,6 +306,7 @@ class ProductBook:
     row_policy: np.ndarray
     row_coverage: np.ndarray
     expected_loss: np.ndarray
+    rate_cap_base: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -538,10 +542,6 @@ def _text(owner: str, name: str, value) -> str:
     return value
 
 
-def _set_real(obj, owner: str, name: str, **bounds) -> None:
-    object.__setattr__(obj, name, _validate.real(owner, name, getattr(obj, name), **bounds))
-
-
 def _merged_scenarios(products: dict) -> dict:
     """Scenario id -> list of (product, scenario); one id is one event stream across products."""
     merged = {}
@@ -600,9 +600,13 @@ def _build_book(catalogue: Catalogue, policies: pd.DataFrame, source: str) -> Pr
         raise InputError(f"{source}: {_at(policies, r)}: share must be <= 1, got {share[r]!r}")
 
     parts = []
+    rate_cap_base = np.full(len(policies), math.nan)
     for pid in sorted(set(product_of)):
         rows = np.flatnonzero(product_of == pid)
         parts.extend(_product_rows(catalogue[pid], policies, rows, share, source))
+        column = catalogue[pid].pricing.rate_cap_column
+        if column is not None:
+            rate_cap_base[rows] = _numbers(policies, column, rows, f"{source} (product {pid!r})", low=0.0)
     # policy by policy, coverages in the product's order: the coverage table reads like the portfolio
     frame = pd.concat(parts, ignore_index=True).sort_values(["_policy", "_order"], kind="stable")
     frame = frame.drop(columns="_order").reset_index(drop=True)
@@ -617,7 +621,7 @@ def _build_book(catalogue: Catalogue, policies: pd.DataFrame, source: str) -> Pr
     portfolio = Portfolio(frame, {k: v for k, v in severities.items() if k in used_laws}, shocks=shocks,
                           parameter_risk=risk)
     return ProductBook(portfolio=portfolio, policies=policies, row_policy=row_policy, row_coverage=row_coverage,
-                       expected_loss=expected)
+                       expected_loss=expected, rate_cap_base=rate_cap_base)
 
 
 def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, share: np.ndarray,

@@ -22,12 +22,14 @@ import pandas as pd
 
 from techins import figures
 from techins.engine import book_tail_losses, simulate
-from techins.pricing import PricingBasis, apply_cap_and_subsidy, diversification_benefit, price_book, technical_premium
+from techins.pricing import (PricingBasis, apply_cap_and_subsidy, diversification_benefit, line_capital_table,
+                             price_book, technical_premium)
 from techins.products import Catalogue, ProductBook
 
 __all__ = ["PricedPortfolio", "price_catalogue", "RETURN_PERIODS"]
 
 RETURN_PERIODS = (2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+LINE_LEVEL = 0.99  # the TVaR level of the per-line table
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,9 +170,7 @@ def _policy_table(catalogue: Catalogue, book: ProductBook, rows: pd.DataFrame, c
         p = catalogue[pid].pricing
         loss, load = table["expected_loss"].to_numpy()[mine], table["risk_load"].to_numpy()[mine]
         technical = technical_premium(loss, load, np.full(mine.size, p.fixed_expense), p.variable_expense, p.profit)
-        base = None
-        if p.rate_cap is not None:
-            base = pd.to_numeric(policies[p.rate_cap_column].iloc[mine]).to_numpy(np.float64)
+        base = None if p.rate_cap is None else book.rate_cap_base[mine]
         split = apply_cap_and_subsidy(technical, base, p.rate_cap, p.subsidy_share)
         for name, value in (("fixed_expense", p.fixed_expense), ("variable_expense", technical * p.variable_expense),
                             ("profit", technical * p.profit), ("technical_premium", technical),
@@ -188,25 +188,14 @@ def _policy_table(catalogue: Catalogue, book: ProductBook, rows: pd.DataFrame, c
 
 
 def _line_table(result, priced: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for name in result.portfolio.line_names:
-        line = result.line_result(name)
-        level = 0.99
-        losses = np.sort(line.annual)
-        mine = priced["line"] == name
-        standalone = figures.tvar_equal(losses, level) - float(losses.mean())
-        allocated = float(priced.loc[mine, "allocated_capital"].sum())
-        rows.append({
-            "line": name, "policies": int(mine.sum()),
-            "expected_loss": line.mean(), "expected_loss_stderr": line.stderr("mean"), "std": line.std(),
-            "tvar_99": line.tvar(level), "tvar_99_stderr": line.stderr("tvar", level),
-            "standalone_capital": standalone, "allocated_capital": allocated,
-            "diversification_benefit": standalone - allocated,
-            "technical_premium": float(priced.loc[mine, "technical_premium"].sum()),
-            "capped_premium": float(priced.loc[mine, "capped_premium"].sum()),
-            "subsidy": float(priced.loc[mine, "subsidy"].sum()),
-        })
-    table = pd.DataFrame(rows)
+    """Per line: the book result's line figures and capitals (``BookResult.line_table``,
+    ``pricing.line_capital_table``) with the line's policies and premiums."""
+    table = result.line_table(LINE_LEVEL).merge(line_capital_table(result, priced, LINE_LEVEL), on="line")
+    grouped = priced.groupby("line")
+    table.insert(1, "policies", grouped.size().reindex(table["line"]).to_numpy())
+    premiums = grouped[["technical_premium", "capped_premium", "subsidy"]].sum().reindex(table["line"])
+    for column in premiums.columns:
+        table[column] = premiums[column].to_numpy()
     benefit = diversification_benefit(table["standalone_capital"].to_numpy(), table["allocated_capital"].to_numpy())
     table.attrs["diversification_ratio"] = benefit.ratio
     return table

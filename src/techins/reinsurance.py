@@ -40,8 +40,8 @@ class QuotaShare:
     name: str = "quota share"
 
     def __post_init__(self):
-        _real(self, "cession", low=0.0, high=1.0)
-        _real(self, "ceding_commission", low=0.0, high=1.0)
+        _validate.set_real(self, self.name, "cession", low=0.0, high=1.0)
+        _validate.set_real(self, self.name, "ceding_commission", low=0.0, high=1.0)
 
     def kernel(self):
         return kernels.QUOTA_SHARE, (self.cession, 0.0, 0.0), ()
@@ -57,8 +57,8 @@ class Surplus:
     name: str = "surplus"
 
     def __post_init__(self):
-        _real(self, "retention", low=0.0, low_open=True)
-        _real(self, "lines", low=0.0)
+        _validate.set_real(self, self.name, "retention", low=0.0, low_open=True)
+        _validate.set_real(self, self.name, "lines", low=0.0)
 
     def kernel(self):
         return kernels.SURPLUS, (self.retention, self.lines, 0.0), ()
@@ -73,8 +73,8 @@ class PerRiskXL:
     name: str = "per-risk XL"
 
     def __post_init__(self):
-        _real(self, "limit", low=0.0, low_open=True, allow_inf=True)
-        _real(self, "retention", low=0.0)
+        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
+        _validate.set_real(self, self.name, "retention", low=0.0)
 
     def kernel(self):
         return kernels.PER_RISK_XL, (self.limit, self.retention, 0.0), ()
@@ -104,8 +104,8 @@ class OccurrenceXL:
     name: str = "occurrence XL"
 
     def __post_init__(self):
-        _real(self, "limit", low=0.0, low_open=True)  # reinstatements of an unlimited layer mean nothing
-        _real(self, "retention", low=0.0)
+        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True)  # reinstatements of an unlimited layer mean nothing
+        _validate.set_real(self, self.name, "retention", low=0.0)
         if isinstance(self.reinstatements, (str, bytes)) or not isinstance(self.reinstatements, (tuple, list)):
             raise InputTypeError(f"{self.name}: reinstatements must be a list of premium rates, e.g. [1.0, 1.0], "
                                  f"got {self.reinstatements!r}")
@@ -115,9 +115,9 @@ class OccurrenceXL:
         if self.premium is not None and self.rate_on_line is not None:
             raise InputError(f"{self.name}: give premium or rate_on_line, not both")
         if self.premium is not None:
-            _real(self, "premium", low=0.0)
+            _validate.set_real(self, self.name, "premium", low=0.0)
         if self.rate_on_line is not None:
-            _real(self, "rate_on_line", low=0.0, low_open=True, high=1.0)
+            _validate.set_real(self, self.name, "rate_on_line", low=0.0, low_open=True, high=1.0)
 
     @property
     def deposit_premium(self) -> float | None:
@@ -144,8 +144,8 @@ class AggregateXL:
     name: str = "aggregate XL"
 
     def __post_init__(self):
-        _real(self, "limit", low=0.0, low_open=True, allow_inf=True)
-        _real(self, "attachment", low=0.0)
+        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
+        _validate.set_real(self, self.name, "attachment", low=0.0)
 
     @classmethod
     def on_premium(cls, limit_share: float, attachment_share: float, subject_premium: float,
@@ -178,10 +178,9 @@ class Programme:
         for t in treaties:
             if not isinstance(t, tuple(TREATY_TYPES.values())):
                 raise InputTypeError(f"{self.name}: {t!r} is not a treaty ({', '.join(TREATY_TYPES)})")
-        names = [t.name for t in treaties]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise InputError(f"{self.name}: treaty name {twice[0]!r} is used twice; name each treaty")
+        twice = _validate.first_duplicate(t.name for t in treaties)
+        if twice is not None:
+            raise InputError(f"{self.name}: treaty name {twice!r} is used twice; name each treaty")
         object.__setattr__(self, "treaties", treaties)
 
     def kernel_arrays(self):
@@ -248,10 +247,6 @@ def _treaty(table: dict, source: str, i: int):
         raise type(exc)(f"{where} ({kind}): {exc}") from None
     except TypeError as exc:  # a required field is missing
         raise InputError(f"{where} ({kind}): {exc}") from None
-
-
-def _real(obj, name: str, **bounds) -> None:
-    object.__setattr__(obj, name, _validate.real(obj.name, name, getattr(obj, name), **bounds))
 
 
 # ---------------------------------------------------------------------------------------- applying
