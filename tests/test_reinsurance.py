@@ -167,6 +167,78 @@ def test_sundt_premium_on_the_reference_line_exact_and_monte_carlo():
     assert abs(table.technical_premium - 192_292.55) < 4 * table.expected_ceded_stderr
 
 
+def test_programme_gross_is_the_books_annual_loss_when_policy_and_contract_aggregates_bind():
+    """Occurrences are cut by the policies' and contracts' annual aggregate terms as the simulation
+    cuts them, so the programme's gross year by year is the book's annual loss."""
+    rng = np.random.default_rng(5)
+    n = 40
+    book = ti.Portfolio(pd.DataFrame({
+        "policy_id": [f"p{i}" for i in range(n)], "line": np.where(np.arange(n) < 20, "a", "b"),
+        "claim_rate": rng.uniform(0.5, 3.0, n), "severity": "x", "severity_scale": rng.uniform(0.5, 2.0, n),
+        "deductible": 1e4, "limit": 2e6, "agg_deductible": rng.choice([0.0, 5e4], n),
+        "agg_limit": rng.choice([np.inf, 1e6, 3e5], n), "contract_id": [f"c{i // 2}" for i in range(n)],
+        "contract_agg_deductible": 0.0, "contract_agg_limit": np.repeat(rng.choice([np.inf, 8e5], n // 2), 2),
+    }), {"x": ti.LogNormal(11.5, 1.4)})
+    sim = ti.simulate(book, 3000, seed=8)
+    lines = book.arrays["line"]
+    r = apply_programme(sim, Programme((QuotaShare(0.2), OccurrenceXL(1e6, 5e5, (1.0,)))), groups=lines)
+    np.testing.assert_allclose(r.gross, sim.annual, rtol=1e-10, atol=1e-6)
+    np.testing.assert_allclose(r.net + r.ceded.sum(axis=1), r.gross, rtol=1e-10, atol=1e-6)
+    # by group (here the lines): the groups add up to the whole, and each line's gross is its annual loss
+    np.testing.assert_allclose(r.group_gross.sum(axis=0), r.gross, rtol=1e-10, atol=1e-6)
+    np.testing.assert_allclose(r.group_net.sum(axis=0), r.net, rtol=1e-10, atol=1e-6)
+    np.testing.assert_allclose(r.group_gross, sim.line_annual, rtol=1e-10, atol=1e-6)
+    assert (r.group_net <= r.group_gross + 1e-6).all() and (r.group_net >= -1e-6).all()
+
+
+def test_treaty_accounts_by_hand():
+    """QS 25% (commission 30%) then a surplus, an occurrence XL with a deposit and reinstatements, and
+    a stop loss priced at its technical premium; premiums by hand, shared by group."""
+    from techins.reinsurance import treaty_accounts
+
+    rng = np.random.default_rng(1)
+    n, years = 30, 2000
+    policy = rng.integers(0, n, 20_000)
+    year = rng.integers(0, years, policy.size)
+    loss = rng.lognormal(11.0, 1.5, policy.size)
+    insured = rng.uniform(1e5, 4e6, n)
+    programme = Programme((QuotaShare(0.25, ceding_commission=0.3), Surplus(retention=1e6, lines=2.0),
+                           OccurrenceXL(2e5, 1e5, (1.0, 0.5), premium=3e4), AggregateXL(5e6, 4e6)))
+    r = apply_to_occurrences(year, np.arange(policy.size), policy, loss, years, programme, sum_insured=insured)
+    premium = rng.uniform(1e4, 5e4, n)
+    groups = np.arange(n) % 3
+    acc = treaty_accounts(r, premium, sum_insured=insured, load=0.5, groups=groups)
+    fraction = np.minimum(2.0 * 1e6, np.maximum(insured - 1e6, 0.0)) / insured
+    assert acc.premium[0] == pytest.approx(0.25 * premium.sum()) and acc.commission[0] == pytest.approx(0.3 * acc.premium[0])
+    assert acc.premium[1] == pytest.approx((fraction * 0.75 * premium).sum()) and acc.commission[1] == 0.0
+    assert acc.premium[2] == 3e4
+    np.testing.assert_allclose(acc.reinstatement_premium[:, 2], 3e4 * r.reinstatement_factor[:, 2])
+    stop = r.ceded[:, 3]
+    assert acc.premium[3] == pytest.approx(stop.mean() + 0.5 * stop.std(ddof=1))
+    assert acc.basis == ("ceded share", "ceded share", "given", "technical")
+    np.testing.assert_allclose(acc.group_weight.sum(axis=0), 1.0)
+    np.testing.assert_allclose(acc.group_weight[:, 0], np.bincount(groups, weights=premium) / premium.sum())
+    np.testing.assert_allclose(acc.paid_by_group().sum(axis=0), acc.paid.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(acc.reinsurer_result, acc.paid - r.ceded)
+    table = acc.table()
+    assert table["expected_ceded"].to_numpy() == pytest.approx(r.ceded.mean(axis=0))
+
+
+def test_cut_by_annual_terms_by_hand():
+    from techins.engine import cut_by_annual_terms
+
+    # policy 0: two claims 60 + 40 in year 3 under an aggregate limit of 50 -> both halved;
+    # policy 1: 30 in year 3, deductible 10 -> 20; contract of both: limit 60 on 50 + 20 = 70 -> x 6/7
+    year = np.array([3, 3, 3, 4])
+    policy = np.array([0, 0, 1, 1])
+    loss = np.array([60.0, 40.0, 30.0, 5.0])
+    terms = np.array([[0.0, 50.0], [10.0, np.inf]])
+    out = cut_by_annual_terms(year, policy, loss, terms, np.array([0, 0]), np.array([[0.0, 60.0]]))
+    np.testing.assert_allclose(out, [30.0 * 6 / 7, 20.0 * 6 / 7, 20.0 * 6 / 7, 0.0])
+    no_contracts = cut_by_annual_terms(year, policy, loss, terms, np.array([0, 0]), np.zeros((0, 2)))
+    np.testing.assert_allclose(no_contracts, [30.0, 20.0, 20.0, 0.0])
+
+
 # ---------------------------------------------------------------------------------------- golden
 GOLDEN_CASES = {
     "quota_share": "[[treaty]]\ntype = 'quota_share'\ncession = 0.35\nceding_commission = 0.3\n",

@@ -33,6 +33,8 @@ from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsE
 from techins.exact import ExactResult, exact
 from techins.line import Layer, Line
 from techins.linefile import read_line
+from techins.pool import PoolSpec, read_pool
+from techins.pool_run import PoolRun, run_pool
 from techins.portfolio import CommonShock, Portfolio
 from techins.products import Catalogue, Product, read_catalogue, read_policies
 from techins.rating import PricedPortfolio, price_catalogue
@@ -64,6 +66,8 @@ __all__ = [
     "Pareto",
     "PerRiskXL",
     "Poisson",
+    "PoolRun",
+    "PoolSpec",
     "Portfolio",
     "PricedPortfolio",
     "Product",
@@ -81,7 +85,9 @@ __all__ = [
     "read_catalogue",
     "read_line",
     "read_policies",
+    "read_pool",
     "read_programme",
+    "run_pool",
     "simulate",
     "__version__",
 ]

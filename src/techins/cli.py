@@ -105,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     reinsure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     reinsure.set_defaults(run=_run_reinsure)
 
+    pool = sub.add_parser("pool", help="run a co-insurance pool (TOML): its book, its reinsurance, each member's "
+                                        "money and capital")
+    pool.add_argument("pool_file", metavar="POOL", help="a pool TOML file (see docs/pool.md)")
+    pool.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
+    pool.add_argument("--years", type=int, default=None, help="simulated years (default: the pool file's)")
+    pool.add_argument("--seed", type=int, default=None, help="seed (default: the pool file's)")
+    pool.add_argument("--threads", type=int, default=None)
+    pool.add_argument("--quiet", action="store_true", help="no progress bar")
+    pool.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    pool.set_defaults(run=_run_pool)
+
     products = sub.add_parser("products", help="the product catalogue")
     products_sub = products.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
     validate = products_sub.add_parser("validate", help="check every product file of a folder")
@@ -275,6 +286,47 @@ def _run_reinsure(args) -> int:
         print(f"{r.treaty:<24}{r.expected_ceded:>16,.0f}{r.expected_ceded_stderr:>12,.0f}{r.prob_loss:>9.3f}"
               f"{r.technical_premium:>14,.0f}{r.rate_on_line:>14.4f}")
     print(f"outputs in {args.out}/: treaties.csv/.parquet, years.*, treaty_ep_curves.*" + (", ord/" if args.ord else ""))
+    return 0
+
+
+def _run_pool(args) -> int:
+    from techins.pool import read_pool
+    from techins.pool_run import run_pool
+    from techins.report import output_folder, write_pool
+
+    spec = read_pool(args.pool_file)
+    meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": _dist_version("techins")}
+    with output_folder(args.out) as folder:
+        bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
+        start = time.perf_counter()
+        run = run_pool(spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar)
+        if bar is not None:
+            bar.close()
+        meta["seconds"] = time.perf_counter() - start
+        files = write_pool(run, folder, meta)
+    if args.json:
+        print(json.dumps(_finite_or_none({"out": str(args.out), "pool": run.pool,
+                                          "members": run.members.to_dict(orient="records"),
+                                          "treaties": None if run.treaties is None
+                                          else run.treaties.to_dict(orient="records"),
+                                          "files": files}), allow_nan=False))
+        return 0
+    p = run.pool
+    print(f"techins pool: {p['pool']}, {p['policies']:,} policies, {p['members']} members, {p['years']:,} years, "
+          f"seed {p['seed']}, {meta['seconds']:.1f} s")
+    print(f"premium {p['premium']:,.0f}; expected gross {p['expected_gross']:,.0f} +/- {p['expected_gross_stderr']:,.0f}, "
+          f"recovered {p['expected_ceded']:,.0f}, reinsurance premium {p['expected_reinsurance_premium']:,.0f}; "
+          f"pool capital {p['pool_capital']:,.0f}")
+    print(f"{'member':<22}{'premium':>14}{'exp. result':>14}{'+/-':>11}{'Euler capital':>15}{'Shapley cap.':>15}"
+          f"{'RoC':>8}")
+    for r in run.members.itertuples():
+        if r.role == "unplaced" and r.premium == 0.0:
+            continue
+        roc = getattr(r, "return_on_euler_capital", float("nan"))
+        print(f"{r.member:<22}{r.premium:>14,.0f}{r.expected_result:>14,.0f}{r.expected_result_stderr:>11,.0f}"
+              f"{getattr(r, 'euler_capital', float('nan')):>15,.0f}{getattr(r, 'shapley_capital', float('nan')):>15,.0f}"
+              + (f"{roc:>8.1%}" if math.isfinite(roc) else f"{'-':>8}"))
+    print(f"outputs in {args.out}/: summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
     return 0
 
 

@@ -291,12 +291,13 @@ def book_tail_losses(result: BookResult, level: float, threads: int | None = Non
 OCCURRENCE_COLUMNS = ("year", "occurrence_id", "policy_id", "line", "loss")
 
 
-def occurrence_chunks(result: BookResult):
+def occurrence_chunks(result: BookResult, *, after_aggregates: bool = False):
     """Stream the book's occurrence loss table, one chunk of years at a time.
 
     Each chunk is drawn again from its own seed stream, so the rows are exactly the occurrences of the
     run: every independent claim, and every common-shock event (one ``occurrence_id`` shared by all the
-    policies it hits), after each policy's occurrence terms and before its aggregate terms. Memory
+    policies it hits), after each policy's occurrence terms and, unless ``after_aggregates``, before
+    its aggregate terms (see ``occurrence_arrays``). Memory
     holds one chunk; ``pandas.concat(occurrence_chunks(result))`` gives the whole table when asked.
 
     Yields
@@ -310,15 +311,20 @@ def occurrence_chunks(result: BookResult):
     portfolio = result.portfolio
     ids, lines = portfolio.arrays["policy_id"], np.asarray(portfolio.line_names, dtype=object)
     line_of = portfolio.arrays["line"]
-    for year, occurrence_id, policy, loss in occurrence_arrays(result):
+    for year, occurrence_id, policy, loss in occurrence_arrays(result, after_aggregates=after_aggregates):
         yield pd.DataFrame({"year": year, "occurrence_id": occurrence_id, "policy_id": ids[policy],
                             "line": lines[line_of[policy]], "loss": loss})
 
 
-def occurrence_arrays(result: BookResult):
+def occurrence_arrays(result: BookResult, *, after_aggregates: bool = False):
     """The arrays behind ``occurrence_chunks``, one chunk of years at a time: ``year``,
     ``occurrence_id`` (chunk index x 2**32 + index in the chunk), ``policy`` (row index in the
-    portfolio) and ``loss`` (> 0), in the kernel's order (claims policy by policy, then events)."""
+    portfolio) and ``loss`` (> 0), in the kernel's order (claims policy by policy, then events).
+
+    With ``after_aggregates`` each loss is also cut by its policy's annual aggregate terms and its
+    contract's, pro rata within the (policy, year) as the kernel cuts them
+    (``cut_by_annual_terms``): the occurrences then add up to the book's annual losses.
+    """
     run = BookRun(result.portfolio, result.years, result.seed, result.thin)
     for chunk in range(run.n_chunks):
         state = chunk_states(result.seed, result.years, chunk, 1, chunk_years=run.chunk_years)[0]
@@ -331,8 +337,71 @@ def occurrence_arrays(result: BookResult):
             if n >= 0:
                 break
             run.grow_claim_buffers()
+        if after_aggregates:
+            loss = cut_by_annual_terms(year, policy, loss, run.aggregate_terms, run.contract_of, run.contract_terms)
         keep = loss > 0.0
         yield year[keep], (chunk << 32) + occurrence[keep], policy[keep], loss[keep]
+
+
+def annual_by_group(result: BookResult, groups) -> np.ndarray:
+    """``[groups, years]``: each group's annual loss, from the occurrences after the aggregate terms
+    (so the groups add up to the book's annual loss). ``groups`` gives each policy (row) a code
+    ``0..G-1``, e.g. the member of a pool who brought it."""
+    codes = np.asarray(groups)
+    if codes.ndim != 1 or codes.size != result.portfolio.n_policies or not np.issubdtype(codes.dtype, np.integer) \
+            or (codes.size and codes.min() < 0):
+        raise InputError(f"annual_by_group: groups must hold one integer code >= 0 per policy "
+                         f"({result.portfolio.n_policies})")
+    n_groups = int(codes.max(initial=-1)) + 1
+    out = np.zeros((n_groups, result.years))
+    for year, _, policy, loss in occurrence_arrays(result, after_aggregates=True):
+        if loss.size == 0:
+            continue
+        first = int(year.min())
+        span = int(year.max()) - first + 1
+        sums = np.bincount(codes[policy] * span + (year - first), weights=loss, minlength=n_groups * span)
+        out[:, first:first + span] += sums.reshape(n_groups, span)
+    return out
+
+
+def cut_by_annual_terms(year, policy, loss, aggregate_terms, contract_of, contract_terms) -> np.ndarray:
+    """Occurrence losses cut by their policy's annual aggregate terms, then its contract's.
+
+    Parameters
+    ----------
+    year, policy, loss : numpy.ndarray
+        One row per (occurrence, policy), losses after the occurrence terms.
+    aggregate_terms : numpy.ndarray
+        ``[policies, 2]``: each policy's (aggregate deductible, aggregate limit).
+    contract_of, contract_terms : numpy.ndarray
+        Each policy's contract and ``[contracts, 2]`` contract terms (empty: no contracts).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``loss * a / t`` with ``t`` the (policy, year) total and ``a = min(max(t - d, 0), l)``, then the
+        same over each (contract, year): the kernel's pro rata cut-back, so a year's rows add up to
+        the book's annual loss (vectorised; a sort per chunk).
+    """
+    if loss.size == 0:
+        return loss
+    span = int(year.max()) - int(year.min()) + 1
+    rel_year = year - year.min()
+    groups, inverse = np.unique(policy * span + rel_year, return_inverse=True)
+    total = np.bincount(inverse, weights=loss)
+    group_policy = groups // span
+    after = np.minimum(np.maximum(total - aggregate_terms[group_policy, 0], 0.0), aggregate_terms[group_policy, 1])
+    if contract_terms.shape[0] > 0:
+        contract = contract_of[group_policy]
+        c_groups, c_inverse = np.unique(contract * span + groups % span, return_inverse=True)
+        c_total = np.bincount(c_inverse, weights=after)
+        c_contract = c_groups // span
+        c_after = np.minimum(np.maximum(c_total - contract_terms[c_contract, 0], 0.0), contract_terms[c_contract, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            after = after * np.where(c_total > 0.0, c_after / c_total, 0.0)[c_inverse]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(total > 0.0, after / total, 0.0)
+    return loss * ratio[inverse]
 
 
 class BookRun:
@@ -388,6 +457,7 @@ class BookRun:
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
         self.contract_of, self.contract_terms = a["contract"], a["contract_terms"]
+        self.aggregate_terms = np.column_stack([a["agg_deductible"], a["agg_limit"]])
         self.inputs = (
             perm, group_start, group_rate, group_row, group_line, self.line_cv, cond_prob, a["severity_scale"],
             np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),

@@ -16,13 +16,15 @@ is their sum ``S``. Capital is ``TVaR_p - mean`` (``techins.figures.tvar_equal``
   average over random orders, with its standard error. ``sum_i phi_i = D``; a member's capital in the
   pool is ``C_i - phi_i``.
 
-The pool's members, shares, fees and reinsurance (the rest of the co-insurance issue) build on these.
+The pool file (``read_pool`` -> ``PoolSpec`` with its ``PoolMember``s and ``PoolBook``) and the
+money through the pool (``member_flows``) are here too; ``techins.pool_run.run_pool`` runs a pool
+end to end. See ``docs/pool.md``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -33,7 +35,7 @@ from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import allocation as kernels
 from techins.pricing import tail_weights
 
-__all__ = ["PoolMember", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
+__all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
            "coalition_capitals", "shapley_benefit", "allocation_table"]
 
 EXACT_UP_TO = 12
@@ -55,12 +57,15 @@ class PoolMember:
         The lead sets terms and handles claims; the fronting insurer issues the policies.
     fee : float
         Lead or fronting fee, a share of the gross premium in [0, 1); 0 for a plain member.
+    book : str, optional
+        The policies (CSV or Parquet) the member brings to the pool, when members contribute books.
     """
 
     name: str
     shares: dict
     role: str = "member"
     fee: float = 0.0
+    book: str | None = None
 
     def __post_init__(self):
         owner = f"member {self.name!r}"
@@ -74,6 +79,57 @@ class PoolMember:
         shares = {str(line): _validate.real(owner, f"share[{line!r}]", v, low=0.0, high=1.0)
                   for line, v in dict(self.shares).items()}
         object.__setattr__(self, "shares", MappingProxyType(shares))
+        if self.book is not None and (not isinstance(self.book, str) or not self.book.strip()):
+            raise InputTypeError(f"{owner}: book must be the path of a policies file, got {self.book!r}")
+
+
+@dataclass(frozen=True)
+class PoolBook:
+    """What the pool writes and how it is run: the ``[book]`` table of the pool file.
+
+    Parameters
+    ----------
+    products : str
+        The product catalogue (a folder of product files, or one file).
+    portfolio : str, optional
+        The policies the pool writes as one portfolio; members may bring books instead or as well
+        (``PoolMember.book``).
+    programme : str, optional
+        The reinsurance programme (TOML) the pool buys on its gross.
+    premium_column : str, optional
+        A column of the policies holding each policy's written premium; without it the premium is
+        the catalogue's charged premium (``techins price``).
+    reinsurance_load : float
+        For a treaty without a premium: its technical price ``E[ceded] + load sd``.
+    years, seed : int
+        The simulation.
+    level : float
+        The TVaR level of capital.
+    cost_of_capital : float
+        The hurdle a member's return on allocated capital is compared with.
+    """
+
+    products: str
+    portfolio: str | None = None
+    programme: str | None = None
+    premium_column: str | None = None
+    reinsurance_load: float = 0.0
+    years: int = 100_000
+    seed: int = 1
+    level: float = 0.99
+    cost_of_capital: float = 0.10
+
+    def __post_init__(self):
+        owner = "[book]"
+        for key in ("products", "portfolio", "programme", "premium_column"):
+            value = getattr(self, key)
+            if (value is not None or key == "products") and (not isinstance(value, str) or not value.strip()):
+                raise InputTypeError(f"{owner}: {key} must be a text (a path or a column name), got {value!r}")
+        _validate.set_real(self, owner, "reinsurance_load", low=0.0)
+        object.__setattr__(self, "years", _validate.integer(owner, "years", self.years, low=2))
+        object.__setattr__(self, "seed", _validate.integer(owner, "seed", self.seed, low=0))
+        _validate.set_real(self, owner, "level", low=0.0, low_open=True, high=1.0, high_open=True)
+        _validate.set_real(self, owner, "cost_of_capital", low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -90,9 +146,12 @@ class PoolSpec:
     members: tuple
     admin_expense: float = 0.0
     unplaced: dict = None
+    book: PoolBook | None = None
 
     def __post_init__(self):
         owner = f"pool {self.name!r}"
+        if self.book is not None and not isinstance(self.book, PoolBook):
+            raise InputTypeError(f"{owner}: book must be a PoolBook, got {type(self.book).__name__}")
         lines = tuple(str(line) for line in self.lines)
         if not lines or len(set(lines)) != len(lines):
             raise InputError(f"{owner}: lines must be a non-empty list of distinct line names, got {list(self.lines)}")
@@ -131,6 +190,11 @@ class PoolSpec:
             if abs(total - placed) > _SHARE_TOLERANCE:
                 hint = "" if line in unplaced else " (declare the rest under unplaced if it is left open)"
                 raise InputError(f"{owner}: the shares of line {line!r} add up to {total!r}, not {placed!r}{hint}")
+
+    @property
+    def contributors(self) -> tuple:
+        """The members who bring a book, in member order."""
+        return tuple(m.name for m in self.members if m.book is not None)
 
     def share_matrix(self) -> np.ndarray:
         """``[members, lines]``: each member's signed share of each line."""
@@ -181,18 +245,18 @@ def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, rei
     gross_by_line : array_like
         ``[lines, years]``: the pool's gross loss of each line in each year.
     ceded : array_like, optional
-        Per year, what the pool's reinsurance programme recovers (0 without one); shared back to the
-        lines in proportion to their gross loss that year.
+        What the pool's reinsurance programme recovers (0 without one): ``[lines, years]`` by line,
+        or per year only, then shared back to the lines in proportion to their gross loss that year.
     reinsurance_premium : array_like, optional
-        Per year, the reinsurance premium net of ceding commission (deposit plus reinstatement
-        premiums); shared over the lines in proportion to their premium.
+        The reinsurance premium net of ceding commission (deposit plus reinstatement premiums):
+        ``[lines, years]`` by line, or per year only, then shared over the lines by their premium.
 
     Notes
     -----
-    Per line ``l``: the premium left to share is ``P_l (1 - sum of fees - admin) - R P_l / P`` and the
-    net loss ``G_l - C G_l / G``, each year; member i receives ``share_il`` of both (several
+    Per line ``l``: the premium left to share is ``P_l (1 - sum of fees - admin) - R_l,y`` and the
+    net loss ``G_l,y - C_l,y``, each year; member i receives ``share_il`` of both (several
     liability), the unplaced part the rest. Money reconciles each year: ``P = sum_i premium_i + fees
-    + admin + R`` and ``G = sum_i loss_i + C``.
+    + admin + R_y`` and ``G_y = sum_i loss_i + C_y``.
     """
     owner = "member_flows"
     prem = _validate.real_array(owner, "premium_by_line", premium_by_line, low=0.0)
@@ -203,21 +267,18 @@ def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, rei
     if not np.isfinite(gross).all() or (gross < 0).any():
         raise InputError(f"{owner}: gross_by_line must be finite and >= 0")
     years = gross.shape[1]
-    ceded = np.zeros(years) if ceded is None else _validate.real_array(owner, "ceded", ceded, low=0.0)
-    rp = np.zeros(years) if reinsurance_premium is None else _validate.real_array(owner, "reinsurance_premium",
-                                                                                   reinsurance_premium)
-    if ceded.size != years or rp.size != years:
-        raise InputError(f"{owner}: ceded and reinsurance_premium need one value per year ({years})")
     total_gross = gross.sum(axis=0)
-    if (ceded > total_gross * (1 + 1e-12) + 1e-9).any():
-        raise InputError(f"{owner}: the reinsurance recovers more than the gross loss in some year")
-    total_premium = float(prem.sum())
-    fee_rate = sum(m.fee for m in spec.members)
     with np.errstate(invalid="ignore", divide="ignore"):
         loss_share = np.where(total_gross > 0, gross / total_gross, 0.0)
-    net_loss = gross - loss_share * ceded
+    total_premium = float(prem.sum())
     premium_weight = prem / total_premium if total_premium > 0 else np.zeros(n_lines)
-    net_premium = (prem * (1.0 - fee_rate - spec.admin_expense))[:, None] - premium_weight[:, None] * rp[None, :]
+    ceded = _by_line(owner, "ceded", ceded, n_lines, years, loss_share, low=0.0)
+    rp = _by_line(owner, "reinsurance_premium", reinsurance_premium, n_lines, years, premium_weight[:, None])
+    if (ceded > gross * (1 + 1e-12) + 1e-9).any():
+        raise InputError(f"{owner}: the reinsurance recovers more than the gross loss of a line in some year")
+    fee_rate = sum(m.fee for m in spec.members)
+    net_loss = gross - ceded
+    net_premium = (prem * (1.0 - fee_rate - spec.admin_expense))[:, None] - rp
     shares = spec.share_matrix()
     unplaced = 1.0 - shares.sum(axis=0)
     shares = np.vstack([shares, unplaced])
@@ -227,24 +288,54 @@ def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, rei
     return PoolFlows(members=tuple(m.name for m in spec.members) + ("unplaced",), premium=premium,
                      fee_income=fee_income, loss=loss, result=premium + fee_income[:, None] - loss,
                      fees=fee_rate * total_premium, admin_expense=spec.admin_expense * total_premium,
-                     reinsurance_premium=rp)
+                     reinsurance_premium=rp.sum(axis=0))
+
+
+def _by_line(owner: str, name: str, values, n_lines: int, years: int, weight, low: float = -math.inf) -> np.ndarray:
+    """``[lines, years]`` from a per-line table, or from one value per year shared by ``weight``."""
+    if values is None:
+        return np.zeros((n_lines, years))
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 2:
+        if arr.shape != (n_lines, years):
+            raise InputError(f"{owner}: {name} by line must have shape {(n_lines, years)}, got {arr.shape}")
+        if not np.isfinite(arr).all() or (arr < low).any():
+            raise InputError(f"{owner}: {name} must be finite" + (f" and >= {low}" if low > -math.inf else ""))
+        return arr
+    per_year = _validate.real_array(owner, name, arr, low=low)
+    if per_year.size != years:
+        raise InputError(f"{owner}: {name} needs one value per year ({years})")
+    return weight * per_year[None, :]
 
 
 def read_pool(path) -> PoolSpec:
-    """Read a pool TOML file (``docs/pool.md``); errors name the file, the member and the field."""
+    """Read a pool TOML file (``docs/pool.md``); errors name the file, the member and the field.
+    Paths inside the file (products, portfolio, programme, members' books) are relative to it."""
+    from pathlib import Path
+
     from techins.linefile import load_toml
 
-    return pool_from_mapping(load_toml(path), str(path))
+    return pool_from_mapping(load_toml(path), str(path), base=Path(path).parent)
 
 
-def pool_from_mapping(data: dict, source: str = "pool") -> PoolSpec:
+_POOL_KEYS = {"name", "description", "lines", "admin_expense", "unplaced", "book", "member"}
+_MEMBER_KEYS = {"name", "share", "role", "fee", "book"}
+_BOOK_PATHS = ("products", "portfolio", "programme")
+
+
+def pool_from_mapping(data: dict, source: str = "pool", base=None) -> PoolSpec:
     """Build a ``PoolSpec`` from a mapping shaped like the pool file: ``name``, ``lines``,
-    ``admin_expense``, ``unplaced`` and ``[[member]]`` tables (``name``, ``share`` (a number for every
-    line, or a table by line), ``role``, ``fee``)."""
-    allowed = {"name", "lines", "admin_expense", "unplaced", "member"}
-    extra = sorted(set(data) - allowed)
+    ``admin_expense``, ``unplaced``, an optional ``[book]`` table (``PoolBook``'s fields) and
+    ``[[member]]`` tables (``name``, ``share`` (a number for every line, or a table by line), ``role``,
+    ``fee``, ``book``). Relative paths are taken from ``base`` when given."""
+    from pathlib import Path
+
+    def resolve(value):
+        return str(Path(base) / value) if base is not None and isinstance(value, str) else value
+
+    extra = sorted(set(data) - _POOL_KEYS)
     if extra:
-        raise InputError(f"{source}: unknown key {extra[0]!r}; allowed keys are {sorted(allowed)}")
+        raise InputError(f"{source}: unknown key {extra[0]!r}; allowed keys are {sorted(_POOL_KEYS)}")
     for key in ("lines", "member"):
         if key not in data:
             raise InputError(f"{source}: missing key {key!r}")
@@ -258,20 +349,40 @@ def pool_from_mapping(data: dict, source: str = "pool") -> PoolSpec:
     for i, table in enumerate(tables):
         table = dict(table)
         where = f"{source}: [[member]] {table.get('name', f'#{i + 1}')!r}"
-        unknown = sorted(set(table) - {"name", "share", "role", "fee"})
+        unknown = sorted(set(table) - _MEMBER_KEYS)
         if unknown:
-            raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed keys are ['fee', 'name', 'role', 'share']")
+            raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed keys are {sorted(_MEMBER_KEYS)}")
         if "name" not in table or "share" not in table:
             raise InputError(f"{where}: give name and share")
         share = table.pop("share")
         shares = dict(share) if isinstance(share, dict) else {line: share for line in lines}
+        if "book" in table:
+            table["book"] = resolve(table["book"])
         try:
             members.append(PoolMember(shares=shares, **table))
         except TechinsError as exc:
             raise type(exc)(f"{where}: {exc}") from None
+    book = None
+    if "book" in data:
+        book_table = data["book"]
+        if not isinstance(book_table, dict):
+            raise InputError(f"{source}: book must be a table ([book])")
+        allowed = {f.name for f in fields(PoolBook)}
+        unknown = sorted(set(book_table) - allowed)
+        if unknown:
+            raise InputError(f"{source}: [book] unknown key {unknown[0]!r}; allowed keys are {sorted(allowed)}")
+        if "products" not in book_table:
+            raise InputError(f"{source}: [book] needs products (the product catalogue folder)")
+        try:
+            book = PoolBook(**{k: resolve(v) if k in _BOOK_PATHS else v for k, v in book_table.items()})
+        except TechinsError as exc:
+            raise type(exc)(f"{source}: {exc}") from None
+        if book.portfolio is None and not any(m.book for m in members):
+            raise InputError(f"{source}: [book] has no portfolio and no member brings a book; give book.portfolio "
+                             f"or a book for the members who bring policies")
     try:
         return PoolSpec(name=str(data.get("name", "pool")), lines=tuple(lines), members=tuple(members),
-                        admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"))
+                        admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"), book=book)
     except TechinsError as exc:
         raise type(exc)(f"{source}: {exc}") from None
 

@@ -15,6 +15,7 @@ the reinstatement premium is ``P / L * sum_k c_k min(max(S_L - (k - 1) L, 0), L)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, fields
 
@@ -26,7 +27,7 @@ from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import treaties as kernels
 
 __all__ = ["QuotaShare", "Surplus", "PerRiskXL", "OccurrenceXL", "AggregateXL", "Programme", "ProgrammeResult",
-           "OccurrenceTable", "TREATY_TYPES", "read_programme", "programme_from_mapping", "apply_programme",
+           "OccurrenceTable", "TREATY_TYPES", "TreatyAccounts", "treaty_accounts", "read_programme", "programme_from_mapping", "apply_programme",
            "apply_to_table", "apply_to_occurrences", "sundt_premium", "exact_treaty", "burning_cost"]
 
 
@@ -66,15 +67,19 @@ class Surplus:
 
 @dataclass(frozen=True)
 class PerRiskXL:
-    """``limit xs retention`` on each policy's loss in each occurrence."""
+    """``limit xs retention`` on each policy's loss in each occurrence; ``premium`` (money, optional)
+    is what the reinsurer charges a year."""
 
     limit: float
     retention: float
+    premium: float | None = None
     name: str = "per-risk XL"
 
     def __post_init__(self):
         _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
         _validate.set_real(self, self.name, "retention", low=0.0)
+        if self.premium is not None:
+            _validate.set_real(self, self.name, "premium", low=0.0)
 
     def kernel(self):
         return kernels.PER_RISK_XL, (self.limit, self.retention, 0.0), ()
@@ -137,24 +142,29 @@ class OccurrenceXL:
 
 @dataclass(frozen=True)
 class AggregateXL:
-    """``limit xs attachment`` on the year's total (an aggregate excess of loss / stop loss)."""
+    """``limit xs attachment`` on the year's total (an aggregate excess of loss / stop loss);
+    ``premium`` (money, optional) is what the reinsurer charges a year."""
 
     limit: float
     attachment: float
+    premium: float | None = None
     name: str = "aggregate XL"
 
     def __post_init__(self):
         _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
         _validate.set_real(self, self.name, "attachment", low=0.0)
+        if self.premium is not None:
+            _validate.set_real(self, self.name, "premium", low=0.0)
 
     @classmethod
     def on_premium(cls, limit_share: float, attachment_share: float, subject_premium: float,
-                   name: str = "stop loss") -> "AggregateXL":
+                   name: str = "stop loss", premium: float | None = None) -> "AggregateXL":
         """A stop loss written as loss ratios: ``limit_share`` xs ``attachment_share`` of the subject
         premium (e.g. 50% xs 110%)."""
-        premium = _validate.real(name, "subject_premium", subject_premium, low=0.0, low_open=True)
-        return cls(limit=_validate.real(name, "limit_share", limit_share, low=0.0, low_open=True, allow_inf=True) * premium,
-                   attachment=_validate.real(name, "attachment_share", attachment_share, low=0.0) * premium, name=name)
+        subject = _validate.real(name, "subject_premium", subject_premium, low=0.0, low_open=True)
+        return cls(limit=_validate.real(name, "limit_share", limit_share, low=0.0, low_open=True, allow_inf=True) * subject,
+                   attachment=_validate.real(name, "attachment_share", attachment_share, low=0.0) * subject,
+                   premium=premium, name=name)
 
     def kernel(self):
         return kernels.AGGREGATE_XL, (self.limit, self.attachment, 0.0), ()
@@ -268,6 +278,10 @@ class ProgrammeResult:
     occurrences : pandas.DataFrame or None
         When kept: one row per occurrence, ``year, occurrence_id, gross, ceded_<t>...,
         reinstatement_<t>..., net``.
+    group_gross, group_net : numpy.ndarray or None
+        When groups of policies were given: ``[groups, years]``, each group's gross and net (what a
+        treaty takes from an occurrence is shared back to its rows in proportion to their net, so a
+        group's net is its rows' net after every treaty).
     """
 
     programme: Programme
@@ -276,6 +290,8 @@ class ProgrammeResult:
     ceded: np.ndarray
     reinstatement_factor: np.ndarray
     occurrences: pd.DataFrame | None = None
+    group_gross: np.ndarray | None = None
+    group_net: np.ndarray | None = None
 
     @property
     def years(self) -> int:
@@ -372,22 +388,42 @@ class OccurrenceTable:
 
 
 def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=None, keep_occurrences: bool = False,
-                   threads: int | None = None) -> ProgrammeResult:
-    """Apply ``programme`` to a grouped occurrence table (see ``OccurrenceTable``)."""
-    from techins.engine import _numba_threads
+                   threads: int | None = None, groups=None) -> ProgrammeResult:
+    """Apply ``programme`` to a grouped occurrence table (see ``OccurrenceTable``).
 
+    ``groups``, optional, gives each policy (row index) a group code ``0..G-1`` (e.g. its line, or the
+    member who brought it): the result then carries each group's gross and net per year.
+    """
     if not isinstance(programme, Programme):
         raise InputTypeError(f"apply_to_table: programme must be a Programme, got {type(programme).__name__}")
-    codes, params, rates = programme.kernel_arrays()
     insured = _sum_insured(programme, table.policy, sum_insured)
+    group_of = None if groups is None else _group_codes(groups, table.policy)
+    result, row_net = _run_programme(table, programme, insured, keep_occurrences, threads)
+    if group_of is None:
+        return result
+    n_groups = int(group_of.max(initial=-1)) + 1
+    group_gross, group_net = np.zeros((n_groups, table.years)), np.zeros((n_groups, table.years))
+    first, gross_span, net_span = _group_sums(table, row_net, group_of, n_groups)
+    group_gross[:, first:first + gross_span.shape[1]] = gross_span
+    group_net[:, first:first + net_span.shape[1]] = net_span
+    return dataclasses.replace(result, group_gross=group_gross, group_net=group_net)
+
+
+def _run_programme(table: OccurrenceTable, programme: Programme, insured: np.ndarray, keep_occurrences: bool,
+                   threads) -> tuple[ProgrammeResult, np.ndarray]:
+    """The kernel over ``table``: the programme's result and each row's net."""
+    from techins.engine import _numba_threads
+
+    codes, params, rates = programme.kernel_arrays()
     n_occ, n_t, years = table.n_occurrences, codes.size, table.years
     kept = n_occ if keep_occurrences else 0
     occ_ceded, occ_reinst, occ_net = np.zeros((kept, n_t)), np.zeros((kept, n_t)), np.zeros(kept)
     gross, net = np.empty(years), np.empty(years)
     ceded, factor = np.empty((years, n_t)), np.empty((years, n_t))
+    row_net = np.empty_like(table.loss)
     with _numba_threads(threads):
         kernels.apply_programme(table.year_start, table.occ_start, table.policy, table.loss, insured, codes, params,
-                                rates, gross, net, ceded, factor, occ_ceded, occ_reinst, occ_net)
+                                rates, gross, net, ceded, factor, occ_ceded, occ_reinst, occ_net, row_net)
     occurrences = None
     if keep_occurrences:
         occ_gross = np.add.reduceat(table.loss, table.occ_start[:-1]) if n_occ else np.zeros(0)
@@ -396,8 +432,33 @@ def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=
             occurrences[f"ceded_{treaty.name}"] = occ_ceded[:, t]
             occurrences[f"reinstatement_{treaty.name}"] = occ_reinst[:, t]
         occurrences["net"] = occ_net
-    return ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
-                           occurrences=occurrences)
+    result = ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
+                             occurrences=occurrences)
+    return result, row_net
+
+
+def _group_sums(table: OccurrenceTable, row_net: np.ndarray, group_of: np.ndarray, n_groups: int):
+    """Each group's gross and net over the years the table spans: ``(first year, [G, span], [G, span])``."""
+    if table.loss.size == 0:
+        return 0, np.zeros((n_groups, 0)), np.zeros((n_groups, 0))
+    row_year = np.repeat(table.occ_year, np.diff(table.occ_start))
+    first = int(row_year.min())
+    span = int(row_year.max()) - first + 1
+    key = group_of[table.policy] * span + (row_year - first)
+    gross = np.bincount(key, weights=table.loss, minlength=n_groups * span).reshape(n_groups, span)
+    net = np.bincount(key, weights=row_net, minlength=n_groups * span).reshape(n_groups, span)
+    return first, gross, net
+
+
+def _group_codes(groups, policy: np.ndarray) -> np.ndarray:
+    codes = np.asarray(groups)
+    if codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
+        raise InputTypeError("groups must be a 1-D array of integer group codes, one per policy")
+    if codes.size and codes.min() < 0:
+        raise InputError(f"groups must be >= 0, got {int(codes.min())}")
+    if policy.size and policy.max() >= codes.size:
+        raise InputError(f"groups has {codes.size} entries but the table has policy {int(policy.max())}")
+    return codes.astype(np.int64)
 
 
 def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programme: Programme, *, sum_insured=None,
@@ -411,15 +472,16 @@ def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programm
 
 
 def apply_programme(result, programme: Programme, *, keep_occurrences: bool = False,
-                    threads: int | None = None) -> ProgrammeResult:
+                    threads: int | None = None, groups=None) -> ProgrammeResult:
     """Apply ``programme`` to every occurrence of a simulated book (``techins.simulate(portfolio)``),
     streaming the occurrence table one chunk of years at a time (each chunk is drawn again from its
     own seed stream: the same occurrences as the run).
 
-    The occurrences are the policies' losses after their occurrence terms and before their annual
-    aggregate terms (``techins.engine.occurrence_chunks``); where policies' aggregates bind, the
-    programme's gross exceeds the book's annual loss. The surplus treaty reads each policy's
-    ``sum_insured``.
+    The occurrences are the policies' losses after their occurrence terms and after their annual
+    aggregate terms (and their contracts'), cut pro rata within the policy's year as the simulation
+    cuts them (``techins.engine.cut_by_annual_terms``): the programme's gross in a year is the book's
+    annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one integer code
+    per policy of the book) adds each group's gross and net per year (``ProgrammeResult.group_net``).
     """
     from techins.engine import occurrence_arrays
     from techins.results import BookResult
@@ -431,9 +493,18 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     gross, net = np.zeros(result.years), np.zeros(result.years)
     ceded, factor = np.zeros((result.years, n_t)), np.zeros((result.years, n_t))
     tables = []
-    for year, occurrence_id, policy, loss in occurrence_arrays(result):
-        part = apply_to_occurrences(year, occurrence_id, policy, loss, result.years, programme, sum_insured=insured,
-                                    keep_occurrences=keep_occurrences, threads=threads)
+    if groups is not None:
+        groups = _group_codes(groups, np.arange(result.portfolio.n_policies))
+        n_groups = int(groups.max(initial=-1)) + 1
+        group_gross, group_net = np.zeros((n_groups, result.years)), np.zeros((n_groups, result.years))
+    for year, occurrence_id, policy, loss in occurrence_arrays(result, after_aggregates=True):
+        table = OccurrenceTable.from_arrays(year, occurrence_id, policy, loss, result.years)
+        part, row_net = _run_programme(table, programme, _sum_insured(programme, table.policy, insured),
+                                       keep_occurrences, threads)
+        if groups is not None:
+            first, gross_span, net_span = _group_sums(table, row_net, groups, n_groups)
+            group_gross[:, first:first + gross_span.shape[1]] += gross_span
+            group_net[:, first:first + net_span.shape[1]] += net_span
         # each chunk fills its own years and leaves the others at zero, so these sums are exact
         gross += part.gross
         net += part.net
@@ -442,7 +513,155 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
         if keep_occurrences:
             tables.append(part.occurrences)
     return ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
-                           occurrences=pd.concat(tables, ignore_index=True) if keep_occurrences else None)
+                           occurrences=pd.concat(tables, ignore_index=True) if keep_occurrences else None,
+                           group_gross=group_gross if groups is not None else None,
+                           group_net=group_net if groups is not None else None)
+
+
+@dataclass(frozen=True, eq=False)
+class TreatyAccounts:
+    """Money between the cedent and each treaty, per simulated year (``treaty_accounts``).
+
+    Attributes
+    ----------
+    treaties : tuple of str
+    basis : tuple of str
+        How each treaty's premium was set: ``"ceded share"`` (a proportional treaty's share of the
+        premium), ``"given"`` (the treaty's ``premium``), ``"rate on line"`` or ``"technical"`` (no
+        premium given: the simulated technical price, Sundt's for an occurrence XL).
+    premium, commission : numpy.ndarray
+        ``[treaties]``: the fixed premium a year (ceded premium, deposit) and the ceding commission
+        the reinsurer pays back.
+    reinstatement_premium, ceded : numpy.ndarray
+        ``[years, treaties]``.
+    group_weight : numpy.ndarray or None
+        ``[groups, treaties]``: each group's part of each treaty's premium (by the premium it cedes).
+    """
+
+    treaties: tuple
+    basis: tuple
+    premium: np.ndarray
+    commission: np.ndarray
+    reinstatement_premium: np.ndarray
+    ceded: np.ndarray
+    group_weight: np.ndarray | None = None
+
+    @property
+    def paid(self) -> np.ndarray:
+        """``[years, treaties]``: premium less commission plus the year's reinstatement premium."""
+        return (self.premium - self.commission)[None, :] + self.reinstatement_premium
+
+    @property
+    def reinsurer_result(self) -> np.ndarray:
+        """``[years, treaties]``: what each treaty's reinsurers keep: paid less ceded."""
+        return self.paid - self.ceded
+
+    def paid_by_group(self) -> np.ndarray:
+        """``[groups, years]``: the reinsurance premium each group pays each year."""
+        if self.group_weight is None:
+            raise InputError("paid_by_group: the accounts were made without groups")
+        return self.group_weight @ self.paid.T
+
+    def table(self) -> pd.DataFrame:
+        """Per treaty: premium, commission, expected reinstatement premium, expected ceded loss and the
+        reinsurers' expected result, each expectation with its standard error."""
+        n = self.ceded.shape[0]
+        result = self.reinsurer_result
+        rows = []
+        for t, name in enumerate(self.treaties):
+            rows.append({"treaty": name, "premium_basis": self.basis[t], "premium": float(self.premium[t]),
+                         "commission": float(self.commission[t]),
+                         "expected_reinstatement_premium": float(self.reinstatement_premium[:, t].mean()),
+                         "expected_ceded": float(self.ceded[:, t].mean()),
+                         "expected_ceded_stderr": _stderr(self.ceded[:, t]),
+                         "expected_reinsurer_result": float(result[:, t].mean()),
+                         "expected_reinsurer_result_stderr": _stderr(result[:, t]),
+                         "prob_reinsurer_loss": float(np.mean(result[:, t] < 0.0)) if n else math.nan})
+        return pd.DataFrame(rows)
+
+
+def treaty_accounts(result: ProgrammeResult, subject_premium, *, sum_insured=None, load: float = 0.0,
+                    groups=None) -> TreatyAccounts:
+    """The premium each treaty of a programme costs the cedent, year by year.
+
+    Parameters
+    ----------
+    result : ProgrammeResult
+        The programme over simulated years (its ceded losses and reinstatement factors).
+    subject_premium : array_like
+        The cedent's gross premium of each policy (row) of the book.
+    sum_insured : array_like, optional
+        Each policy's sum insured (needed by a surplus treaty).
+    load : float
+        For a treaty without a premium: the technical price ``E[ceded] + load * sd`` (Sundt's
+        ``(E[ceded] + load sd) / (1 + E[reinstatement factor])`` for an occurrence XL).
+    groups : array_like of int, optional
+        A group code per policy (e.g. its line): each group's part of each premium is returned.
+
+    Notes
+    -----
+    Proportional treaties in inuring order cede their share of the premium still held (a quota
+    share ``q`` of it, a surplus each policy's ceded fraction ``min(n R, (SI - R)^+) / SI``) and get
+    back their ceding commission; an occurrence XL costs its deposit premium plus, each year,
+    deposit x reinstatement factor; other non-proportional treaties their premium. A
+    non-proportional premium is shared among groups by the premium they still hold.
+    """
+    owner = "treaty_accounts"
+    if not isinstance(result, ProgrammeResult):
+        raise InputTypeError(f"{owner}: expected a ProgrammeResult, got {type(result).__name__}")
+    held = _validate.real_array(owner, "subject_premium", subject_premium, low=0.0).copy()
+    load = _validate.real(owner, "load", load, low=0.0)
+    group_of = None if groups is None else _group_codes(groups, np.arange(held.size))
+    if group_of is not None and group_of.size != held.size:
+        raise InputError(f"{owner}: groups needs one code per policy ({held.size}), got {group_of.size}")
+    n_groups = 0 if group_of is None else int(group_of.max(initial=-1)) + 1
+    treaties = result.programme.treaties
+    n_t, years = len(treaties), result.years
+    premium, commission = np.zeros(n_t), np.zeros(n_t)
+    reinstatement = np.zeros((years, n_t))
+    weight = np.zeros((n_groups, n_t))
+    basis = []
+    for t, treaty in enumerate(treaties):
+        x = result.ceded[:, t]
+        sd = float(np.std(x, ddof=1)) if years > 1 else 0.0
+        if isinstance(treaty, (QuotaShare, Surplus)):
+            if isinstance(treaty, QuotaShare):
+                fraction = np.full(held.size, treaty.cession)
+            else:
+                insured = _sum_insured(result.programme, np.arange(held.size), sum_insured)
+                fraction = np.where(insured > 0.0, np.minimum(treaty.lines * treaty.retention,
+                                                              np.maximum(insured - treaty.retention, 0.0))
+                                    / np.where(insured > 0.0, insured, 1.0), 0.0)
+            ceded_premium = fraction * held
+            held = held - ceded_premium
+            premium[t] = ceded_premium.sum()
+            commission[t] = getattr(treaty, "ceding_commission", 0.0) * premium[t]
+            basis.append("ceded share")
+            by_group = ceded_premium
+        else:
+            if isinstance(treaty, OccurrenceXL):
+                factor = result.reinstatement_factor[:, t]
+                deposit = treaty.deposit_premium
+                basis.append("given" if treaty.premium is not None else
+                             "rate on line" if treaty.rate_on_line is not None else "technical")
+                if deposit is None:
+                    deposit = (x.mean() + load * sd) / (1.0 + factor.mean())
+                premium[t] = deposit
+                reinstatement[:, t] = deposit * factor
+            else:
+                basis.append("given" if treaty.premium is not None else "technical")
+                premium[t] = treaty.premium if treaty.premium is not None else x.mean() + load * sd
+            by_group = held
+        if group_of is not None:
+            total = by_group.sum()
+            weight[:, t] = np.bincount(group_of, weights=by_group, minlength=n_groups) / total if total > 0 else 0.0
+    return TreatyAccounts(treaties=tuple(t.name for t in treaties), basis=tuple(basis), premium=premium,
+                          commission=commission, reinstatement_premium=reinstatement, ceded=result.ceded.copy(),
+                          group_weight=weight if group_of is not None else None)
+
+
+def _stderr(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
 
 
 def sundt_premium(expected_layer_bands, limit: float, reinstatements) -> float:

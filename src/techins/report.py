@@ -20,7 +20,7 @@ import pandas as pd
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "TABLES", "output_folder", "write_priced", "write_programme"]
+__all__ = ["MARKER", "TABLES", "output_folder", "write_priced", "write_programme", "write_pool"]
 
 MARKER = ".techins-output"
 TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
@@ -110,6 +110,149 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
     report = {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records"), "files": files}
     (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
     return files
+
+
+def write_pool(run, folder: Path, meta: dict) -> dict:
+    """Write a pool run (``techins.pool_run.PoolRun``): the member, line, treaty, allocation,
+    contribution and per-year tables (CSV and Parquet), the plots of the members' results and of the
+    capital allocation, a summary and ``run.json``; return the file names by kind."""
+    folder = Path(folder)
+    tables = {"members": run.members, "lines": run.lines, "allocation": run.allocation, "years": run.annual}
+    if run.treaties is not None:
+        tables["treaties"] = run.treaties
+    if run.contributions is not None:
+        tables["contributions"] = run.contributions
+    files = {}
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    plot_member_results(run, folder / "member_results.png")
+    plot_allocation(run, folder / "allocation.png")
+    files["plots"] = ["member_results.png", "allocation.png"]
+    (folder / "summary.md").write_text(pool_summary_markdown(run, meta), encoding="utf-8")
+    files["summary"] = ["summary.md"]
+    report = {"meta": meta, "pool": run.pool, "files": files}
+    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
+    files["run"] = ["run.json"]
+    return files
+
+
+def plot_member_results(run, path: Path) -> None:
+    """Each member's annual result: box from the 25th to the 75th percentile, whiskers at the 1st
+    and 99th, the mean marked; members side by side."""
+    from matplotlib.figure import Figure
+
+    names = [m.name for m in run.spec.members]
+    results = run.flows.result[:len(names)]
+    q = np.percentile(results, [1, 25, 50, 75, 99], axis=1)
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    stats = [{"label": name, "whislo": q[0, i], "q1": q[1, i], "med": q[2, i], "q3": q[3, i], "whishi": q[4, i],
+              "mean": float(results[i].mean()), "fliers": []} for i, name in enumerate(names)]
+    ax.bxp(stats, showmeans=True, meanline=False)
+    ax.axhline(0.0, color="grey", linewidth=1)
+    ax.set_ylabel("annual result (premium + fees - losses)")
+    ax.set_title(f"{run.spec.name}: members' annual results (box 25-75%, whiskers 1-99%, mean marked)")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.savefig(path, dpi=110)
+
+
+def plot_allocation(run, path: Path) -> None:
+    """Capital per member by method (standalone, proportional to share, Euler, Shapley), grouped bars;
+    when members bring books, a second panel: each book's capital alone and in the pooled book (its
+    standalone capital less its Shapley value of the diversification benefit)."""
+    from matplotlib.figure import Figure
+
+    table = run.allocation[run.allocation["member"] != "pool"]
+    methods = [("standalone_capital", "standalone"), ("proportional_to_share", "proportional to share"),
+               ("euler_capital", "Euler / co-TVaR"), ("shapley_capital", "Shapley")]
+    books = run.contributions
+    fig = Figure(figsize=(9, 9 if books is not None else 5), layout="constrained")
+    axes = fig.subplots(2 if books is not None else 1, 1, squeeze=False)[:, 0]
+    ax = axes[0]
+    x = np.arange(len(table))
+    width = 0.8 / len(methods)
+    for k, (column, label) in enumerate(methods):
+        if column in table:
+            ax.bar(x + (k - (len(methods) - 1) / 2) * width, table[column], width=width, label=label)
+    ax.axhline(0.0, color="grey", linewidth=1)
+    ax.set_xticks(x, table["member"], rotation=20)
+    ax.set_ylabel(f"capital (TVaR {run.pool['level']:.0%} less mean)")
+    ax.set_title(f"{run.spec.name}: capital of each member's share by method (pool {run.pool['pool_capital']:,.0f})")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    if books is not None:
+        ax = axes[1]
+        x = np.arange(len(books))
+        ax.bar(x - 0.2, books["standalone_capital"], width=0.4, label="book alone")
+        ax.bar(x + 0.2, books["capital_in_pool"], width=0.4, label="book in the pool (Shapley)")
+        ax.set_xticks(x, books["member"], rotation=20)
+        ax.set_ylabel("capital of the gross book")
+        ax.set_title(f"Pooling the members' books: diversification benefit "
+                     f"{books.attrs['diversification_benefit']:,.0f} shared by the Shapley value")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=110)
+
+
+def pool_summary_markdown(run, meta: dict) -> str:
+    """A one-page Markdown summary of a pool run: the pool's money, each member, each treaty."""
+    p = run.pool
+    lines = [
+        f"# Pool run: {p['pool']}", "",
+        f"- pool file: {meta.get('pool_file')}; {p['policies']:,} policies ({p['coverage_rows']:,} coverage rows), "
+        f"{p['members']} members",
+        f"- simulation: {p['years']:,} years, seed {p['seed']}; ± is one Monte Carlo standard error",
+        f"- capital: TVaR {p['level']:.0%} of the annual outcome (losses less income) less its mean", "",
+        "## The pool", "",
+        "| figure | value |", "|---|---:|",
+        f"| gross premium | {_money(p['premium'])} |",
+        f"| lead and fronting fees | {_money(p['fees'])} |",
+        f"| administration expenses | {_money(p['admin_expense'])} |",
+        f"| reinsurance premium (expected, net of commission) | {_money(p['expected_reinsurance_premium'])} |",
+        f"| expected gross loss | {_money(p['expected_gross'])} ± {_money(p['expected_gross_stderr'])} |",
+        f"| expected recoveries | {_money(p['expected_ceded'])} |",
+        f"| expected net loss | {_money(p['expected_net'])} |",
+        f"| pool capital (members) | {_money(p['pool_capital'])} |",
+        f"| largest money-reconciliation error | {p['premium_reconciliation_error']:.2g} (premium), "
+        f"{p['loss_reconciliation_error']:.2g} (loss) |", "",
+        "## Members", "",
+        "| member | role | premium | fee income | expected loss | expected result | ± | P(loss-making) | "
+        "Euler capital | Shapley capital | return on Euler capital |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in run.members.itertuples():
+        euler = getattr(r, "euler_capital", math.nan)
+        shapley = getattr(r, "shapley_capital", math.nan)
+        roc = getattr(r, "return_on_euler_capital", math.nan)
+        lines.append(f"| {r.member} | {r.role} | {_money(r.premium)} | {_money(r.fee_income)} | "
+                     f"{_money(r.expected_loss)} | {_money(r.expected_result)} | {_money(r.expected_result_stderr)} | "
+                     f"{r.prob_loss_making:.1%} | {_money(euler)} | {_money(shapley)} | "
+                     + (f"{roc:.1%} |" if math.isfinite(roc) else "— |"))
+    if run.treaties is not None:
+        lines += ["", "## Treaties", "", "| treaty | premium (basis) | commission | expected ceded | ± | "
+                  "reinsurer's expected result |", "|---|---:|---:|---:|---:|---:|"]
+        for r in run.treaties.itertuples():
+            lines.append(f"| {r.treaty} | {_money(r.premium)} ({r.premium_basis}) | {_money(r.commission)} | "
+                         f"{_money(r.expected_ceded)} | {_money(r.expected_ceded_stderr)} | "
+                         f"{_money(r.expected_reinsurer_result)} |")
+    if run.contributions is not None:
+        c = run.contributions
+        lines += ["", "## Diversification from pooling the members' books (gross)", "",
+                  f"Pooled capital {_money(c.attrs['pooled_capital'])}; benefit {_money(c.attrs['diversification_benefit'])} "
+                  f"shared by the Shapley value ({c.attrs['shapley_method']}).", "",
+                  "| member | brings a book | expected gross | standalone capital | Shapley benefit | capital in pool |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for r in c.itertuples():
+            lines.append(f"| {r.member} | {'yes' if r.brings_book else 'no'} | {_money(r.expected_gross)} | "
+                         f"{_money(r.standalone_capital)} | {_money(r.shapley_benefit)} | {_money(r.capital_in_pool)} |")
+    lines += ["", "Files: `members.*`, `lines.*`, `allocation.*`, `years.*`"
+              + (", `treaties.*`" if run.treaties is not None else "")
+              + (", `contributions.*`" if run.contributions is not None else "")
+              + " (CSV and Parquet), `member_results.png`, `allocation.png`, `run.json`.", ""]
+    return "\n".join(lines)
 
 
 def plot_ep_curves(ep: pd.DataFrame, path: Path, currency: str) -> None:

@@ -129,14 +129,14 @@ def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rat
 
 @jit_parallel
 def apply_programme(year_start, occ_start, policy, loss, sum_insured, codes, params, rates, year_gross, year_net,
-                    year_ceded, year_factor, occ_ceded, occ_reinst, occ_net):
+                    year_ceded, year_factor, occ_ceded, occ_reinst, occ_net, net):
     """Apply the treaties ``codes`` (in order) to every occurrence; write per year the gross, the net,
     each treaty's ceded loss and its reinstatement premium per unit of deposit premium (occurrence XL
     only). When ``occ_net`` has one entry per occurrence, the same per occurrence into ``occ_ceded``,
-    ``occ_reinst`` and ``occ_net`` (otherwise they may be empty)."""
+    ``occ_reinst`` and ``occ_net`` (otherwise they may be empty). ``net`` (one per row) receives each
+    row's loss after every treaty."""
     years = year_start.size - 1
     keep = occ_net.size > 0
-    net = np.empty_like(loss)
     for y in prange(years):
         gross = 0.0
         for r in range(occ_start[year_start[y]], occ_start[year_start[y + 1]]):
