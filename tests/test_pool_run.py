@@ -109,6 +109,11 @@ def check_money_and_allocation(run):
         t = run.treaties
         expected_paid = (t["premium"] - t["commission"] + t["expected_reinstatement_premium"]).sum()
         assert years["reinsurance_premium"].mean() == pytest.approx(expected_paid, rel=1e-10)
+        # each treaty's reinsurers: what they are paid less what they pay, year by year
+        reinsurers = years[[f"reinsurer_result_{name}" for name in t["treaty"]]].sum(axis=1)
+        np.testing.assert_allclose(reinsurers, years["reinsurance_premium"] - years["ceded"], rtol=1e-9, atol=1e-3)
+        np.testing.assert_allclose(years[[f"reinsurer_result_{name}" for name in t["treaty"]]].mean(),
+                                   t["expected_reinsurer_result"], rtol=1e-9)
     members = run.members[run.members["role"] != "unplaced"]
     for column in ("proportional_to_share", "euler_capital", "shapley_capital"):
         assert members[column].sum() == pytest.approx(p["pool_capital"], rel=1e-9)

@@ -52,7 +52,8 @@ class PoolRun:
         When members bring books: each book's gross loss, standalone capital, Shapley value of the
         diversification benefit of pooling the books (with its error) and capital in the pool.
     annual : pandas.DataFrame
-        Per simulated year: pool gross, ceded, net, reinsurance premium, each member's result.
+        Per simulated year: pool gross, ceded, net, reinsurance premium, each member's result and
+        each treaty's result for its reinsurers.
     pool : dict
         The pool's figures (plain floats), with the largest money-reconciliation error.
     book_result : techins.BookResult
@@ -110,11 +111,12 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
                                    load=book.reinsurance_load, groups=line_of_row)
         paid_by_line = accounts.paid_by_group()
         treaties = _treaty_table(applied, accounts, book.level)
+        treaty_results = dict(zip(accounts.treaties, accounts.reinsurer_result.T))
     else:
         from techins.engine import annual_by_group
 
         gross_g = annual_by_group(result, groups)
-        net_g, paid_by_line, treaties = gross_g, np.zeros((n_lines, years)), None
+        net_g, paid_by_line, treaties, treaty_results = gross_g, np.zeros((n_lines, years)), None, {}
     gross_g = _padded(gross_g, n_lines * n_books).reshape(n_lines, n_books, years)
     net_g = _padded(net_g, n_lines * n_books).reshape(n_lines, n_books, years)
     gross_by_line, net_by_line = gross_g.sum(axis=1), net_g.sum(axis=1)
@@ -131,7 +133,7 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
     fee_rate = sum(m.fee for m in spec.members) + spec.admin_expense
     line_outcome = net_by_line + paid_by_line - (premium_by_line * (1.0 - fee_rate))[:, None]
     lines = _line_table(spec, premium_by_line, gross_by_line, net_by_line, line_outcome, level)
-    annual = _annual_table(flows, gross_by_line, net_by_line)
+    annual = _annual_table(flows, gross_by_line, net_by_line, treaty_results)
     pool = _pool_figures(spec, flows, premium_by_line, gross_by_line, net_by_line, allocation, years, seed,
                          len(policies), product_book)
     return PoolRun(spec=spec, flows=flows, members=members, lines=lines, treaties=treaties, allocation=allocation,
@@ -320,12 +322,14 @@ def _contributions(spec: PoolSpec, books: np.ndarray, level: float, seed: int) -
     return table
 
 
-def _annual_table(flows: PoolFlows, gross_by_line, net_by_line) -> pd.DataFrame:
+def _annual_table(flows: PoolFlows, gross_by_line, net_by_line, treaty_results: dict) -> pd.DataFrame:
     gross, net = gross_by_line.sum(axis=0), net_by_line.sum(axis=0)
     table = pd.DataFrame({"year": np.arange(gross.size), "gross": gross, "ceded": gross - net, "net": net,
                           "reinsurance_premium": flows.reinsurance_premium})
     for i, name in enumerate(flows.members):
         table[f"result_{name}"] = flows.result[i]
+    for name, result in treaty_results.items():
+        table[f"reinsurer_result_{name}"] = result
     return table
 
 
