@@ -1,0 +1,355 @@
+"""The SQLite run store: exact round trips, run order, previous(), all-or-nothing saves, and refusal of
+files that are not techins stores."""
+
+import doctest
+import json
+import math
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import techins.backtest.store as store_module
+from techins.backtest.store import SCHEMA_VERSION, RunStore, StoredRun
+from techins.errors import InputError, InputTypeError
+
+META = {"parameters": {"level": 0.95, "lines": ["cyber", "ip"]}, "inputs_hash": "sha256:ab12",
+        "code_version": "0.1.0"}
+
+
+def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Equal values, dtypes and column order, and float bits equal too (so -0.0 is not 0.0)."""
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    for column in want.columns:
+        if want[column].dtype == np.float64:
+            a, b = got[column].to_numpy(), want[column].to_numpy()
+            assert np.array_equal(np.isnan(a), np.isnan(b)), column
+            finite = ~np.isnan(b)
+            assert np.array_equal(a[finite].view(np.int64), b[finite].view(np.int64)), column
+
+
+def every_dtype() -> pd.DataFrame:
+    return pd.DataFrame({
+        "loss": np.array([1.5, -0.0, np.nan, np.inf, -np.inf, 5e-324]),
+        "count": np.array([0, -1, 2**63 - 1, -(2**63), 7, 42], dtype=np.int64),
+        "flag": [True, False, True, True, False, False],
+        "line": pd.array(["cyber", None, "", "Ünïcødé ✓", "日本語", "a\x00b"], dtype="str"),
+        "note": pd.array(["x", "y", None, "z", "", "w"], dtype=pd.StringDtype("python", na_value=np.nan)),
+        "code": pd.array(["a", None, "b", "c", "d", "e"], dtype="string"),
+        "raw": pd.Series(["p", None, "q", "r", "s", "t"], dtype=object),
+    })
+
+
+def snapshot(path):
+    """Everything a failed save must leave as it was: the schema, every table's rows, the header id."""
+    with closing(sqlite3.connect(path)) as con:
+        master = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        counts = {name: con.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+                  for kind, name, _, _ in master if kind == "table"}
+        dump = list(con.iterdump())
+        application_id = con.execute("PRAGMA application_id").fetchone()[0]
+    return master, counts, dump, application_id
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "runs.sqlite"
+
+
+def test_round_trip_of_every_dtype_empty_and_unicode(path):
+    tables = {"ave": every_dtype(), "empty": every_dtype().iloc[:0], "no_columns": pd.DataFrame(index=range(3)),
+              "nothing": pd.DataFrame(), "crédibilité \"q\"": every_dtype()[["line", "loss"]]}
+    with RunStore(path) as store:
+        run_id = store.save("cyber", tables, **META)
+    run = RunStore(path).load(run_id)
+    assert isinstance(run, StoredRun)
+    assert (run.run_id, run.scope, run.status) == (run_id, "cyber", "complete")
+    assert (run.code_version, run.inputs_hash, run.parameters) == ("0.1.0", "sha256:ab12", META["parameters"])
+    assert list(run.tables) == list(tables)
+    for name, table in tables.items():
+        assert_same_frame(run.tables[name], table)
+    assert run.started.tzinfo is not None and run.started <= run.finished
+
+
+def test_tables_are_queryable_with_sql(path):
+    store = RunStore(path)
+    run_id = store.save("cyber", {"ave": every_dtype()}, **META)
+    with closing(sqlite3.connect(path)) as con:
+        rows = con.execute('SELECT row, loss, count, flag, line FROM result_ave WHERE run_id = ? ORDER BY row',
+                           (run_id,)).fetchall()
+        columns = json.loads(con.execute("SELECT columns FROM run_tables WHERE run_id = ?", (run_id,)).fetchone()[0])
+    assert rows[0] == (0, 1.5, 0, 1, "cyber")
+    assert rows[2][1] is None and rows[3][1] == math.inf
+    assert columns[:3] == [["loss", "float64"], ["count", "int64"], ["flag", "bool"]]
+
+
+def test_runs_listed_oldest_first_and_by_scope(path):
+    store = RunStore(path)
+    start = datetime(2024, 3, 31, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    ids = [store.save(scope, {"ave": every_dtype()}, started=start + timedelta(days=i), **META)
+           for i, scope in enumerate(["cyber", "ip", "cyber"])]
+    assert ids == [1, 2, 3]
+    runs = store.runs()
+    assert runs["run_id"].tolist() == ids
+    assert runs["scope"].tolist() == ["cyber", "ip", "cyber"]
+    assert runs["started"].iloc[0] == pd.Timestamp("2024-03-31T10:00:00Z")
+    assert str(runs["started"].dtype) == "datetime64[us, UTC]"
+    assert json.loads(runs["parameters"].iloc[0]) == META["parameters"]
+    assert runs["n_tables"].tolist() == [1, 1, 1]
+    assert store.runs("cyber")["run_id"].tolist() == [1, 3]
+    assert store.runs("none").empty and list(store.runs("none").columns) == list(runs.columns)
+
+
+def test_previous_finds_the_run_before(path):
+    store = RunStore(path)
+    first = store.save("cyber", {"ave": every_dtype()}, **META)
+    store.save("ip", {"ave": every_dtype()}, **META)
+    third = store.save("cyber", {"ave": every_dtype().iloc[:2]}, **META)
+    assert store.previous("cyber").run_id == third
+    assert store.previous("cyber", before=third).run_id == first
+    assert store.previous("cyber", before=np.int64(third)).run_id == first
+    assert_same_frame(store.previous("cyber", before=third).tables["ave"], every_dtype())
+    assert store.previous("cyber", before=first) is None
+    assert store.previous("motor") is None
+    with pytest.raises(InputError, match=rf"before=99 .*{path.name}"):
+        store.previous("cyber", before=99)
+
+
+def test_unknown_run_id_names_the_id_and_the_store(path):
+    store = RunStore(path)
+    store.save("cyber", {}, **META)
+    for bad in (42, 0, -1, 2**70):
+        with pytest.raises(InputError, match=rf"run_id={bad} .*{path.name}"):
+            store.load(bad)
+    with pytest.raises(InputTypeError, match="run_id"):
+        store.load(True)
+    assert store.load(np.int64(1)).tables == {}
+
+
+def test_table_columns_added_later_and_type_changes_keep_every_run_exact(path):
+    store = RunStore(path)
+    a = pd.DataFrame({"ratio": [0.9, 1.1], "n": [3, 4]})
+    b = pd.DataFrame({"Ratio2": [1.0], "ratio": [2.0], "label": ["x"]})
+    c = pd.DataFrame({"ratio": ["was a float"]})
+    ids = [store.save("cyber", {"ave": t}, **META) for t in (a, b, c)]
+    for run_id, table in zip(ids, (a, b, c)):
+        assert_same_frame(store.load(run_id).tables["ave"], table)
+    with closing(sqlite3.connect(path)) as con:
+        where = dict(con.execute("SELECT run_id, sql_table FROM run_tables"))
+    assert where == {1: "result_ave", 2: "result_ave", 3: "result_ave__2"}
+
+
+def _failing_after(calls: int, exc: BaseException, monkeypatch):
+    original = store_module._insert_rows
+    done = []
+
+    def insert_then_fail(*args):
+        original(*args)
+        done.append(args)
+        if len(done) == calls:
+            raise exc
+
+    monkeypatch.setattr(store_module, "_insert_rows", insert_then_fail)
+    return done
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_failing_save_leaves_the_store_as_it_was(path, monkeypatch, exc):
+    store = RunStore(path)
+    store.save("cyber", {"ave": pd.DataFrame({"ratio": [0.9]})}, **META)
+    before = snapshot(path)
+    # "ave" gains a column (ALTER TABLE), "pit" and "crps" are new tables: all DDL that must be undone.
+    tables = {"ave": pd.DataFrame({"ratio": [1.0, 2.0], "extra": [1, 2]}), "pit": every_dtype(),
+              "crps": every_dtype()}
+    done = _failing_after(2, exc, monkeypatch)
+    with pytest.raises(type(exc)):
+        store.save("cyber", tables, **META)
+    assert len(done) == 2  # rows of two tables were in when it failed
+    assert snapshot(path) == before
+    monkeypatch.undo()
+    assert store.save("cyber", tables, **META) == 2  # the failed save did not use up a run id
+    assert_same_frame(store.load(2).tables["pit"], every_dtype())
+
+
+@pytest.mark.parametrize(("tables", "error", "match"), [
+    ({"ok": every_dtype(), "bad": pd.DataFrame({"when": pd.to_datetime(["2024-01-01"])})}, InputTypeError,
+     r"tables\['bad'\]: column 'when' has dtype datetime64"),
+    ({"bad": pd.DataFrame({"n": pd.array([1, None], dtype="Int64")})}, InputTypeError, "dtype Int64"),
+    ({"bad": pd.DataFrame({"o": pd.Series(["a", 1], dtype=object)})}, InputTypeError, "holds 1 of type int"),
+    ({"bad": every_dtype().iloc[[1, 0]]}, InputError, "RangeIndex.*reset_index"),
+    ({"bad": every_dtype().set_index("count")}, InputError, "reset_index"),
+    ({"bad": pd.DataFrame({"RUN_ID": [1]})}, InputError, "clashes with the store's own column 'run_id'"),
+    ({"bad": pd.DataFrame({"Loss": [1.0], "loss": [2.0]})}, InputError, "'Loss' and 'loss'"),
+    ({"bad": pd.DataFrame({0: [1.0]})}, InputTypeError, "column name must be a str, got 0"),
+    ({"": every_dtype()}, InputError, "table name must be non-empty"),
+    ({"bad": [1, 2]}, InputTypeError, r"tables\['bad'\] must be a pandas.DataFrame, got list"),
+    ([every_dtype()], InputTypeError, "tables must be a dict"),
+])
+def test_bad_tables_write_nothing(path, tables, error, match):
+    store = RunStore(path)
+    store.save("cyber", {"ok": every_dtype()}, **META)
+    before = snapshot(path)
+    with pytest.raises(error, match=match):
+        store.save("cyber", tables, **META)
+    assert snapshot(path) == before
+
+
+@pytest.mark.parametrize(("changes", "error", "match"), [
+    ({"scope": ""}, InputError, "scope must not be empty"),
+    ({"scope": 3}, InputTypeError, "scope must be a str, got 3"),
+    ({"inputs_hash": None}, InputTypeError, "inputs_hash must be a str"),
+    ({"parameters": {"years": (2001, 2010)}}, InputError, "change in a JSON round trip"),
+    ({"parameters": {1: "a"}}, InputError, "change in a JSON round trip"),
+    ({"parameters": {"x": np.int64(1)}}, InputTypeError, "JSON data"),
+    ({"parameters": {"x": math.nan}}, InputError, "without NaN"),
+    ({"parameters": [1]}, InputTypeError, "parameters must be a dict, got list"),
+    ({"started": datetime(2024, 1, 1)}, InputError, "started must be timezone-aware"),
+    ({"started": "2024-01-01"}, InputTypeError, "started must be a datetime"),
+])
+def test_bad_arguments_are_named(path, changes, error, match):
+    store = RunStore(path)
+    with pytest.raises(error, match=match):
+        store.save(**{"scope": "cyber", "tables": {}, **META, **changes})
+    assert store.runs().empty
+
+
+def test_started_from_pandas_timestamp_is_stored_in_utc(path):
+    store = RunStore(path)
+    run_id = store.save("cyber", {}, started=pd.Timestamp("2024-06-30 18:00:00.123456789", tz="America/New_York"),
+                        **META)
+    assert store.load(run_id).started == datetime(2024, 6, 30, 22, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+def test_created_when_absent_and_reopened(tmp_path):
+    path = tmp_path / "deep" / "er" / "runs.sqlite"
+    assert not path.exists()
+    RunStore(path).save("cyber", {"ave": every_dtype()}, **META)
+    reopened = RunStore(str(path))
+    assert reopened.runs()["run_id"].tolist() == [1]
+    with closing(sqlite3.connect(path)) as con:
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+    assert meta["schema_version"] == str(SCHEMA_VERSION) and meta["format"] == "techins run store"
+
+
+def test_an_empty_file_becomes_a_store(path):
+    path.write_bytes(b"")
+    assert RunStore(path).runs().empty
+
+
+def test_an_sqlite_file_of_someone_else_is_refused_and_untouched(path):
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("CREATE TABLE claims (id INTEGER, amount REAL)")
+        con.commit()
+    before = snapshot(path)
+    with pytest.raises(InputError, match=rf"{path.name} is an SQLite database but not a techins run store.*claims"):
+        RunStore(path)
+    assert snapshot(path) == before
+
+
+def test_a_file_that_is_no_database_is_refused(path):
+    path.write_text("GRCODE,GRNAME\n78,Federated Mut Grp\n" * 50)
+    with pytest.raises(InputError, match=rf"{path.name} is not an SQLite database"):
+        RunStore(path)
+
+
+def test_a_newer_schema_version_is_refused(path):
+    RunStore(path)
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+        con.commit()
+    with pytest.raises(InputError, match=rf"{path.name} has schema version {SCHEMA_VERSION + 1}, written by a newer"):
+        RunStore(path)
+
+
+def test_a_damaged_meta_table_is_refused(path):
+    RunStore(path)
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("DELETE FROM meta")
+        con.commit()
+    with pytest.raises(InputError, match="no valid meta table"):
+        RunStore(path)
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        RunStore(tmp_path)
+    with pytest.raises(InputTypeError, match="path must be a str or path"):
+        RunStore(3)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="cannot make the folder"):
+        RunStore(tmp_path / "a_file" / "runs.sqlite")
+
+
+def test_a_removed_store_is_not_silently_recreated(path):
+    store = RunStore(path)
+    path.unlink()
+    with pytest.raises(InputError, match="cannot open the run store"):
+        store.runs()
+    assert not path.exists()
+
+
+def test_closed_store_refuses_calls(path):
+    with RunStore(path) as store:
+        store.save("cyber", {}, **META)
+    with pytest.raises(InputError, match="RunStore.load: the store .* was closed"):
+        store.load(1)
+
+
+def test_docstring_example_runs():
+    assert doctest.testmod(store_module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+# Property: random frames round-trip exactly. Kept here rather than in tests/strategies.py because
+# only this module uses them.
+STORAGES = ("python", "pyarrow")
+values_by_kind = {
+    "float64": st.floats(allow_nan=True, allow_infinity=True),
+    "int64": st.integers(-(2**63), 2**63 - 1),
+    "bool": st.booleans(),
+    "str": st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=8)),
+    "string": st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=8)),
+    "object": st.one_of(st.none(), st.text(st.characters(codec="utf-8"), max_size=8)),
+}
+column_names = st.text(st.characters(codec="utf-8", blacklist_characters="\x00"), min_size=1, max_size=6).filter(
+    lambda s: s.lower() not in ("run_id", "row"))
+
+
+@st.composite
+def frames(draw):
+    n = draw(st.integers(0, 6))
+    names = draw(st.lists(column_names, max_size=5, unique_by=str.lower))
+    columns = {}
+    for name in names:
+        kind = draw(st.sampled_from(sorted(values_by_kind)))
+        values = draw(st.lists(values_by_kind[kind], min_size=n, max_size=n))
+        if kind in ("float64", "int64", "bool"):
+            columns[name] = pd.Series(np.array(values, dtype=kind))
+        elif kind == "object":
+            columns[name] = pd.Series(values, dtype=object)
+        else:
+            storage = draw(st.sampled_from(STORAGES))
+            dtype = pd.StringDtype(storage, na_value=np.nan) if kind == "str" else pd.StringDtype(storage)
+            columns[name] = pd.Series(pd.array(values, dtype=dtype))
+    return pd.DataFrame(columns, index=pd.RangeIndex(n)) if columns else pd.DataFrame(index=pd.RangeIndex(n))
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    # One store for all examples, on purpose: later examples reuse, extend and version the result
+    # tables of earlier ones, which is the schema-evolution path real stores take.
+    return RunStore(tmp_path_factory.mktemp("hypothesis") / "runs.sqlite")
+
+
+@settings(deadline=None)
+@given(tables=st.dictionaries(st.sampled_from(["ave", "AVE", "pit", "crédibilité"]), frames(), max_size=3))
+def test_random_frames_round_trip_exactly(shared_store, tables):
+    run_id = shared_store.save("property", tables, **META)
+    run = shared_store.load(run_id)
+    assert list(run.tables) == list(tables)
+    for name, table in tables.items():
+        assert_same_frame(run.tables[name], table)
