@@ -17,6 +17,8 @@ run: $(STAMP)
 	$(BIN)/techins price products --portfolio examples/portfolio.csv --years 100000 --seed 1 --out out/pricing
 	$(BIN)/techins pool examples/pools/cyber_pool.toml --out out/pool_cyber
 	$(BIN)/techins pool examples/pools/fok_equipment_pool.toml --out out/pool_fok_equipment
+	$(BIN)/techins backtest examples/backtest/tech_lines_backtest.toml
+	$(BIN)/techins backtest examples/backtest/cas_backtest.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

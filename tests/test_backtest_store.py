@@ -176,6 +176,20 @@ def test_failing_save_leaves_the_store_as_it_was(path, monkeypatch, exc):
     assert_same_frame(store.load(2).tables["pit"], every_dtype())
 
 
+def test_saving_commits_only_when_its_block_succeeds(path):
+    store = RunStore(path)
+    store.save("cyber", {"ave": pd.DataFrame({"ratio": [0.9]})}, **META)
+    before = snapshot(path)
+    with pytest.raises(RuntimeError, match="report failed"):
+        with store.saving("cyber", {"ave": pd.DataFrame({"ratio": [1.1]})}, **META) as run_id:
+            assert run_id == 2  # the id is known inside the block, before the commit
+            raise RuntimeError("report failed")
+    assert snapshot(path) == before
+    with store.saving("cyber", {"ave": pd.DataFrame({"ratio": [1.1]})}, **META) as run_id:
+        pass
+    assert run_id == 2 and store.load(2).tables["ave"]["ratio"].tolist() == [1.1]
+
+
 @pytest.mark.parametrize(("tables", "error", "match"), [
     ({"ok": every_dtype(), "bad": pd.DataFrame({"when": pd.to_datetime(["2024-01-01"])})}, InputTypeError,
      r"tables\['bad'\]: column 'when' has dtype datetime64"),

@@ -11,6 +11,7 @@ import math
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from importlib.metadata import version as _dist_version
 from techins.errors import AccuracyWarning, InputError, TechinsError
@@ -115,6 +116,17 @@ def _parser() -> argparse.ArgumentParser:
     pool.add_argument("--quiet", action="store_true", help="no progress bar")
     pool.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     pool.set_defaults(run=_run_pool)
+
+    backtest = sub.add_parser("backtest", help="back-test priced lines against their experience; keep the run in a "
+                                                "store; or list and show past runs")
+    backtest.add_argument("config", metavar="CONFIG", nargs="?", help="a back-test TOML file (see docs/backtest.md)")
+    backtest.add_argument("--store", metavar="DB", help="the SQLite run store (default: the configuration's)")
+    backtest.add_argument("--out", metavar="DIR", help="the report folder (default: the configuration's)")
+    backtest.add_argument("--list", action="store_true", help="list the runs kept in --store")
+    backtest.add_argument("--scope", help="with --list: only the runs of this scope")
+    backtest.add_argument("--show", type=int, metavar="RUN_ID", help="show a run kept in --store")
+    backtest.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    backtest.set_defaults(run=_run_backtest)
 
     products = sub.add_parser("products", help="the product catalogue")
     products_sub = products.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
@@ -328,6 +340,85 @@ def _run_pool(args) -> int:
               + (f"{roc:>8.1%}" if math.isfinite(roc) else f"{'-':>8}"))
     print(f"outputs in {args.out}/: summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
     return 0
+
+
+def _run_backtest(args) -> int:
+    from techins.backtest.run import read_config, run_backtest
+    from techins.backtest.store import RunStore
+
+    if args.list or args.show is not None:
+        if args.config is not None or args.list == (args.show is not None):
+            raise InputError("backtest: give CONFIG to run, or --list or --show RUN_ID with --store")
+        if args.store is None:
+            raise InputError("backtest: --list and --show need --store DB")
+        if not Path(args.store).is_file():
+            raise InputError(f"--store {args.store}: no such run store")
+        with RunStore(args.store) as store:
+            if args.list:
+                runs = store.runs(args.scope)
+                records = [{k: _plain_value(v) for k, v in r.items()} for r in
+                           runs.drop(columns=["parameters"]).to_dict(orient="records")]
+                if args.json:
+                    print(json.dumps({"store": str(args.store), "runs": records}))
+                    return 0
+                print(f"{'run':>5}  {'started (UTC)':<20}{'scope':<32}{'code':<16}inputs")
+                for r in records:
+                    print(f"{r['run_id']:>5}  {str(r['started'])[:19]:<20}{r['scope'][:31]:<32}{r['code_version']:<16}"
+                          f"{r['inputs_hash'][:12]}")
+                return 0
+            run = store.load(args.show)
+        lines = run.tables["lines"]
+        if args.json:
+            print(json.dumps(_finite_or_none({"run_id": run.run_id, "scope": run.scope,
+                                              "started": run.started.isoformat(), "code_version": run.code_version,
+                                              "inputs_hash": run.inputs_hash,
+                                              "lines": [{k: _plain_value(v) for k, v in r.items()}
+                                                        for r in lines.to_dict(orient="records")]}), allow_nan=False))
+            return 0
+        print(f"run {run.run_id}: {run.scope}, {run.started:%Y-%m-%d %H:%M:%S} UTC, {run.code_version}, inputs "
+              f"{run.inputs_hash[:12]}")
+        _print_backtest_lines(lines)
+        return 0
+    if args.config is None:
+        raise InputError("backtest: give CONFIG (a back-test TOML file), or --list / --show RUN_ID with --store")
+    config = read_config(args.config)
+    start = time.perf_counter()
+    run = run_backtest(config, store=args.store, out=args.out)
+    seconds = time.perf_counter() - start
+    lines = run.experience.lines
+    out = args.out or config.report
+    if args.json:
+        print(json.dumps(_finite_or_none({"run_id": run.run_id, "scope": run.scope, "previous_run_id": run.previous_run_id,
+                                          "inputs_hash": run.inputs_hash, "out": str(out),
+                                          "flagged": lines.loc[lines["loss_making"], "line"].tolist(),
+                                          "lines": [{k: _plain_value(v) for k, v in r.items()}
+                                                    for r in lines.to_dict(orient="records")]}), allow_nan=False))
+        return 0
+    print(f"techins backtest: {run.scope}, run {run.run_id} in {args.store or config.store}"
+          + (f" (previous {run.previous_run_id})" if run.previous_run_id is not None else " (first of its scope)")
+          + f", {seconds:.1f} s")
+    _print_backtest_lines(lines)
+    print(f"report: {out}/report.html")
+    return 0
+
+
+def _print_backtest_lines(lines) -> None:
+    flagged = lines[lines["loss_making"]]
+    print(f"{len(lines)} lines, {len(flagged)} loss-making beyond chance")
+    print(f"{'line':<28}{'loss ratio':>11}{'combined':>10}{'p-value':>9}{'credibility':>12}{'indicated':>11}")
+    for r in (flagged if len(lines) > 20 else lines).itertuples():
+        print(f"{str(r.line)[:27]:<28}{r.loss_ratio:>11.3f}{r.combined_ratio:>10.3f}{r.loss_making_pvalue:>9.3f}"
+              f"{r.credibility:>12.2f}{r.indicated_rate_change:>+11.1%}" + ("  loss-making" if r.loss_making else ""))
+
+
+def _plain_value(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def _run_products_validate(args) -> int:

@@ -310,9 +310,15 @@ def checked_numbers(raw: pd.Series, column: str, where: str, label, *, low: floa
     """The cells of one column of a table as float64, checked: no text, no NaN unless
     ``allow_missing``, no infinity unless ``allow_inf``, all above ``low``. ``label(i)`` names the
     i-th cell's row in messages (``"row 3"``, ``"row 4 (policy_id 'P3')"``)."""
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    # a literal "nan" cell is a missing value, not text
-    text = np.isnan(values) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().eq("nan").to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        text = np.zeros(values.size, dtype=bool)  # a numeric column holds no text
+    else:
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        # a literal "nan" cell is a missing value, not text; only the cells that did not parse are looked at
+        unparsed = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
+        text = np.zeros(values.size, dtype=bool)
+        text[unparsed] = ~raw.iloc[unparsed].astype(str).str.strip().str.lower().eq("nan").to_numpy()
     if text.any():
         i = int(np.argmax(text))
         raise InputError(f"{where}: {label(i)}: {column} must be a number, got {raw.iloc[i]!r}")

@@ -250,6 +250,20 @@ class RunStore:
         InputError, InputTypeError
             A bad argument, named with its value; nothing is written.
         """
+        with self.saving(scope, tables, parameters=parameters, inputs_hash=inputs_hash, code_version=code_version,
+                         started=started) as run_id:
+            pass
+        return run_id
+
+    @contextmanager
+    def saving(self, scope: str, tables: dict, *, parameters: dict, inputs_hash: str, code_version: str,
+               started: datetime | None = None) -> Iterator[int]:
+        """``save``, committed only when the ``with`` block ends without an exception.
+
+        Yields the new run's id while its transaction is still open, so work that needs the id (a
+        report naming it) can be done first; an exception in the block rolls the whole run back.
+        The store is locked for writing meanwhile: keep the block short.
+        """
         self._check_open("save")
         scope = _text("save", "scope", scope)
         inputs_hash = _text("save", "inputs_hash", inputs_hash)
@@ -270,7 +284,7 @@ class RunStore:
                             (run_id, position, table.name, sql_table, len(table.frame),
                              json.dumps([list(c) for c in table.columns], ensure_ascii=False)))
                 _insert_rows(con, sql_table, run_id, table)
-        return run_id
+            yield run_id
 
     def runs(self, scope: str | None = None) -> pd.DataFrame:
         """The stored runs, of one scope or all, oldest first (by ``run_id``).

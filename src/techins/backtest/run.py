@@ -1,0 +1,191 @@
+"""One back-testing run: its configuration (TOML), the analysis, the comparison with the previous run
+of the same scope, the run kept in the store, and the report.
+
+A run is all or nothing: the configuration and every input are checked before anything is written;
+the report is written into a temporary folder while the run's transaction in the store is open,
+and the transaction commits only once the report is complete, just before the folder is renamed
+into place. A failure anywhere leaves the store and the report folder as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from techins.backtest.experience import BacktestParameters, Experience, analyse
+from techins.backtest.history import read_history
+from techins.backtest.store import RunStore, StoredRun
+from techins.errors import InputError, InputTypeError, TechinsError
+
+__all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs"]
+
+INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
+_CONFIG_KEYS = {"scope", "description", "store", "report", "inputs", "parameters", "severity"}
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """A back-test's configuration (``docs/backtest.md``).
+
+    Parameters
+    ----------
+    scope : str
+        What the run covers; runs of one scope are compared with each other.
+    inputs : dict
+        Paths of ``policies`` and ``claims`` (required), ``expenses``, ``triangles``, ``forecasts``.
+    parameters : BacktestParameters
+    store : str
+        The SQLite run store (created when absent).
+    report : str
+        The folder the report is written to.
+    source : str
+        The configuration file.
+    """
+
+    scope: str
+    inputs: dict
+    parameters: BacktestParameters
+    store: str
+    report: str
+    source: str = "backtest"
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestRun:
+    """A finished run: its id in the store, its tables and the comparison with the previous run."""
+
+    run_id: int
+    scope: str
+    experience: Experience
+    comparison: pd.DataFrame
+    previous_run_id: int | None
+    inputs_hash: str
+    code_version: str
+    started: datetime
+    files: dict
+
+    def tables(self) -> dict:
+        return {**self.experience.tables(), "comparison": self.comparison}
+
+
+def read_config(path) -> BacktestConfig:
+    """Read a back-test configuration; paths in it are relative to the file. Errors name the file and
+    the key."""
+    from techins.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
+
+    path = Path(path)
+    data = load_toml(path)
+    source = str(path)
+    unknown = sorted(set(data) - _CONFIG_KEYS)
+    if unknown:
+        raise InputError(f"{source}: unknown key {unknown[0]!r}; allowed keys are {sorted(_CONFIG_KEYS)}")
+    scope = data.get("scope")
+    if not isinstance(scope, str) or not scope.strip():
+        raise InputError(f"{source}: scope must be a non-empty text naming what the run covers, got {scope!r}")
+    inputs = data.get("inputs")
+    if not isinstance(inputs, dict):
+        raise InputError(f"{source}: give an [inputs] table with the policies and claims files")
+    bad = sorted(set(inputs) - set(INPUTS))
+    if bad:
+        raise InputError(f"{source}: [inputs] unknown key {bad[0]!r}; allowed keys are {list(INPUTS)}")
+    for key in ("policies", "claims"):
+        if key not in inputs:
+            raise InputError(f"{source}: [inputs] needs {key!r}")
+    resolved = {}
+    for key, value in inputs.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InputTypeError(f"{source}: [inputs] {key} must be a path, got {value!r}")
+        resolved[key] = str(path.parent / value)
+    table = dict(data.get("parameters", {}))
+    allowed = {f.name for f in fields(BacktestParameters)} - {"severity"}
+    bad = sorted(set(table) - allowed)
+    if bad:
+        raise InputError(f"{source}: [parameters] unknown key {bad[0]!r}; allowed keys are {sorted(allowed)}")
+    severity = {}
+    for line, law in dict(data.get("severity", {})).items():
+        if not isinstance(law, dict):
+            raise InputError(f"{source}: [severity.{line}] must be a table with a law and its parameters")
+        severity[str(line)] = law_from_mapping(dict(law), SEVERITY_LAWS, source, f"severity.{line}")
+    try:
+        parameters = BacktestParameters(**table, severity=severity)
+    except TechinsError as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+    except TypeError as exc:
+        raise InputTypeError(f"{source}: [parameters] {exc}") from None
+    store = data.get("store", "backtest_runs.sqlite")
+    report = data.get("report", "backtest_report")
+    for key, value in (("store", store), ("report", report)):
+        if not isinstance(value, str) or not value.strip():
+            raise InputTypeError(f"{source}: {key} must be a path, got {value!r}")
+    return BacktestConfig(scope=scope.strip(), inputs=resolved, parameters=parameters,
+                          store=str(path.parent / store), report=str(path.parent / report), source=source)
+
+
+def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
+    """Run a back-test: read and check the inputs, analyse, compare with the previous run of the
+    scope, write the report and keep the run in the store (see the module's docstring)."""
+    from techins import __version__
+    from techins.backtest.report import write_plots, write_report
+    from techins.report import output_folder
+
+    if not isinstance(config, BacktestConfig):
+        raise InputTypeError(f"run_backtest: expected a BacktestConfig (read_config), got {type(config).__name__}")
+    started = datetime.now(timezone.utc)
+    history = read_history(**{k: config.inputs.get(k) for k in INPUTS})
+    experience = analyse(history, config.parameters)
+    inputs_hash = _inputs_hash(config.inputs)
+    code_version = f"techins {__version__}"
+    store_path = Path(store if store is not None else config.store)
+    out = Path(out if out is not None else config.report)
+    with output_folder(out) as folder:
+        with RunStore(store_path) as runs:
+            previous = runs.previous(config.scope)
+            comparison = compare_runs(experience.lines, previous)
+            figures = write_plots(experience, folder)
+            parameters = {**config.parameters.record(), "inputs": {k: v for k, v in sorted(config.inputs.items())},
+                          "previous_run_id": None if previous is None else previous.run_id}
+            tables = {**experience.tables(), "comparison": comparison}
+            # the run is committed only once its report is written: a failure leaves both as they were
+            with runs.saving(config.scope, tables, parameters=parameters, inputs_hash=inputs_hash,
+                             code_version=code_version, started=started) as run_id:
+                run = BacktestRun(run_id=run_id, scope=config.scope, experience=experience, comparison=comparison,
+                                  previous_run_id=None if previous is None else previous.run_id,
+                                  inputs_hash=inputs_hash, code_version=code_version, started=started, files={})
+                files = write_report(run, folder, history, config, figures)
+    return dataclasses.replace(run, files=files)
+
+
+def compare_runs(lines: pd.DataFrame, previous: StoredRun | None) -> pd.DataFrame:
+    """Per line, this run's key figures next to the previous run's of the same scope: loss and
+    combined ratios, the credibility loss ratio, the indicated rate change and the loss-making flag
+    (1 or 0), and their changes; NaN where there is no previous run or it did not have the line."""
+    keys = ["loss_ratio", "combined_ratio", "credibility_loss_ratio", "indicated_rate_change", "loss_making"]
+    now = lines[["line", *keys]].copy()
+    now["loss_making"] = now["loss_making"].astype(float)
+    before = previous.tables.get("lines") if previous is not None else None
+    for key in keys:
+        if before is not None and key in before.columns:
+            old = now["line"].map(before.set_index("line")[key].astype(float))
+        else:
+            old = pd.Series(np.nan, index=now.index)
+        now[f"previous_{key}"] = old.astype(float)
+        now[f"change_{key}"] = now[key] - now[f"previous_{key}"]
+    now["previous_run_id"] = -1 if previous is None else previous.run_id
+    return now
+
+
+def _inputs_hash(inputs: dict) -> str:
+    """SHA-256 over each input's name and bytes, in a fixed order: the same files, the same hash."""
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        if name in inputs:
+            digest.update(name.encode())
+            digest.update(Path(inputs[name]).read_bytes())
+    return digest.hexdigest()

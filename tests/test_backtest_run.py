@@ -1,0 +1,265 @@
+"""A back-testing run end to end: per-period figures by hand, chain-ladder development against the
+published Taylor–Ashe ultimates, a known truth detected (the under-priced line flagged, its rate and
+severity recovered), the run store (a second run reads the first; a failing run leaves the store and
+the report as they were), bad input naming file, row and column, the command, and the CAS data."""
+
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from techins.backtest.experience import BacktestParameters, analyse
+from techins.backtest.history import history_from_frames, read_history
+from techins.backtest.run import read_config, run_backtest
+from techins.backtest.store import RunStore
+from techins.backtest.synthetic import synthetic_history
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+
+def techins(*args):
+    return subprocess.run([sys.executable, "-m", "techins", *map(str, args)], capture_output=True, text=True)
+
+
+def tiny_history():
+    """Two lines, three periods, a handful of policies and claims: small enough to do by hand."""
+    policies = pd.DataFrame({
+        "policy_id": ["a1", "a2", "a3", "b1", "b2", "b3"], "line": ["A", "A", "A", "B", "B", "B"],
+        "period": [1, 2, 3, 1, 2, 3], "exposure": [10.0, 12.0, 11.0, 5.0, 5.0, 6.0],
+        "earned_premium": [1000.0, 1200.0, 1100.0, 800.0, 820.0, 900.0],
+        "expected_loss": [600.0, 700.0, 650.0, 500.0, 510.0, 560.0],
+        "expected_claims": [4.0, 5.0, 4.5, 2.0, 2.0, 2.4],
+    })
+    claims = pd.DataFrame({
+        "claim_id": [f"c{i}" for i in range(9)], "policy_id": ["a1", "a1", "a2", "a2", "a2", "a3", "b1", "b3", "b3"],
+        "accident_period": [1, 1, 2, 2, 2, 3, 1, 3, 3],
+        "paid": [100.0, 50.0, 300.0, 200.0, 10.0, 0.0, 400.0, 300.0, 100.0],
+        "incurred": [200.0, 150.0, 400.0, 300.0, 100.0, 0.0, 700.0, 350.0, 300.0],
+        "expenses": [10.0, 0.0, 5.0, 5.0, 0.0, 0.0, 20.0, 0.0, 0.0],
+    })
+    expenses = pd.DataFrame({"line": ["A"] * 3 + ["B"] * 3, "period": [1, 2, 3] * 2,
+                             "expenses": [300.0, 350.0, 330.0, 250.0, 240.0, 270.0],
+                             "plan": [300.0, 360.0, 330.0, 200.0, 205.0, 225.0]})
+    return policies, claims, expenses
+
+
+def test_period_figures_by_hand():
+    policies, claims, expenses = tiny_history()
+    p = BacktestParameters(predictive_cv=0.3, level=0.9)
+    e = analyse(history_from_frames(policies, claims, expenses), p)
+    a2 = e.periods.set_index(["line", "period"]).loc[("A", 2)]
+    assert a2["claims"] == 3 and a2["incurred"] == 800.0 and a2["paid"] == 510.0
+    assert a2["loss_ratio"] == pytest.approx(800 / 1200)
+    assert a2["expense_ratio"] == pytest.approx((350 + 10) / 1200)
+    assert a2["combined_ratio"] == pytest.approx((800 + 360) / 1200)
+    assert a2["breakeven_loss"] == pytest.approx(1200 - 350 - 10)
+    # a claim with nothing incurred is not counted
+    assert e.periods.set_index(["line", "period"]).loc[("A", 3), "claims"] == 0
+    # actual vs expected counts: 3 against 5, Garwood interval at 90% from the chi-square law
+    assert a2["ave_claims"] == pytest.approx(0.6)
+    assert a2["ave_claims_low"] == pytest.approx(sps.chi2.ppf(0.05, 6) / 2 / 5)
+    assert a2["ave_claims_high"] == pytest.approx(sps.chi2.ppf(0.95, 8) / 2 / 5)
+    assert a2["claims_p_at_least"] == pytest.approx(sps.poisson.sf(2, 5.0))
+    # the lognormal predictive law with mean 700 and cv 0.3: PIT, interval, VaR against scipy
+    s2 = math.log1p(0.09)
+    law = sps.lognorm(s=math.sqrt(s2), scale=700 * math.exp(-s2 / 2))
+    assert a2["pit"] == pytest.approx(law.cdf(800.0), abs=2e-4)  # linear between grid points 0.005 apart
+    assert a2["loss_low"] == pytest.approx(law.ppf(0.05), rel=1e-3)
+    assert a2["loss_high"] == pytest.approx(law.ppf(0.95), rel=1e-3)
+    assert a2["var"] == pytest.approx(law.ppf(0.99), rel=1e-9)
+    assert a2["predictive_sd"] == pytest.approx(0.3 * 700)
+    line_b = e.lines.set_index("line").loc["B"]
+    # line B: ultimate 700 + 0 + 650 against break-even (800-250-20) + (820-240) + (900-270)
+    excess = 1350.0 - (530.0 + 580.0 + 630.0)
+    sd = 0.3 * math.sqrt(500 ** 2 + 510 ** 2 + 560 ** 2)
+    assert line_b["excess_over_breakeven"] == pytest.approx(excess)
+    assert line_b["loss_making_pvalue"] == pytest.approx(sps.norm.sf(excess / sd))
+    assert line_b["expense_vs_plan"] == pytest.approx(760 / 630) and line_b["expense_over_plan"]
+    # credibility wiring: Z x experience + (1 - Z) x priced, then the loss-ratio method
+    z, lr = line_b["credibility"], line_b["credibility_loss_ratio"]
+    assert lr == pytest.approx(z * 1350 / 2520 + (1 - z) * 1570 / 2520)
+    assert line_b["indicated_rate_change"] == pytest.approx((lr + 0.05) / (1 - 0.25 - 0.05) - 1)
+
+
+def test_chain_ladder_develops_the_taylor_ashe_periods_to_the_published_ultimates():
+    """Mack (1993) / ChainLadder's MackChainLadder(GenIns): total ultimate 53,038,945.61
+    (https://mages.github.io/ChainLadder/reference/MackChainLadder.html)."""
+    raw = pd.read_csv(DATA / "taylor_ashe_genins.csv")
+    triangle = pd.DataFrame({"line": "GI", "origin": raw["origin"], "lag": raw["development"] - raw["origin"] + 1,
+                             "value": raw["values"]})
+    latest = triangle.loc[triangle.groupby("origin")["lag"].idxmax()]
+    policies = pd.DataFrame({"policy_id": [f"p{o}" for o in latest["origin"]], "line": "GI", "period": latest["origin"],
+                             "exposure": 1.0, "earned_premium": 1e7, "expected_loss": 5e6})
+    claims = pd.DataFrame({"claim_id": [f"c{o}" for o in latest["origin"]], "policy_id": policies["policy_id"],
+                           "accident_period": latest["origin"].to_numpy(), "paid": 0.0,
+                           "incurred": latest["value"].to_numpy()})
+    e = analyse(history_from_frames(policies, claims, triangles=triangle))
+    assert e.periods["ultimate_loss"].sum() == pytest.approx(53_038_945.61, abs=0.01)
+    assert e.development["reserve"].sum() == pytest.approx(18_680_855.61, abs=0.01)
+    assert e.periods["development_factor"].iloc[0] == 1.0  # the oldest origin is fully developed
+
+
+def test_a_known_truth_is_detected():
+    """Line 1 priced at 70% of its true claim rate is flagged loss-making with a rate increase; line
+    0 priced right is not; the recalibrated claim rate and severity recover the truth within 4 s.e."""
+    d = synthetic_history(40_000, 3, 6, seed=5, pricing_error=[1.0, 0.7, 1.0])
+    e = analyse(history_from_frames(d["policies"], d["claims"], d["expenses"], forecasts=d["forecasts"]))
+    lines = e.lines.set_index("line")
+    truth = d["truth"].set_index("line")
+    assert bool(lines.loc["line_01", "loss_making"]) and lines.loc["line_01", "indicated_rate_change"] > 0.15
+    assert not bool(lines.loc["line_00", "loss_making"])
+    for line in truth.index:
+        t = truth.loc[line]
+        law = sps.lognorm(s=t["sigma"], scale=math.exp(t["mu"]))
+        rate_above = t["rate"] * law.sf(t["deductible"])  # claims recorded are those above the deductible
+        assert abs(lines.loc[line, "fitted_claim_rate"] - rate_above) < 4 * lines.loc[line, "fitted_claim_rate_stderr"]
+        fitted = json.loads(lines.loc[line, "severity_parameters"])
+        stderr = json.loads(lines.loc[line, "severity_stderrs"])
+        for name in ("mu", "sigma"):
+            assert abs(fitted[name] - t[name]) < 4 * stderr[name]
+    # the priced-right line's periods sit inside their forecasts: PIT uniformity not rejected
+    assert lines.loc["line_00", "pit_ks_pvalue"] > 0.01
+
+
+@pytest.fixture
+def config(tmp_path):
+    d = synthetic_history(6_000, 3, 5, seed=9, pricing_error=[1.0, 0.75, 1.0])
+    for name in ("policies", "claims", "expenses", "forecasts"):
+        d[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    (tmp_path / "bt.toml").write_text("""\
+scope = "test lines"
+store = "runs.sqlite"
+report = "report"
+[inputs]
+policies = "policies.csv"
+claims = "claims.csv"
+expenses = "expenses.csv"
+forecasts = "forecasts.csv"
+[parameters]
+flag_level = 0.05
+[severity.line_00]
+law = "lognormal"
+mu = 10.0
+sigma = 1.0
+""")
+    return tmp_path
+
+
+def store_state(path: Path):
+    with sqlite3.connect(path) as con:
+        dump = list(con.iterdump())
+    con.close()
+    return dump
+
+
+def test_runs_are_kept_and_a_second_run_reads_the_first(config):
+    first = run_backtest(read_config(config / "bt.toml"))
+    second = run_backtest(read_config(config / "bt.toml"))
+    assert first.previous_run_id is None and second.previous_run_id == first.run_id
+    assert first.inputs_hash == second.inputs_hash
+    cmp = second.comparison.set_index("line")
+    np.testing.assert_allclose(cmp["previous_indicated_rate_change"], first.experience.lines["indicated_rate_change"])
+    np.testing.assert_allclose(cmp["change_loss_ratio"], 0.0, atol=1e-15)
+    with RunStore(config / "runs.sqlite") as store:
+        stored = store.load(first.run_id)
+        assert list(store.runs()["run_id"]) == [first.run_id, second.run_id]
+    pd.testing.assert_frame_equal(stored.tables["lines"], first.experience.lines, check_dtype=False)
+    pd.testing.assert_frame_equal(stored.tables["periods"], first.experience.periods, check_dtype=False)
+    assert stored.parameters["flag_level"] == 0.05 and stored.scope == "test lines"
+    page = (config / "report" / "report.html").read_text()
+    assert f"<td>{second.run_id}</td>" in page and "line_01" in page
+    for png in ("actual_vs_expected.png", "combined_ratio_trends.png", "pit_histogram.png"):
+        assert (config / "report" / png).stat().st_size > 5_000
+
+
+def test_a_failing_run_leaves_the_store_and_the_report_as_they_were(config, monkeypatch):
+    run_backtest(read_config(config / "bt.toml"))
+    before = store_state(config / "runs.sqlite")
+    report_before = (config / "report" / "report.html").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full while writing the report")
+
+    monkeypatch.setattr("techins.backtest.report._page", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_backtest(read_config(config / "bt.toml"))
+    monkeypatch.undo()
+    assert store_state(config / "runs.sqlite") == before
+    assert (config / "report" / "report.html").read_bytes() == report_before
+    # and bad input is refused before anything is touched
+    claims = pd.read_csv(config / "claims.csv")
+    claims.loc[2, "policy_id"] = "nobody"
+    claims.to_csv(config / "claims.csv", index=False)
+    with pytest.raises(ValueError, match=r"claims.csv: row 3 \(claim_id 'C0000002'\): policy_id 'nobody' is not in"):
+        run_backtest(read_config(config / "bt.toml"))
+    assert store_state(config / "runs.sqlite") == before
+
+
+BAD = {
+    "unknown_policy": ("claims", lambda t: t.assign(policy_id=t["policy_id"].where(t.index != 4, "P9999999")),
+                       r"claims.csv: row 5 \(claim_id 'C0000004'\): policy_id 'P9999999' is not in the policies"),
+    "negative_premium": ("policies", lambda t: t.assign(earned_premium=t["earned_premium"].where(t.index != 7, -5.0)),
+                         r"policies.csv: row 8 \(policy_id 'P0000007'\): earned_premium must be >= 0, got -5.0"),
+    "missing_column": ("policies", lambda t: t.drop(columns="exposure"), r"policies.csv: missing column 'exposure'"),
+    "period_outside": ("claims", lambda t: t.assign(accident_period=t["accident_period"].where(t.index != 0, 1990)),
+                       r"claims.csv: row 1 \(claim_id 'C0000000'\): accident_period 1990 is outside the history"),
+    "nan_exposure": ("policies", lambda t: t.assign(exposure=t["exposure"].where(t.index != 2, np.nan)),
+                     r"policies.csv: row 3 \(policy_id 'P0000002'\): exposure is empty or NaN"),
+    "falling_quantiles": ("forecasts", lambda t: t.assign(**{"q0.5": t["q0.005"] - 1.0}),
+                          r"forecasts.csv: row 1: quantile q0.5 .* is below q0.25"),
+    "unknown_expense_line": ("expenses", lambda t: t.assign(line=t["line"].where(t.index != 1, "drones")),
+                             r"expenses.csv: row 2: line 'drones' has no policies"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_names_file_row_and_column_and_writes_nothing(config, case):
+    table, edit, message = BAD[case]
+    path = config / f"{table}.csv"
+    edit(pd.read_csv(path)).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=message):
+        read_history(config / "policies.csv", config / "claims.csv", expenses=config / "expenses.csv",
+                     forecasts=config / "forecasts.csv")
+    done = techins("backtest", config / "bt.toml")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and f"{table}.csv" in done.stderr
+    assert not (config / "runs.sqlite").exists() and not (config / "report").exists()
+
+
+def test_backtest_command_runs_lists_and_shows(config):
+    done = techins("backtest", config / "bt.toml", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["run_id"] == 1 and "line_01" in report["flagged"]
+    listed = json.loads(techins("backtest", "--list", "--store", config / "runs.sqlite", "--json").stdout)
+    assert [r["run_id"] for r in listed["runs"]] == [1] and listed["runs"][0]["scope"] == "test lines"
+    shown = techins("backtest", "--show", 1, "--store", config / "runs.sqlite")
+    assert shown.returncode == 0 and "line_01" in shown.stdout and "loss-making" in shown.stdout
+    missing = techins("backtest", "--show", 7, "--store", config / "runs.sqlite")
+    assert missing.returncode == 2 and "7" in missing.stderr and missing.stderr.count("\n") == 1
+
+
+def test_cas_schedule_p_back_test_flags_lines_whose_experience_beat_their_pricing(tmp_path):
+    """The shipped CAS example (examples/backtest): every flagged company-line has a combined ratio
+    above 100% with a p-value under the configured 1%, and its developed losses are the chain ladder
+    of its own triangle."""
+    from techins.backtest.triangles import Triangle, chain_ladder
+
+    config = read_config(ROOT / "examples" / "backtest" / "cas_backtest.toml")
+    run = run_backtest(config, store=tmp_path / "runs.sqlite", out=tmp_path / "report")
+    lines = run.experience.lines
+    flagged = lines[lines["loss_making"]]
+    assert len(lines) == 155 and 0 < len(flagged) < len(lines)
+    assert (flagged["combined_ratio"] > 1.0).all() and (flagged["loss_making_pvalue"] < 0.01).all()
+    triangles = pd.read_csv(ROOT / "examples" / "backtest" / "cas" / "triangles.csv")
+    line = flagged["line"].iloc[0]
+    ladder = chain_ladder(Triangle.from_long(triangles[triangles["line"] == line]))
+    ultimate = run.experience.periods.loc[run.experience.periods["line"] == line, "ultimate_loss"].to_numpy()
+    np.testing.assert_allclose(ultimate, ladder.ultimate, rtol=1e-12)
