@@ -263,3 +263,49 @@ def test_cas_schedule_p_back_test_flags_lines_whose_experience_beat_their_pricin
     ladder = chain_ladder(Triangle.from_long(triangles[triangles["line"] == line]))
     ultimate = run.experience.periods.loc[run.experience.periods["line"] == line, "ultimate_loss"].to_numpy()
     np.testing.assert_allclose(ultimate, ladder.ultimate, rtol=1e-12)
+
+
+def test_priced_distributions_are_resimulated_from_product_version_and_seed(tmp_path):
+    """With [resimulate], each period's book is rebuilt from the catalogue and simulated with its
+    pricing seed: the forecast quantiles are that simulation's line quantiles, exactly."""
+    import techins as ti
+    from techins import figures
+    from techins.backtest.resimulate import PROBABILITIES, resimulated_forecasts
+    from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+
+    products = write(tmp_path / "products", cyber=CYBER, fok=FOK)
+    rng = np.random.default_rng(4)
+    rows = []
+    for period, seed in ((2024, 11), (2025, 12)):
+        rows += [cyber_policy(policy_id=f"C{period}-{i}", revenue=float(rng.lognormal(17, 1))) | {"period": period,
+                 "seed": seed} for i in range(12)]
+        rows += [fok_policy(policy_id=f"F{period}-{i}", contract_value=float(rng.lognormal(16, 0.5))) | {
+                 "period": period, "seed": seed} for i in range(6)]
+    policies = pd.DataFrame(rows)
+    policies["line"] = np.where(policies["product"] == "cyber_t", "cyber", "first_of_kind")
+    policies["version"] = "1"
+    catalogue = ti.read_catalogue(products)
+    forecasts = resimulated_forecasts(policies, catalogue, 2_000)
+    part = policies[policies["period"] == 2025].reset_index(drop=True)
+    sim = ti.simulate(catalogue.book(part).portfolio, 2_000, 12)
+    cyber = np.sort(sim.line_annual[sim.portfolio.line_names.index("cyber")])
+    got = forecasts.set_index(["line", "period"]).loc[("cyber", 2025)]
+    for p in PROBABILITIES:
+        assert got[f"q{p}"] == pytest.approx(figures.quantile_equal(cyber, p), rel=1e-12, abs=1e-9)
+    # a whole run with [resimulate]: the forecasts feed the PIT
+    priced = ti.price_catalogue(catalogue, catalogue.book(policies), 2_000, 1).policies
+    policies["exposure"] = 1.0
+    policies["earned_premium"] = priced["capped_premium"].to_numpy()
+    policies["expected_loss"] = priced["expected_loss"].to_numpy()
+    policies.to_csv(tmp_path / "policies.csv", index=False)
+    pd.DataFrame(columns=["claim_id", "policy_id", "accident_period", "paid", "incurred"]).to_csv(
+        tmp_path / "claims.csv", index=False)
+    (tmp_path / "bt.toml").write_text('scope = "resim"\n[inputs]\npolicies = "policies.csv"\nclaims = "claims.csv"\n'
+                                      '[resimulate]\nproducts = "products"\nyears = 2000\n')
+    run = run_backtest(read_config(tmp_path / "bt.toml"))
+    assert (run.experience.periods["predictive"] == "forecast").all()
+    assert np.isfinite(run.experience.periods["pit"]).all()
+    policies.loc[3, "version"] = "2"
+    with pytest.raises(ValueError, match=r"row 4 \(policy_id 'C2024-3'\): priced with version '2' of 'cyber_t', "
+                                         r"the catalogue has version '1'"):
+        resimulated_forecasts(policies, catalogue, 2_000, source="policies.csv")

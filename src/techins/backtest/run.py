@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 
 from techins.backtest.experience import BacktestParameters, Experience, analyse
-from techins.backtest.history import read_history
+from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
 from techins.errors import InputError, InputTypeError, TechinsError
 
 __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs"]
 
 INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
-_CONFIG_KEYS = {"scope", "description", "store", "report", "inputs", "parameters", "severity"}
+_CONFIG_KEYS = {"scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate"}
+_RESIMULATE_KEYS = {"products", "years"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class BacktestConfig:
         The folder the report is written to.
     source : str
         The configuration file.
+    resimulate : dict, optional
+        ``products`` (the catalogue the policies were priced with) and ``years``: the priced
+        predictive distributions re-simulated from each policy's product, version and seed
+        (``techins.backtest.resimulate``) instead of a forecasts file.
     """
 
     scope: str
@@ -55,6 +60,7 @@ class BacktestConfig:
     store: str
     report: str
     source: str = "backtest"
+    resimulate: dict | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,8 +130,23 @@ def read_config(path) -> BacktestConfig:
     for key, value in (("store", store), ("report", report)):
         if not isinstance(value, str) or not value.strip():
             raise InputTypeError(f"{source}: {key} must be a path, got {value!r}")
+    resimulate = None
+    if "resimulate" in data:
+        table = data["resimulate"]
+        if not isinstance(table, dict) or "products" not in table:
+            raise InputError(f"{source}: [resimulate] needs products (the catalogue the policies were priced with)")
+        bad = sorted(set(table) - _RESIMULATE_KEYS)
+        if bad:
+            raise InputError(f"{source}: [resimulate] unknown key {bad[0]!r}; allowed keys are {sorted(_RESIMULATE_KEYS)}")
+        if "forecasts" in resolved:
+            raise InputError(f"{source}: give [inputs] forecasts or [resimulate], not both")
+        years = table.get("years", 20_000)
+        if isinstance(years, bool) or not isinstance(years, int) or years < 100:
+            raise InputError(f"{source}: [resimulate] years must be a whole number of at least 100, got {years!r}")
+        resimulate = {"products": str(path.parent / str(table["products"])), "years": years}
     return BacktestConfig(scope=scope.strip(), inputs=resolved, parameters=parameters,
-                          store=str(path.parent / store), report=str(path.parent / report), source=source)
+                          store=str(path.parent / store), report=str(path.parent / report), source=source,
+                          resimulate=resimulate)
 
 
 def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
@@ -138,9 +159,9 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
     if not isinstance(config, BacktestConfig):
         raise InputTypeError(f"run_backtest: expected a BacktestConfig (read_config), got {type(config).__name__}")
     started = datetime.now(timezone.utc)
-    history = read_history(**{k: config.inputs.get(k) for k in INPUTS})
+    history = _history(config)
     experience = analyse(history, config.parameters)
-    inputs_hash = _inputs_hash(config.inputs)
+    inputs_hash = _inputs_hash(config)
     code_version = f"techins {__version__}"
     store_path = Path(store if store is not None else config.store)
     out = Path(out if out is not None else config.report)
@@ -150,6 +171,7 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
             comparison = compare_runs(experience.lines, previous)
             figures = write_plots(experience, folder)
             parameters = {**config.parameters.record(), "inputs": {k: v for k, v in sorted(config.inputs.items())},
+                          "resimulate": config.resimulate,
                           "previous_run_id": None if previous is None else previous.run_id}
             tables = {**experience.tables(), "comparison": comparison}
             # the run is committed only once its report is written: a failure leaves both as they were
@@ -181,11 +203,33 @@ def compare_runs(lines: pd.DataFrame, previous: StoredRun | None) -> pd.DataFram
     return now
 
 
-def _inputs_hash(inputs: dict) -> str:
-    """SHA-256 over each input's name and bytes, in a fixed order: the same files, the same hash."""
+def _history(config: BacktestConfig):
+    """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue."""
+    if config.resimulate is None:
+        return read_history(**{k: config.inputs.get(k) for k in INPUTS})
+    from techins.backtest.resimulate import resimulated_forecasts
+    from techins.products import read_catalogue
+
+    frames = {k: None if k not in config.inputs else read_table(config.inputs[k], k) for k in INPUTS}
+    catalogue = read_catalogue(config.resimulate["products"])
+    frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
+                                                source=config.inputs["policies"])
+    sources = {**config.inputs, "forecasts": f"forecasts re-simulated from {config.resimulate['products']}"}
+    return history_from_frames(**frames, sources=sources)
+
+
+def _inputs_hash(config: BacktestConfig) -> str:
+    """SHA-256 over each input's name and bytes in a fixed order (and, when the forecasts are
+    re-simulated, the catalogue's files and the years): the same inputs, the same hash."""
     digest = hashlib.sha256()
     for name in INPUTS:
-        if name in inputs:
+        if name in config.inputs:
             digest.update(name.encode())
-            digest.update(Path(inputs[name]).read_bytes())
+            digest.update(Path(config.inputs[name]).read_bytes())
+    if config.resimulate is not None:
+        products = Path(config.resimulate["products"])
+        for file in sorted(products.glob("*.toml")) if products.is_dir() else [products]:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+        digest.update(str(config.resimulate["years"]).encode())
     return digest.hexdigest()
