@@ -56,25 +56,35 @@ def output_folder(out):
         raise
 
 
+def write_tables(tables: dict, folder: Path) -> dict:
+    """Each table as ``<name>.csv`` and ``<name>.parquet``; return the file names by table."""
+    files = {}
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    return files
+
+
+def write_run_json(folder: Path, report: dict, files: dict) -> dict:
+    """``run.json``: the report's figures (non-finite numbers as null) and the files written."""
+    files["run"] = ["run.json"]
+    (folder / "run.json").write_text(json.dumps(_plain({**report, "files": files}), indent=2) + "\n",
+                                     encoding="utf-8")
+    return files
+
+
 def write_priced(priced, folder: Path, meta: dict) -> dict:
     """Write every table, plot and the summary of ``priced`` (``techins.rating.PricedPortfolio``) into
     ``folder``; return the file names by kind."""
     folder = Path(folder)
-    files = {}
-    for name in TABLES:
-        table = getattr(priced, name)
-        table.to_csv(folder / f"{name}.csv", index=False)
-        table.to_parquet(folder / f"{name}.parquet", index=False)
-        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    files = write_tables({name: getattr(priced, name) for name in TABLES}, folder)
     plot_ep_curves(priced.ep_curves, folder / "ep_curves.png", meta.get("currency", ""))
     plot_premium_buildup(priced.products, folder / "premium_buildup.png", meta.get("currency", ""))
     files["plots"] = ["ep_curves.png", "premium_buildup.png"]
     (folder / "summary.md").write_text(summary_markdown(priced, meta), encoding="utf-8")
     files["summary"] = ["summary.md"]
-    report = {"meta": meta, "book": priced.book, "files": files}
-    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
-    files["run"] = ["run.json"]
-    return files
+    return write_run_json(folder, {"meta": meta, "book": priced.book}, files)
 
 
 def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False) -> dict:
@@ -92,11 +102,7 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
     years["net"] = result.net
     curves = pd.concat([result.ep_curve(name).assign(treaty=name) for name in names], ignore_index=True)
     tables = {"treaties": result.treaty_table(load=load), "years": years, "treaty_ep_curves": curves}
-    files = {}
-    for name, table in tables.items():
-        table.to_csv(folder / f"{name}.csv", index=False)
-        table.to_parquet(folder / f"{name}.parquet", index=False)
-        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    files = write_tables(tables, folder)
     if ord_exports:
         occ = result.occurrences
         ceded = occ[[f"ceded_{name}" for name in names]].sum(axis=1)
@@ -107,8 +113,7 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
                                                     "loss": loss}), result.years, p)
                         for p, loss in views.items()}
         files["ord"] = [str(path.relative_to(folder)) for path in write_ord(perspectives, ord_folder)]
-    report = {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records"), "files": files}
-    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
+    write_run_json(folder, {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records")}, files)
     return files
 
 
@@ -122,20 +127,13 @@ def write_pool(run, folder: Path, meta: dict) -> dict:
         tables["treaties"] = run.treaties
     if run.contributions is not None:
         tables["contributions"] = run.contributions
-    files = {}
-    for name, table in tables.items():
-        table.to_csv(folder / f"{name}.csv", index=False)
-        table.to_parquet(folder / f"{name}.parquet", index=False)
-        files[name] = [f"{name}.csv", f"{name}.parquet"]
+    files = write_tables(tables, folder)
     plot_member_results(run, folder / "member_results.png")
     plot_allocation(run, folder / "allocation.png")
     files["plots"] = ["member_results.png", "allocation.png"]
     (folder / "summary.md").write_text(pool_summary_markdown(run, meta), encoding="utf-8")
     files["summary"] = ["summary.md"]
-    report = {"meta": meta, "pool": run.pool, "files": files}
-    (folder / "run.json").write_text(json.dumps(_plain(report), indent=2) + "\n", encoding="utf-8")
-    files["run"] = ["run.json"]
-    return files
+    return write_run_json(folder, {"meta": meta, "pool": run.pool}, files)
 
 
 def plot_member_results(run, path: Path) -> None:
