@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,7 @@ def read_config(path) -> BacktestConfig:
     for key, value in inputs.items():
         if not isinstance(value, str) or not value.strip():
             raise InputTypeError(f"{source}: [inputs] {key} must be a path, got {value!r}")
-        resolved[key] = str(path.parent / value)
+        resolved[key] = os.path.normpath(path.parent / value)
     table = dict(data.get("parameters", {}))
     allowed = {f.name for f in fields(BacktestParameters)} - {"severity"}
     bad = sorted(set(table) - allowed)
@@ -143,10 +144,10 @@ def read_config(path) -> BacktestConfig:
         years = table.get("years", 20_000)
         if isinstance(years, bool) or not isinstance(years, int) or years < 100:
             raise InputError(f"{source}: [resimulate] years must be a whole number of at least 100, got {years!r}")
-        resimulate = {"products": str(path.parent / str(table["products"])), "years": years}
+        resimulate = {"products": os.path.normpath(path.parent / str(table["products"])), "years": years}
     return BacktestConfig(scope=scope.strip(), inputs=resolved, parameters=parameters,
-                          store=str(path.parent / store), report=str(path.parent / report), source=source,
-                          resimulate=resimulate)
+                          store=os.path.normpath(path.parent / store), report=os.path.normpath(path.parent / report),
+                          source=source, resimulate=resimulate)
 
 
 def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
