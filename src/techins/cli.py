@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--levels", type=float, nargs="+", default=[0.99, 0.995],
                      help="probability levels of VaR and TVaR (default 0.99 0.995)")
     sim.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _backend_options(sim)
     sim.set_defaults(run=_run_simulate)
 
     demo = sub.add_parser("demo", help="the reference line against the exact path, then an illustrative "
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
     price.add_argument("--quiet", action="store_true", help="no progress bar")
     price.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _backend_options(price)
     price.set_defaults(run=_run_price)
 
     reinsure = sub.add_parser("reinsure", help="apply a reinsurance programme (TOML) to the simulation of a "
@@ -140,6 +142,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _backend_options(parser) -> None:
+    parser.add_argument("--backend", choices=("local", "dask"), default="local",
+                        help="where the simulation runs: local Numba threads (default) or a Dask cluster; "
+                             "the numbers are identical (see docs/distributed.md)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: the scheduler of an existing "
+                                                               "cluster, e.g. tcp://10.0.0.5:8786 (default: a "
+                                                               "local cluster started for the run)")
+
+
+def _backend(args) -> tuple[str, str | None]:
+    """``--backend`` and ``--scheduler``: the backend and the client to pass to the library."""
+    if args.scheduler is not None and args.backend != "dask":
+        raise InputError(f"--scheduler {args.scheduler}: a scheduler is only used with --backend dask")
+    return args.backend, args.scheduler
+
+
 def _run_simulate(args) -> int:
     from techins.linefile import line_from_mapping, read_line
 
@@ -156,8 +174,9 @@ def _run_simulate(args) -> int:
         title = " ".join(f"--{name} {text}" for name, text in inline.items())
     else:
         raise InputError("simulate: give a line file, or --frequency and --severity")
+    backend, client = _backend(args)
     report = _figures(line, args.years, args.seed, args.levels, args.exact, not args.no_thin,
-                      args.threads)
+                      args.threads, backend=backend, client=client)
     report["line_file"] = title
     _print(report, args.json)
     return 0
@@ -223,6 +242,7 @@ def _run_price(args) -> int:
     from techins.rating import price_catalogue
     from techins.report import output_folder, write_priced
 
+    backend, client = _backend(args)
     catalogue, policies, book = _product_book(args)
     used = sorted(set(policies["product"].astype(str)))
     currencies = sorted({catalogue[p].currency for p in used})
@@ -232,7 +252,8 @@ def _run_price(args) -> int:
     with output_folder(args.out) as folder:  # checks --out before the long run
         bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
         start = time.perf_counter()
-        priced = price_catalogue(catalogue, book, args.years, args.seed, threads=args.threads, progress=bar)
+        priced = price_catalogue(catalogue, book, args.years, args.seed, threads=args.threads, progress=bar,
+                                 backend=backend, client=client)
         if bar is not None:
             bar.close()
         meta["seconds"] = time.perf_counter() - start
@@ -465,11 +486,11 @@ def _run_warmup(args) -> int:
     return 0
 
 
-def _figures(line, years, seed, levels, with_exact, thin, threads) -> dict:
+def _figures(line, years, seed, levels, with_exact, thin, threads, backend="local", client=None) -> dict:
     import techins as ti
 
     start = time.perf_counter()
-    sim = ti.simulate(line, years=years, seed=seed, thin=thin, threads=threads)
+    sim = ti.simulate(line, years=years, seed=seed, thin=thin, threads=threads, backend=backend, client=client)
     report = {"monte_carlo": sim.summary(levels=levels),
               "monte_carlo_seconds": time.perf_counter() - start}
     if with_exact:

@@ -4,7 +4,8 @@ Reproducibility: a run is fixed by ``(line, seed, years)``. Years are cut into c
 ``CHUNK_YEARS``; chunk ``k`` draws from a xoshiro256++ state made by
 ``numpy.random.SeedSequence(seed, spawn_key=(k,)).generate_state(4, numpy.uint64)`` (the same stream as
 ``SeedSequence(seed).spawn(n)[k]``), so the annual losses are bit-identical whatever the number of
-threads, and a chunk can be recomputed alone (the Dask backend relies on that).
+threads, and a chunk can be recomputed alone: the Dask backend (``techins.distributed``) runs groups of
+chunks as tasks and folds their results in chunk order, to the same bits.
 
 Thinning: when the occurrence terms have a deductible ``d > 0`` only claims above ``d`` can cost
 anything, so by default the engine draws counts from the thinned law (Poisson(lambda S(d)),
@@ -16,6 +17,8 @@ counts then mean "claims above the deductible". ``thin=False`` draws every claim
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -27,14 +30,14 @@ from techins.line import Line
 from techins.portfolio import Portfolio
 from techins.results import BookResult, SimulationResult
 
-__all__ = ["simulate", "CHUNK_YEARS", "chunk_states"]
+__all__ = ["simulate", "CHUNK_YEARS", "chunk_states", "PERIOD_COLUMNS"]
 
 CHUNK_YEARS = 1 << 14
-BACKENDS = ("local",)
+BACKENDS = ("local", "dask")
 
 
 def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: int | None = None,
-             backend: str = "local", progress=None) -> SimulationResult:
+             backend: str = "local", client=None, progress=None, period_losses=None) -> SimulationResult:
     """Simulate the annual aggregate losses of a line, or of a book of policies, by Monte Carlo.
 
     Parameters
@@ -49,12 +52,24 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     thin : bool, default True
         Draw only the claims that exceed the occurrence deductible (exact in distribution).
     threads : int, optional
-        Numba threads for this call; the machine's default when omitted. Results do not depend on it.
-    backend : {"local"}
-        Where the chunks run. Only the local (Numba threads) backend exists so far.
+        Numba threads for this call (with ``backend="dask"``: per task on each worker); the machine's
+        (worker's) default when omitted. Results do not depend on it.
+    backend : {"local", "dask"}
+        Where the chunks run: ``"local"``, Numba threads in this process; ``"dask"``, tasks of a few
+        chunks each on a Dask cluster (``techins.distributed``, the optional extra
+        ``pip install 'techins[dask]'``). Both give bit-identical results for the same seed.
+    client : distributed.Client or str, optional
+        With ``backend="dask"`` only: the cluster's client, or its scheduler's address
+        (``"tcp://host:8786"``). When omitted a ``LocalCluster`` is started for this call and closed
+        after it.
     progress : callable, optional
-        For a book: called as ``progress(chunks_done, chunks_total)`` after each wave of chunks (a
-        progress bar); it cannot change the numbers.
+        Called as ``progress(chunks_done, chunks_total)`` as chunks complete in order (a progress bar);
+        it cannot change the numbers.
+    period_losses : str or pathlib.Path, optional
+        A folder to write the period (year) loss table to, one Parquet file per chunk of years
+        (``chunk-00000.parquet``, ...; columns ``PERIOD_COLUMNS``, then ``claims`` for a line or one
+        ``line:NAME`` column per product line for a book). On the Dask backend each task writes its
+        own chunks, so the folder must be one the workers can all write (a shared file system).
 
     Returns
     -------
@@ -75,31 +90,130 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         raise InputTypeError(f"simulate: expected a techins.Line or techins.Portfolio, got {type(line).__name__}")
     years = _validate.integer("simulate", "years", years, low=1)
     seed = _validate.integer("simulate", "seed", seed, low=0)
-    if backend not in BACKENDS:
-        raise InputError(f"simulate: backend must be one of {BACKENDS}, got {backend!r}")
-    if threads is not None:
-        threads = _validate.integer("simulate", "threads", threads, low=1,
-                                    high=numba.config.NUMBA_NUM_THREADS)
+    check_backend("simulate", backend, client)
+    threads = check_threads("simulate", threads, backend)
+    folder = period_folder(period_losses)
+    if backend == "dask":
+        from techins import distributed  # Dask is imported only when asked for
+
+        return distributed.simulate(line, years, seed, thin=thin, threads=threads, client=client,
+                                    progress=progress, period_losses=folder)
     if isinstance(line, Portfolio):
-        return _simulate_book(line, years, seed, thin, threads, progress)
+        return _simulate_book(line, years, seed, thin, threads, progress, folder)
 
-    occ = line.occurrence_layer
-    threshold = occ.deductible if thin else 0.0
-    frequency, survival = _thinned_frequency(line, threshold)
-    freq_code, fp = frequency_kernel_params(frequency)
-    sev_code, sp, values, probs, aliases = severity_kernel_params(line.severity, threshold)
-    agg = line.aggregate_layer
-
-    states = chunk_states(seed, years)
-    annual = np.empty(years)
-    max_occurrence = np.empty(years)
-    counts = np.empty(years, dtype=np.int32)
+    kernel = LineKernel.of(line, thin)
     with _numba_threads(threads):
-        compound.simulate_line(states, CHUNK_YEARS, years, freq_code, fp, sev_code, sp, values, probs,
-                               aliases, _terms(occ), _terms(agg), annual, max_occurrence, counts)
-    return SimulationResult(annual=annual, max_occurrence=max_occurrence, counts=counts, seed=seed,
-                            line=line, counted_above=threshold, claim_rate=frequency.mean(),
-                            reach_probability=survival)
+        annual, max_occurrence, counts = kernel.chunks(seed, years, 0, -(-years // CHUNK_YEARS))
+    if folder is not None:
+        write_period_losses(folder, 0, CHUNK_YEARS, 0, {"loss": annual, "max_occurrence": max_occurrence,
+                                                         "claims": counts})
+    if progress is not None:
+        progress(-(-years // CHUNK_YEARS), -(-years // CHUNK_YEARS))
+    return kernel.result(line, seed, annual, max_occurrence, counts)
+
+
+def check_backend(owner: str, backend, client) -> None:
+    """``backend`` is one of ``BACKENDS``, and ``client`` is only given with the Dask backend."""
+    if backend not in BACKENDS:
+        raise InputError(f"{owner}: backend must be one of {BACKENDS}, got {backend!r}")
+    if client is not None and backend != "dask":
+        raise InputError(f"{owner}: a client or scheduler address is only used with backend='dask'")
+
+
+def check_threads(owner: str, threads, backend: str):
+    """Numba threads asked for, or None. Locally at most this machine's Numba threads; a Dask worker
+    uses at most its own (``techins.distributed``)."""
+    if threads is None:
+        return None
+    high = numba.config.NUMBA_NUM_THREADS if backend == "local" else None
+    return _validate.integer(owner, "threads", threads, low=1, high=high)
+
+
+class LineKernel:
+    """A line turned into kernel codes and parameters once; any run of consecutive chunks of its
+    simulation from them (the whole run locally, a task's share on Dask)."""
+
+    def __init__(self, args: tuple, counted_above: float, claim_rate: float, reach_probability: float):
+        self.args = args
+        self.counted_above, self.claim_rate, self.reach_probability = counted_above, claim_rate, reach_probability
+
+    @classmethod
+    def of(cls, line: Line, thin: bool) -> "LineKernel":
+        occ = line.occurrence_layer
+        threshold = occ.deductible if thin else 0.0
+        frequency, survival = _thinned_frequency(line, threshold)
+        freq_code, fp = frequency_kernel_params(frequency)
+        sev_code, sp, values, probs, aliases = severity_kernel_params(line.severity, threshold)
+        args = (freq_code, fp, sev_code, sp, values, probs, aliases, _terms(occ), _terms(line.aggregate_layer))
+        return cls(args, threshold, frequency.mean(), survival)
+
+    def chunks(self, seed: int, years: int, first_chunk: int, n_chunks: int):
+        """Annual losses, largest occurrences and claim counts of chunks ``first_chunk ...`` (``n_chunks``
+        of them) of a ``years``-year run: its years ``first_chunk * CHUNK_YEARS ...``."""
+        start = first_chunk * CHUNK_YEARS
+        span = min(years - start, n_chunks * CHUNK_YEARS)
+        states = chunk_states(seed, years, first_chunk, n_chunks)
+        annual = np.empty(span)
+        max_occurrence = np.empty(span)
+        counts = np.empty(span, dtype=np.int32)
+        # the kernel puts chunk c of ``states`` at year c * CHUNK_YEARS of the arrays it is given and no
+        # draw depends on where a chunk sits, so these chunks alone give the whole run's numbers
+        compound.simulate_line(states, CHUNK_YEARS, span, *self.args, annual, max_occurrence, counts)
+        return annual, max_occurrence, counts
+
+    def result(self, line: Line, seed: int, annual, max_occurrence, counts) -> SimulationResult:
+        return SimulationResult(annual=annual, max_occurrence=max_occurrence, counts=counts, seed=seed,
+                                line=line, counted_above=self.counted_above, claim_rate=self.claim_rate,
+                                reach_probability=self.reach_probability)
+
+
+PERIOD_COLUMNS = ("year", "loss", "max_occurrence")
+
+
+def period_folder(folder):
+    """The folder for ``period_losses`` (created), or None."""
+    if folder is None:
+        return None
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InputTypeError(f"simulate: period_losses must be a folder path, got {type(folder).__name__}")
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"simulate: period_losses {str(path)!r} is a file, not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_period_losses(folder: Path, first_chunk: int, chunk_years: int, first_year: int, columns: dict) -> list[Path]:
+    """Write the period (year) loss table of consecutive chunks, one Parquet file each.
+
+    ``columns`` hold the years ``first_year ...`` (chunk ``first_chunk``'s first year onwards): ``loss``,
+    ``max_occurrence``, then ``claims`` (a line) or ``line:NAME`` (a book). Each file is
+    ``chunk-NNNNN.parquet`` with ``PERIOD_COLUMNS`` first (``year`` 0-based, as in the occurrence
+    table). It is written under a temporary name and renamed, so a retried task rewrites it whole and
+    a reader never sees half a file.
+    """
+    import pandas as pd
+
+    span = next(iter(columns.values())).shape[0]
+    written = []
+    for start in range(0, span, chunk_years):
+        stop = min(start + chunk_years, span)
+        frame = pd.DataFrame({"year": np.arange(first_year + start, first_year + stop, dtype=np.int64)}
+                             | {name: values[start:stop] for name, values in columns.items()})
+        path = folder / f"chunk-{first_chunk + start // chunk_years:05d}.parquet"
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+        written.append(path)
+    return written
+
+
+def book_period_columns(line_names, annual, max_occurrence, line_annual) -> dict:
+    """The columns of a book's period loss table (``write_period_losses``)."""
+    columns = {"loss": annual, "max_occurrence": max_occurrence}
+    for k, name in enumerate(line_names):
+        columns[f"line:{name}"] = line_annual[k]
+    return columns
 
 
 def chunk_states(seed: int, years: int, first_chunk: int = 0, n_chunks: int | None = None,
@@ -231,38 +345,82 @@ def book_chunk_years(portfolio: Portfolio, total_rate: float) -> int:
     return chunk
 
 
-def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads, progress=None) -> BookResult:
+def _simulate_book(portfolio: Portfolio, years: int, seed: int, thin: bool, threads, progress=None,
+                   period_losses: Path | None = None) -> BookResult:
     run = BookRun(portfolio, years, seed, thin)
-    n = portfolio.n_policies
-    annual = np.empty(years)
-    max_occurrence = np.empty(years)
-    line_annual = np.empty((len(portfolio.line_names), years))
-    policy_sum, policy_sumsq, policy_cross = np.zeros(n), np.zeros(n), np.zeros(n)
-    contract_sumsq = np.zeros(portfolio.n_contracts)
-    chunk_groups = np.zeros(run.n_chunks, dtype=np.int64)
+    sums = BookSums(portfolio, run)
     with _numba_threads(threads):
         for first in range(0, run.n_chunks, BOOK_WAVE):
             ids = np.arange(first, min(first + BOOK_WAVE, run.n_chunks), dtype=np.int64)
-            psum, psumsq, pcross, csumsq, n_groups, _ = run.wave(ids, annual, max_occurrence, line_annual)
-            chunk_groups[ids] = n_groups
-            for w in range(ids.size):  # chunk order, whatever the threads did
-                policy_sum += psum[w]
-                policy_sumsq += psumsq[w]
-                policy_cross += pcross[w]
-                contract_sumsq += csumsq[w]
+            psum, psumsq, pcross, csumsq, n_groups, _ = run.wave(ids, sums.annual, sums.max_occurrence,
+                                                                 sums.line_annual)
+            sums.add(ids, psum, psumsq, pcross, csumsq, n_groups)
+            if period_losses is not None:
+                lo, hi = first * run.chunk_years, min((int(ids[-1]) + 1) * run.chunk_years, years)
+                write_period_losses(period_losses, first, run.chunk_years, lo, book_period_columns(
+                    portfolio.line_names, sums.annual[lo:hi], sums.max_occurrence[lo:hi], sums.line_annual[:, lo:hi]))
             if progress is not None:
                 progress(int(ids[-1]) + 1, run.n_chunks)
-    return BookResult(annual=annual, max_occurrence=max_occurrence, counts=None, seed=seed, line=portfolio,
-                      line_annual=line_annual, policy_sum=policy_sum, policy_sumsq=policy_sumsq,
-                      policy_cross=policy_cross, contract_sumsq=contract_sumsq if portfolio.n_contracts else None,
-                      chunk_years=run.chunk_years, chunk_groups=chunk_groups, thin=thin)
+    return sums.result(seed, thin)
 
 
-def book_tail_losses(result: BookResult, level: float, threads: int | None = None):
+class BookSums:
+    """A book run's results, filled chunk by chunk: the years' losses, and the per-policy sums added
+    in chunk order (floating-point sums depend on their order; this one is fixed by the book alone,
+    whichever threads, tasks or workers ran the chunks)."""
+
+    def __init__(self, portfolio: Portfolio, run: "BookRun"):
+        n, years = portfolio.n_policies, run.years
+        self.portfolio, self.run = portfolio, run
+        self.annual = np.empty(years)
+        self.max_occurrence = np.empty(years)
+        self.line_annual = np.empty((len(portfolio.line_names), years))
+        self.policy_sum, self.policy_sumsq, self.policy_cross = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.contract_sumsq = np.zeros(portfolio.n_contracts)
+        self.chunk_groups = np.zeros(run.n_chunks, dtype=np.int64)
+        self.next_chunk = 0
+
+    def add(self, ids, psum, psumsq, pcross, csumsq, n_groups) -> None:
+        """Add the sums of chunks ``ids`` (row ``w`` is chunk ``ids[w]``); they must be the next ones."""
+        if ids.size == 0 or int(ids[0]) != self.next_chunk or (np.diff(ids) != 1).any():
+            raise RuntimeError(f"chunks {ids.tolist()} added out of order (next is {self.next_chunk})")
+        self.chunk_groups[ids] = n_groups
+        for w in range(ids.size):  # chunk order, whatever the threads did
+            self.policy_sum += psum[w]
+            self.policy_sumsq += psumsq[w]
+            self.policy_cross += pcross[w]
+            self.contract_sumsq += csumsq[w]
+        self.next_chunk = int(ids[-1]) + 1
+
+    def result(self, seed: int, thin: bool) -> BookResult:
+        if self.next_chunk != self.run.n_chunks:
+            raise RuntimeError(f"book run incomplete: {self.next_chunk} of {self.run.n_chunks} chunks")
+        portfolio = self.portfolio
+        return BookResult(annual=self.annual, max_occurrence=self.max_occurrence, counts=None, seed=seed,
+                          line=portfolio, line_annual=self.line_annual, policy_sum=self.policy_sum,
+                          policy_sumsq=self.policy_sumsq, policy_cross=self.policy_cross,
+                          contract_sumsq=self.contract_sumsq if portfolio.n_contracts else None,
+                          chunk_years=self.run.chunk_years, chunk_groups=self.chunk_groups, thin=thin)
+
+
+def book_tail_losses(result: BookResult, level: float, threads: int | None = None, *, backend: str = "local",
+                     client=None):
     """Each policy's loss in the book's tail years (book loss >= its VaR at ``level``), for allocation.
 
     The chunks holding tail years are simulated again from their own streams, which gives exactly
     the first run's numbers, keeping only the tail years: memory stays bounded by the tail.
+
+    Parameters
+    ----------
+    result : BookResult
+    level : float
+        In (0, 1).
+    threads : int, optional
+        Numba threads (per task on a Dask worker); results do not depend on it.
+    backend : {"local", "dask"}
+        Where the tail chunks run again; the same rows either way (see ``simulate``).
+    client : distributed.Client or str, optional
+        With ``backend="dask"``: the cluster, or its scheduler's address; a ``LocalCluster`` when omitted.
 
     Returns
     -------
@@ -272,20 +430,38 @@ def book_tail_losses(result: BookResult, level: float, threads: int | None = Non
     from techins import figures
 
     level = figures.check_level("book_tail_losses", level, upper_open=True)
+    check_backend("book_tail_losses", backend, client)
+    threads = check_threads("book_tail_losses", threads, backend)
     threshold = figures.quantile_equal(np.sort(result.annual), level)
     run = BookRun(result.portfolio, result.years, result.seed, result.thin)
     tail_chunks = np.unique(np.flatnonzero(result.annual >= threshold) // run.chunk_years)
-    parts = []
-    scratch = (np.empty(result.years), np.empty(result.years), np.empty_like(result.line_annual))
-    with _numba_threads(threads):
-        for first in range(0, tail_chunks.size, BOOK_WAVE):
-            ids = tail_chunks[first:first + BOOK_WAVE].astype(np.int64)
-            capacity = result.chunk_groups[ids]
-            *_, tail = run.wave(ids, *scratch, keep_above=threshold, capacity=capacity)
-            parts.append(tail)
+    if backend == "dask":
+        from techins import distributed
+
+        parts = distributed.tail_losses(run, tail_chunks, result.chunk_groups, threshold, threads=threads,
+                                        client=client)
+    else:
+        with _numba_threads(threads):
+            parts = []
+            for first in range(0, tail_chunks.size, BOOK_WAVE):
+                ids = tail_chunks[first:first + BOOK_WAVE]
+                parts.append(tail_wave(run, ids, result.chunk_groups[ids], threshold))
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+def tail_wave(run: "BookRun", ids, capacity, threshold: float):
+    """The tail rows (year, policy, loss) of chunks ``ids`` (ascending), run again alone; ``capacity``
+    is each chunk's number of (policy, year) losses in the first run (``BookResult.chunk_groups``)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    origin = int(ids[0])
+    span = min((int(ids[-1]) + 1) * run.chunk_years, run.years) - origin * run.chunk_years
+    # scratch for the years of these chunks only: each chunk's years are its own (see BookRun.wave)
+    scratch = (np.empty(span), np.empty(span), np.empty((run.line_cv.size, span)))
+    *_, tail = run.wave(ids, *scratch, keep_above=threshold, capacity=np.asarray(capacity, dtype=np.int64),
+                        origin=origin)
+    return tail
 
 
 OCCURRENCE_COLUMNS = ("year", "occurrence_id", "policy_id", "line", "loss")
@@ -470,11 +646,19 @@ class BookRun:
             self.exposed_offsets,
         )
 
-    def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None):
-        """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail."""
+    def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None, origin: int = 0):
+        """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail.
+
+        ``annual``, ``max_occurrence`` and ``line_annual`` hold the run's years from chunk ``origin``'s
+        first year on (0: the whole run; a Dask task passes its first chunk and arrays of its years
+        only). The kernel places each chunk by its index and no draw depends on where a chunk sits,
+        so the numbers are the same either way; the tail's years are the run's.
+        """
         width = ids.size
         states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
                                  for k in ids])
+        shift = origin * self.chunk_years
+        local_ids = np.ascontiguousarray(ids - origin, dtype=np.int64)
         psum, psumsq, pcross = (np.empty((width, self.n_policies)) for _ in range(3))
         csumsq = np.empty((width, self.contract_terms.shape[0]))
         capacity = np.zeros(width, dtype=np.int64) if capacity is None else capacity
@@ -486,7 +670,7 @@ class BookRun:
         n_kept = np.zeros(width, dtype=np.int64)
         while True:
             c_first, c_year, c_loss = self.claim_buffers(width)
-            book_kernels.simulate_book_wave(states, ids, self.chunk_years, self.years, *self.inputs,
+            book_kernels.simulate_book_wave(states, local_ids, self.chunk_years, self.years - shift, *self.inputs,
                                             self.contract_of, self.contract_terms, annual, max_occurrence,
                                             line_annual, psum, psumsq, pcross, csumsq, keep_above, offsets,
                                             tail_year, tail_pol, tail_loss, n_groups, n_kept, c_first, c_year,
@@ -497,7 +681,21 @@ class BookRun:
             # of the wave runs again from its own stream, with room to spare, to the same numbers
             self.grow_claim_buffers()
         keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
-        return psum, psumsq, pcross, csumsq, n_groups, (tail_year[keep], tail_pol[keep], tail_loss[keep])
+        return psum, psumsq, pcross, csumsq, n_groups, (tail_year[keep] + shift, tail_pol[keep], tail_loss[keep])
+
+    def fresh(self) -> "BookRun":
+        """A copy sharing the book's (read-only) arrays with its own claim buffers: the buffers are
+        scratch, so each concurrent user of one run (a Dask worker's task threads) needs its own."""
+        import copy
+
+        run = copy.copy(self)
+        run._buffers = None
+        return run
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_buffers"] = None  # scratch, never worth sending to a Dask worker
+        return state
 
     def claim_buffers(self, width: int):
         """Scratch for the claims of each chunk in a wave, allocated once per run: fresh pages for

@@ -4,7 +4,7 @@ Library code raises these; the command turns them into exit status 2 and one lin
 They subclass the built-in ``ValueError`` / ``TypeError`` so callers may catch either.
 """
 
-__all__ = ["TechinsError", "InputError", "InputTypeError", "AccuracyWarning"]
+__all__ = ["TechinsError", "InputError", "InputTypeError", "MissingExtraError", "AccuracyWarning"]
 
 
 class TechinsError(Exception):
@@ -17,6 +17,10 @@ class InputError(TechinsError, ValueError):
 
 class InputTypeError(TechinsError, TypeError):
     """A value has the wrong type."""
+
+
+class MissingExtraError(InputError):
+    """A feature needs an optional extra that is not installed (e.g. ``pip install 'techins[dask]'``)."""
 
 
 class AccuracyWarning(UserWarning):

@@ -769,7 +769,8 @@ def _check_total(owner: str, name: str, parts: np.ndarray, whole_terms: np.ndarr
                          f"{whole_total!r}; the policies' losses must add up to the book's")
 
 
-def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None) -> pd.DataFrame:
+def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None, backend: str = "local",
+                    client=None) -> pd.DataFrame:
     """Price every policy of a simulated book: ``price_book`` on a ``techins.simulate(portfolio)`` result.
 
     The policies' losses in the book's tail years (needed for the co-TVaR allocation) come from
@@ -783,6 +784,9 @@ def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None) 
     basis : PricingBasis
     threads : int, optional
         Numba threads for the re-run; the numbers do not depend on it.
+    backend, client : optional
+        Where the re-run goes: ``"local"``, or ``"dask"`` with a client or scheduler address (see
+        ``techins.simulate``); the same numbers either way.
 
     Returns
     -------
@@ -791,7 +795,8 @@ def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None) 
     """
     from techins.engine import book_tail_losses
 
-    tail_year, tail_policy, tail_loss = book_tail_losses(result, basis.level, threads=threads)
+    tail_year, tail_policy, tail_loss = book_tail_losses(result, basis.level, threads=threads, backend=backend,
+                                                         client=client)
     arrays = result.portfolio.arrays
     sum_insured = arrays["sum_insured"] if basis.rate_cap is not None else None
     table = price_book(result.annual, result.policy_sum, result.policy_sumsq, tail_year, tail_policy, tail_loss,

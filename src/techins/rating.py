@@ -70,7 +70,7 @@ class PricedPortfolio:
 
 
 def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: int, *, threads: int | None = None,
-                    progress=None) -> PricedPortfolio:
+                    progress=None, backend: str = "local", client=None) -> PricedPortfolio:
     """Simulate ``book`` and price every policy with its product's assumptions.
 
     Parameters
@@ -83,12 +83,25 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
     threads : int, optional
     progress : callable, optional
         ``progress(done, total)`` over the simulation's chunks.
+    backend : {"local", "dask"}
+        Where the simulation and the co-TVaR re-run of its tail chunks go (``techins.simulate``); the
+        prices are bit-identical either way.
+    client : distributed.Client or str, optional
+        With ``backend="dask"``: the cluster's client or its scheduler's address; a ``LocalCluster``
+        for this call (both steps) when omitted.
     """
-    result = simulate(book.portfolio, years, seed, threads=threads, progress=progress)
+    if backend == "dask" and (client is None or isinstance(client, str)):
+        from techins.distributed import session
+
+        with session(client) as connected:  # one cluster or connection for the run and its tail re-run
+            return price_catalogue(catalogue, book, years, seed, threads=threads, progress=progress,
+                                   backend=backend, client=connected)
+    result = simulate(book.portfolio, years, seed, threads=threads, progress=progress, backend=backend,
+                      client=client)
     policies = book.policies
     product_of_policy = policies["product"].astype(str).to_numpy()
     product_of_row = product_of_policy[book.row_policy]
-    rows = _row_allocation(catalogue, book, result, product_of_row, threads)
+    rows = _row_allocation(catalogue, book, result, product_of_row, threads, backend, client)
     contract = result.contract_table()
     # the book's contracts are the policies in first-appearance order of the rows; map them back
     contract_policy = np.empty(len(contract), dtype=np.int64)
@@ -111,14 +124,15 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
 
 
 def _row_allocation(catalogue: Catalogue, book: ProductBook, result, product_of_row: np.ndarray,
-                    threads) -> pd.DataFrame:
+                    threads, backend: str = "local", client=None) -> pd.DataFrame:
     """Per coverage row: expected loss, error, co-TVaR, allocated capital and risk load, each row under
     its own product's measure (one allocation per distinct measure, load and level)."""
     out = None
     tails = {}
     for basis, products in _bases(catalogue, set(product_of_row)).items():
         if basis.level not in tails:
-            tails[basis.level] = book_tail_losses(result, basis.level, threads=threads)
+            tails[basis.level] = book_tail_losses(result, basis.level, threads=threads, backend=backend,
+                                                  client=client)
         table = price_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
                            policy_cross=result.policy_cross)
         mine = np.isin(product_of_row, products)
