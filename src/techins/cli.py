@@ -250,13 +250,9 @@ def _run_price(args) -> int:
             "products": [f"{p} v{catalogue[p].version}" for p in used], "years": args.years, "seed": args.seed,
             "currency": "/".join(currencies), "techins": _dist_version("techins")}
     with output_folder(args.out) as folder:  # checks --out before the long run
-        bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
-        start = time.perf_counter()
-        priced = price_catalogue(catalogue, book, args.years, args.seed, threads=args.threads, progress=bar,
-                                 backend=backend, client=client)
-        if bar is not None:
-            bar.close()
-        meta["seconds"] = time.perf_counter() - start
+        priced, meta["seconds"] = _timed_with_progress(args, lambda bar: price_catalogue(
+            catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
+            client=client))
         files = write_priced(priced, folder, meta)
     if args.json:
         print(json.dumps(_finite_or_none({"out": str(args.out), "book": priced.book,
@@ -330,12 +326,8 @@ def _run_pool(args) -> int:
     spec = read_pool(args.pool_file)
     meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": _dist_version("techins")}
     with output_folder(args.out) as folder:
-        bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
-        start = time.perf_counter()
-        run = run_pool(spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar)
-        if bar is not None:
-            bar.close()
-        meta["seconds"] = time.perf_counter() - start
+        run, meta["seconds"] = _timed_with_progress(args, lambda bar: run_pool(
+            spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar))
         files = write_pool(run, folder, meta)
     if args.json:
         print(json.dumps(_finite_or_none({"out": str(args.out), "pool": run.pool,
@@ -455,6 +447,18 @@ def _run_products_validate(args) -> int:
         print(f"ok  {r['file']}: {r['id']} v{r['version']} ({r['line']}; coverages {', '.join(r['coverages'])})")
     print(f"{len(rows)} product(s) valid")
     return 0
+
+
+def _timed_with_progress(args, work):
+    """``work(bar)`` with a progress bar on a terminal (not with --quiet or --json); its result and
+    the seconds it took."""
+    bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
+    start = time.perf_counter()
+    try:
+        return work(bar), time.perf_counter() - start
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 class _ProgressBar:
