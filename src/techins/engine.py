@@ -523,21 +523,34 @@ def annual_by_group(result: BookResult, groups) -> np.ndarray:
     """``[groups, years]``: each group's annual loss, from the occurrences after the aggregate terms
     (so the groups add up to the book's annual loss). ``groups`` gives each policy (row) a code
     ``0..G-1``, e.g. the member of a pool who brought it."""
-    codes = np.asarray(groups)
-    if codes.ndim != 1 or codes.size != result.portfolio.n_policies or not np.issubdtype(codes.dtype, np.integer) \
-            or (codes.size and codes.min() < 0):
-        raise InputError(f"annual_by_group: groups must hold one integer code >= 0 per policy "
-                         f"({result.portfolio.n_policies})")
-    n_groups = int(codes.max(initial=-1)) + 1
-    out = np.zeros((n_groups, result.years))
+    codes = group_codes("annual_by_group", groups, result.portfolio.n_policies)
+    out = np.zeros((int(codes.max(initial=-1)) + 1, result.years))
     for year, _, policy, loss in occurrence_arrays(result, after_aggregates=True):
-        if loss.size == 0:
-            continue
-        first = int(year.min())
-        span = int(year.max()) - first + 1
-        sums = np.bincount(codes[policy] * span + (year - first), weights=loss, minlength=n_groups * span)
-        out[:, first:first + span] += sums.reshape(n_groups, span)
+        add_by_group_and_year((out,), codes[policy], year, (loss,))
     return out
+
+
+def group_codes(owner: str, groups, n_policies: int) -> np.ndarray:
+    """``groups`` checked: one integer code >= 0 per policy (row) of a book, as int64."""
+    codes = np.asarray(groups)
+    if codes.ndim != 1 or codes.size != n_policies or not np.issubdtype(codes.dtype, np.integer) \
+            or (codes.size and codes.min() < 0):
+        raise InputError(f"{owner}: groups must hold one integer code >= 0 per policy ({n_policies})")
+    return codes.astype(np.int64)
+
+
+def add_by_group_and_year(totals, group: np.ndarray, year: np.ndarray, values) -> None:
+    """Add each row's ``values[k]`` into ``totals[k][group, year]`` (``totals[k]`` is ``[groups,
+    years]``): one ``bincount`` over the years the rows span, so a chunk of years costs its rows."""
+    if year.size == 0:
+        return
+    first = int(year.min())
+    span = int(year.max()) - first + 1
+    key = group * span + (year - first)
+    n_groups = totals[0].shape[0]
+    for out, weights in zip(totals, values):
+        out[:, first:first + span] += np.bincount(key, weights=weights, minlength=n_groups * span).reshape(n_groups,
+                                                                                                        span)
 
 
 def cut_by_annual_terms(year, policy, loss, aggregate_terms, contract_of, contract_terms) -> np.ndarray:

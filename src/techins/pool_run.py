@@ -211,9 +211,8 @@ def _simulate_and_premium(catalogue, product_book, written, years, seed, threads
     if written is not None:
         return simulate(product_book.portfolio, years, seed, threads=threads, progress=progress), written
     priced = price_catalogue(catalogue, product_book, years, seed, threads=threads, progress=progress)
-    by_id = priced.policies.set_index("policy_id")["capped_premium"]
-    premium = by_id.reindex(product_book.policies["policy_id"].astype(str)).to_numpy(dtype=np.float64)
-    return priced.result, np.nan_to_num(premium, nan=0.0)
+    # the priced table has one row per policy, in the book's policy order
+    return priced.result, priced.policies["capped_premium"].to_numpy(dtype=np.float64)
 
 
 def _row_premium(product_book, policy_premium: np.ndarray) -> np.ndarray:

@@ -386,6 +386,11 @@ class OccurrenceTable:
     def n_occurrences(self) -> int:
         return int(self.occ_year.size)
 
+    @property
+    def row_year(self) -> np.ndarray:
+        """The year of each row."""
+        return np.repeat(self.occ_year, np.diff(self.occ_start))
+
 
 def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=None, keep_occurrences: bool = False,
                    threads: int | None = None, groups=None) -> ProgrammeResult:
@@ -396,16 +401,18 @@ def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=
     """
     if not isinstance(programme, Programme):
         raise InputTypeError(f"apply_to_table: programme must be a Programme, got {type(programme).__name__}")
+    from techins.engine import add_by_group_and_year, group_codes
+
     insured = _sum_insured(programme, table.policy, sum_insured)
-    group_of = None if groups is None else _group_codes(groups, table.policy)
+    if groups is not None:
+        covered = int(table.policy.max()) + 1 if table.policy.size else 0
+        group_of = group_codes("apply_to_table", groups, max(np.size(groups), covered))
     result, row_net = _run_programme(table, programme, insured, keep_occurrences, threads)
-    if group_of is None:
+    if groups is None:
         return result
     n_groups = int(group_of.max(initial=-1)) + 1
     group_gross, group_net = np.zeros((n_groups, table.years)), np.zeros((n_groups, table.years))
-    first, gross_span, net_span = _group_sums(table, row_net, group_of, n_groups)
-    group_gross[:, first:first + gross_span.shape[1]] = gross_span
-    group_net[:, first:first + net_span.shape[1]] = net_span
+    add_by_group_and_year((group_gross, group_net), group_of[table.policy], table.row_year, (table.loss, row_net))
     return dataclasses.replace(result, group_gross=group_gross, group_net=group_net)
 
 
@@ -437,30 +444,6 @@ def _run_programme(table: OccurrenceTable, programme: Programme, insured: np.nda
     return result, row_net
 
 
-def _group_sums(table: OccurrenceTable, row_net: np.ndarray, group_of: np.ndarray, n_groups: int):
-    """Each group's gross and net over the years the table spans: ``(first year, [G, span], [G, span])``."""
-    if table.loss.size == 0:
-        return 0, np.zeros((n_groups, 0)), np.zeros((n_groups, 0))
-    row_year = np.repeat(table.occ_year, np.diff(table.occ_start))
-    first = int(row_year.min())
-    span = int(row_year.max()) - first + 1
-    key = group_of[table.policy] * span + (row_year - first)
-    gross = np.bincount(key, weights=table.loss, minlength=n_groups * span).reshape(n_groups, span)
-    net = np.bincount(key, weights=row_net, minlength=n_groups * span).reshape(n_groups, span)
-    return first, gross, net
-
-
-def _group_codes(groups, policy: np.ndarray) -> np.ndarray:
-    codes = np.asarray(groups)
-    if codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
-        raise InputTypeError("groups must be a 1-D array of integer group codes, one per policy")
-    if codes.size and codes.min() < 0:
-        raise InputError(f"groups must be >= 0, got {int(codes.min())}")
-    if policy.size and policy.max() >= codes.size:
-        raise InputError(f"groups has {codes.size} entries but the table has policy {int(policy.max())}")
-    return codes.astype(np.int64)
-
-
 def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programme: Programme, *, sum_insured=None,
                          keep_occurrences: bool = False, threads: int | None = None) -> ProgrammeResult:
     """Apply ``programme`` to an occurrence loss table given as arrays (one row per policy an
@@ -483,7 +466,7 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one integer code
     per policy of the book) adds each group's gross and net per year (``ProgrammeResult.group_net``).
     """
-    from techins.engine import occurrence_arrays
+    from techins.engine import add_by_group_and_year, group_codes, occurrence_arrays
     from techins.results import BookResult
 
     if not isinstance(result, BookResult):
@@ -494,7 +477,7 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     ceded, factor = np.zeros((result.years, n_t)), np.zeros((result.years, n_t))
     tables = []
     if groups is not None:
-        groups = _group_codes(groups, np.arange(result.portfolio.n_policies))
+        groups = group_codes("apply_programme", groups, result.portfolio.n_policies)
         n_groups = int(groups.max(initial=-1)) + 1
         group_gross, group_net = np.zeros((n_groups, result.years)), np.zeros((n_groups, result.years))
     for year, occurrence_id, policy, loss in occurrence_arrays(result, after_aggregates=True):
@@ -502,9 +485,7 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
         part, row_net = _run_programme(table, programme, _sum_insured(programme, table.policy, insured),
                                        keep_occurrences, threads)
         if groups is not None:
-            first, gross_span, net_span = _group_sums(table, row_net, groups, n_groups)
-            group_gross[:, first:first + gross_span.shape[1]] += gross_span
-            group_net[:, first:first + net_span.shape[1]] += net_span
+            add_by_group_and_year((group_gross, group_net), groups[table.policy], table.row_year, (table.loss, row_net))
         # each chunk fills its own years and leaves the others at zero, so these sums are exact
         gross += part.gross
         net += part.net
@@ -606,14 +587,14 @@ def treaty_accounts(result: ProgrammeResult, subject_premium, *, sum_insured=Non
     deposit x reinstatement factor; other non-proportional treaties their premium. A
     non-proportional premium is shared among groups by the premium they still hold.
     """
+    from techins.engine import group_codes
+
     owner = "treaty_accounts"
     if not isinstance(result, ProgrammeResult):
         raise InputTypeError(f"{owner}: expected a ProgrammeResult, got {type(result).__name__}")
     held = _validate.real_array(owner, "subject_premium", subject_premium, low=0.0).copy()
     load = _validate.real(owner, "load", load, low=0.0)
-    group_of = None if groups is None else _group_codes(groups, np.arange(held.size))
-    if group_of is not None and group_of.size != held.size:
-        raise InputError(f"{owner}: groups needs one code per policy ({held.size}), got {group_of.size}")
+    group_of = None if groups is None else group_codes(owner, groups, held.size)
     n_groups = 0 if group_of is None else int(group_of.max(initial=-1)) + 1
     treaties = result.programme.treaties
     n_t, years = len(treaties), result.years

@@ -31,6 +31,7 @@ __all__ = ["BacktestParameters", "Experience", "analyse"]
 SEVERITY_FITS = ("lognormal", "gamma", "weibull", "pareto", "exponential")
 _GRID = np.concatenate([[0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999]])
 _MIN_CLAIMS_TO_FIT = 10
+DEVELOPMENT_COLUMNS = ["line", "origin", "latest", "lag", "cdf", "ultimate", "reserve", "mack_se"]
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _period_table(history: History, p: BacktestParameters) -> tuple[pd.DataFrame
                 ladder = chain_ladder(Triangle.from_long(part, source=where), tail=p.tail_factor)
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
-            dev = ladder.table().assign(line=line, factor=lambda t: t["cdf"])
+            dev = ladder.table().assign(line=line)
             development.append(dev)
             cdf = dict(zip(dev["origin"], dev["cdf"]))
             rows = table["line"] == line
@@ -190,11 +191,8 @@ def _period_table(history: History, p: BacktestParameters) -> tuple[pd.DataFrame
         table["expense_vs_plan"] = table["expenses"] / table["plan"]
     table["combined_ratio"] = table["loss_ratio"] + table["expense_ratio"]
     table["breakeven_loss"] = premium - other - table["claim_expenses"].to_numpy()
-    columns = ["line", "origin", "latest", "lag", "factor", "ultimate", "reserve", "mack_se"]
-    development = pd.concat(development, ignore_index=True)[columns].rename(columns={"factor": "cdf"}) \
-        if development else pd.DataFrame({c: pd.Series(dtype=float if c not in ("line",) else object)
-                                          for c in ["line", "origin", "latest", "lag", "cdf", "ultimate", "reserve",
-                                                    "mack_se"]})
+    development = pd.concat(development, ignore_index=True)[DEVELOPMENT_COLUMNS] if development else \
+        pd.DataFrame({c: pd.Series(dtype=object if c == "line" else float) for c in DEVELOPMENT_COLUMNS})
     return table, development
 
 
