@@ -228,3 +228,48 @@ def test_parameter_risk_names_a_known_line():
         ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, parameter_risk={"ip": 0.2})
     with pytest.raises(ti.InputError, match=r"parameter_risk\['cyber'\] must be in \[0, 10\], got -0.1"):
         ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, parameter_risk={"cyber": -0.1})
+
+
+def test_fleet_policy_with_many_claims_a_year_matches_the_exact_line():
+    # One fleet policy, 120 claims a year under an annual aggregate limit: every claim of a chunk of
+    # thousands of years goes through the per-policy grouping by year (once a quadratic sort). Its
+    # annual law is the Line's, computed exactly by FFT.
+    severity = ti.LogNormal(10.0, 1.5)
+    book = ti.Portfolio(policies(claim_rate=[120.0], limit=[4e5], agg_limit=[6e6]), {"claim": severity})
+    line = ti.Line(frequency=ti.Poisson(120.0), severity=severity, occurrence=ti.Layer(limit=4e5),
+                   aggregate=ti.Layer(limit=6e6))
+    sim = ti.simulate(book, years=20_000, seed=5)
+    exact = ti.exact(line)
+    assert abs(sim.mean() - exact.mean()) < Z * sim.stderr("mean")
+    assert abs(sim.prob_exceed(5e6) - exact.prob_exceed(5e6)) < Z * sim.stderr("prob_exceed", 5e6)
+
+
+def test_claims_and_hits_grouped_by_policy_and_year_as_a_plain_python_twin():
+    # The book's per-policy annual losses (after annual aggregate terms) equal a plain-Python sum of the
+    # run's own occurrence table by (policy, year), for a book with shocks and aggregate terms.
+    table = policies(claim_rate=[3.0, 0.5, 8.0], deductible=[0.0, 1e3, 0.0], agg_deductible=[0.0, 0.0, 5e3],
+                     agg_limit=[4e4, np.inf, 6e4], cloud=["a", "a", "b"])
+    shock = ti.CommonShock("outage", rate=2.0, factor="cloud", values=("a",), hit_probability=0.7,
+                           severity=ti.Exponential(8e3), basis="amount")
+    book = ti.Portfolio(table, {"claim": ti.Exponential(1e4)}, shocks=(shock,))
+    years = 300
+    sim = ti.simulate(book, years=years, seed=11)
+    from techins.engine import occurrence_chunks
+
+    occ = pd.concat(list(occurrence_chunks(sim)), ignore_index=True)
+    terms = table.set_index("policy_id")
+    expected = np.zeros(years)
+    policy_means = {}
+    for policy_id, rows in occ.groupby("policy_id"):
+        by_year = np.zeros(years)
+        for year, loss in zip(rows.year, rows.loss):  # the twin: plain Python, one claim at a time
+            by_year[year] += loss
+        agg_d, agg_l = terms.loc[policy_id, "agg_deductible"], terms.loc[policy_id, "agg_limit"]
+        annual = np.minimum(np.maximum(by_year - agg_d, 0.0), agg_l)
+        expected += annual
+        policy_means[policy_id] = annual.mean()
+    np.testing.assert_allclose(sim.annual, expected, rtol=1e-12, atol=1e-9)
+    means = sim.policy_table().set_index("policy_id")["expected_loss"]
+    for policy_id, mean in policy_means.items():
+        assert means[policy_id] == pytest.approx(mean, rel=1e-12)
+    assert (occ.groupby(["policy_id", "year"]).size() > 1).any()  # several losses in some policy-years

@@ -132,6 +132,7 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
     h_loss = np.empty(n_hits)
     h_event = np.empty(n_hits, dtype=np.int64)
     pool = exposed.copy()
+    sizes = np.empty(ev_hits.max() if ev_hits.size > 0 else 0)
     n = 0
     for e in range(ev_shock.size):
         s = ev_shock[e]
@@ -139,7 +140,6 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
         n_exp = exposed_offsets[s + 1] - lo
         start = n
         k = ev_hits[e]
-        sizes = np.empty(k)
         _fill_row(state, shock_row[s], codes, params, offsets, values, probs, aliases, sizes, k)
         gross_total = 0.0
         for j in range(k):
@@ -256,64 +256,62 @@ def line_year_weights(state, n_years, line_cv):
 
 
 @jit
-def _sort_by_year(years, losses, m):
-    # insertion sort of a few (year, value) pairs; stable, so equal years keep their order
-    for a in range(1, m):
-        y, v = years[a], losses[a]
-        b = a - 1
-        while b >= 0 and years[b] > y:
-            years[b + 1] = years[b]
-            losses[b + 1] = losses[b]
-            b -= 1
-        years[b + 1] = y
-        losses[b + 1] = v
+def _counting_order(keys, n_keys, order, out):
+    """``out`` = ``order`` stably sorted by ``keys[order]`` (integers in ``[0, n_keys)``): one pass of a
+    counting sort, linear in items plus keys. Two passes (minor key, then major key) give a stable
+    sort by (major, minor) in linear time, whatever the number of items per key."""
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for j in range(order.size):
+        start[keys[order[j]] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    for j in range(order.size):
+        key = keys[order[j]]
+        out[start[key]] = order[j]
+        start[key] += 1
 
 
 @jit
-def _contract_terms(g_pol, g_year, g_loss, n_groups, pol_contract, contract_terms, csumsq):
+def _order_by_major_then_year(major, n_major, year, first, n_years):
+    """The permutation sorting items by (``major``, ``year``), items of equal keys in their given order.
+    Linear: a fleet policy with a million claims in a chunk costs a million steps, not their square."""
+    n = major.size
+    minor = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        minor[j] = year[j] - first
+    identity = np.arange(n)
+    by_year = np.empty(n, dtype=np.int64)
+    _counting_order(minor, n_years, identity, by_year)
+    order = np.empty(n, dtype=np.int64)
+    _counting_order(major, n_major, by_year, order)
+    return order
+
+
+@jit
+def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, pol_contract, contract_terms, csumsq):
     """Each contract's annual aggregate over its policies (coverages): the (policy, year) losses of a
-    contract are gathered by a stable counting sort, summed by year, put through the contract's
-    (agg_deductible, agg_limit), and each policy's share cut back in proportion."""
+    contract are gathered by year (a stable sort by contract and year), summed, put through the
+    contract's (agg_deductible, agg_limit), and each policy's share cut back in proportion."""
     n_contracts = contract_terms.shape[0]
-    start = np.zeros(n_contracts + 1, dtype=np.int64)
+    contract = np.empty(n_groups, dtype=np.int64)
     for g in range(n_groups):
-        start[pol_contract[g_pol[g]] + 1] += 1
-    for c in range(n_contracts):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(n_groups, dtype=np.int64)
-    for g in range(n_groups):
-        c = pol_contract[g_pol[g]]
-        order[fill[c]] = g
-        fill[c] += 1
-    years = np.empty(64, dtype=np.int64)
-    index = np.empty(64, dtype=np.int64)
-    for c in range(n_contracts):
-        m = start[c + 1] - start[c]
-        if m == 0:
-            continue
-        if m > years.size:
-            years = np.empty(2 * m, dtype=np.int64)
-            index = np.empty(2 * m, dtype=np.int64)
-        for j in range(m):
-            g = order[start[c] + j]
-            years[j] = g_year[g]
-            index[j] = g
-        _sort_by_year(years, index, m)
-        j = 0
-        while j < m:
-            y = years[j]
-            lo = j
-            tot = 0.0
-            while j < m and years[j] == y:
-                tot += g_loss[index[j]]
-                j += 1
-            v = min(max(tot - contract_terms[c, 0], 0.0), contract_terms[c, 1])
-            if v != tot:
-                ratio = v / tot if tot > 0.0 else 0.0
-                for k in range(lo, j):
-                    g_loss[index[k]] *= ratio
-            csumsq[c] += v * v
+        contract[g] = pol_contract[g_pol[g]]
+    order = _order_by_major_then_year(contract, n_contracts, g_year[:n_groups], first, n_years)
+    j = 0
+    while j < n_groups:
+        c = contract[order[j]]
+        y = g_year[order[j]]
+        lo = j
+        tot = 0.0
+        while j < n_groups and contract[order[j]] == c and g_year[order[j]] == y:
+            tot += g_loss[order[j]]
+            j += 1
+        v = min(max(tot - contract_terms[c, 0], 0.0), contract_terms[c, 1])
+        if v != tot:
+            ratio = v / tot if tot > 0.0 else 0.0
+            for k in range(lo, j):
+                g_loss[order[k]] *= ratio
+        csumsq[c] += v * v
 
 
 @jit
@@ -350,56 +348,43 @@ def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group
                            max_occurrence, cum_theta, c_first, c_year, c_loss)
     if n_claims < 0:
         return -1, 0
-    # shock hits by policy (a stable counting sort), to merge with each policy's own claims
+    # 3. every claim and hit of the chunk by (policy position, year), each policy's own claims before
+    # its shock hits within a year, then policy by policy: annual aggregate terms, sums
     n_pol = pol_scale.size
-    hit_start = np.zeros(n_pol + 1, dtype=np.int64)
-    for m in range(h_pol.size):
-        hit_start[h_pol[m] + 1] += 1
-    for i in range(n_pol):
-        hit_start[i + 1] += hit_start[i]
-    fill = hit_start[:-1].copy()
-    hit_order = np.empty(h_pol.size, dtype=np.int64)
-    for m in range(h_pol.size):
-        hit_order[fill[h_pol[m]]] = m
-        fill[h_pol[m]] += 1
-    # 3. policy by policy: group by year, aggregate terms, sums
-    g_pol = np.empty(n_claims + h_pol.size, dtype=np.int64)
-    g_year = np.empty(n_claims + h_pol.size, dtype=np.int64)
-    g_loss = np.empty(n_claims + h_pol.size)
-    years = np.empty(64, dtype=np.int64)
-    losses = np.empty(64)
-    n_groups = 0
+    position = np.empty(n_pol, dtype=np.int64)
     for k in range(n_pol):
+        position[perm[k]] = k
+    n_items = n_claims + h_pol.size
+    item_key = np.empty(n_items, dtype=np.int64)
+    item_year = np.empty(n_items, dtype=np.int64)
+    for k in range(n_pol):
+        for m in range(c_first[k], c_first[k + 1]):
+            item_key[m] = k
+            item_year[m] = c_year[m]
+    for m in range(h_pol.size):
+        item_key[n_claims + m] = position[h_pol[m]]
+        item_year[n_claims + m] = h_year[m]
+    order = _order_by_major_then_year(item_key, n_pol, item_year, first, stop - first)
+    g_pol = np.empty(n_items, dtype=np.int64)
+    g_year = np.empty(n_items, dtype=np.int64)
+    g_loss = np.empty(n_items)
+    n_groups = 0
+    j = 0
+    while j < n_items:
+        k = item_key[order[j]]
+        y = item_year[order[j]]
+        tot = 0.0
+        while j < n_items and item_key[order[j]] == k and item_year[order[j]] == y:
+            m = order[j]
+            tot += c_loss[m] if m < n_claims else h_loss[m - n_claims]
+            j += 1
         i = perm[k]
-        own = c_first[k + 1] - c_first[k]
-        hits = hit_start[i + 1] - hit_start[i]
-        m = own + hits
-        if m == 0:
-            continue
-        if m > years.size:
-            years = np.empty(2 * m, dtype=np.int64)
-            losses = np.empty(2 * m)
-        for j in range(own):
-            years[j] = c_year[c_first[k] + j]
-            losses[j] = c_loss[c_first[k] + j]
-        for j in range(hits):
-            h = hit_order[hit_start[i] + j]
-            years[own + j] = h_year[h]
-            losses[own + j] = h_loss[h]
-        _sort_by_year(years, losses, m)
-        j = 0
-        while j < m:
-            y = years[j]
-            tot = 0.0
-            while j < m and years[j] == y:
-                tot += losses[j]
-                j += 1
-            g_pol[n_groups] = i
-            g_year[n_groups] = y
-            g_loss[n_groups] = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
-            n_groups += 1
+        g_pol[n_groups] = i
+        g_year[n_groups] = y
+        g_loss[n_groups] = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
+        n_groups += 1
     if contract_terms.shape[0] > 0:
-        _contract_terms(g_pol, g_year, g_loss, n_groups, pol_contract, contract_terms, csumsq)
+        _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, pol_contract, contract_terms, csumsq)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
