@@ -1,6 +1,7 @@
 """Collects the median time of each benchmark and prints speed-ups against the scenario's baseline: the
 variant named "numpy" (a NumPy implementation of the same model), or else "local" (the local backend,
-against which the Dask backend's ratios are its slow-down)."""
+against which the Dask backend's ratios are its slow-down), or else "serial" (one thread, against which
+a thread pool's ratio is its speed-up)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("speed-up against the NumPy baseline, or the local backend (median times)")
     scenarios = sorted({s for s, _ in _MEDIANS})
     for scenario in scenarios:
-        base = _MEDIANS.get((scenario, "numpy")) or _MEDIANS.get((scenario, "local"))
+        base = _MEDIANS.get((scenario, "numpy")) or _MEDIANS.get((scenario, "local")) or _MEDIANS.get((scenario, "serial"))
         for (s, variant), median in sorted(_MEDIANS.items()):
             if s != scenario:
                 continue

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from techins import _validate, figures
 from techins.errors import InputError, InputTypeError, TechinsError
+from techins.frozen import FrozenMap
 from techins.kernels import allocation as kernels
 from techins.pricing import tail_weights
 
@@ -78,7 +78,7 @@ class PoolMember:
             raise InputError(f"{owner}: a fee of {self.fee!r} is for the lead or the fronting insurer; give the role")
         shares = {str(line): _validate.real(owner, f"share[{line!r}]", v, low=0.0, high=1.0)
                   for line, v in dict(self.shares).items()}
-        object.__setattr__(self, "shares", MappingProxyType(shares))
+        object.__setattr__(self, "shares", FrozenMap(shares))
         if self.book is not None and (not isinstance(self.book, str) or not self.book.strip()):
             raise InputTypeError(f"{owner}: book must be the path of a policies file, got {self.book!r}")
 
@@ -175,7 +175,7 @@ class PoolSpec:
                 raise InputError(f"{owner}: unplaced names line {line!r}, which the pool does not write; lines are "
                                  f"{list(lines)}")
             unplaced[line] = _validate.real(owner, f"unplaced[{line!r}]", value, low=0.0, high=1.0, high_open=True)
-        object.__setattr__(self, "unplaced", MappingProxyType(unplaced))
+        object.__setattr__(self, "unplaced", FrozenMap(unplaced))
         for m in members:
             for line in m.shares:
                 if line not in lines:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -45,6 +44,7 @@ import pandas as pd
 from techins import _validate
 from techins.distributions import SeverityLaw
 from techins.errors import InputError, InputTypeError
+from techins.frozen import FrozenMap
 
 __all__ = ["POLICY_COLUMNS", "CommonShock", "Portfolio"]
 
@@ -174,9 +174,9 @@ class Portfolio:
         for shock in shocks:
             if not isinstance(shock, CommonShock):
                 raise InputTypeError(f"Portfolio: shocks must be CommonShock objects, got {shock!r}")
-        object.__setattr__(self, "severities", MappingProxyType(severities))
+        object.__setattr__(self, "severities", FrozenMap(severities))
         object.__setattr__(self, "shocks", shocks)
-        object.__setattr__(self, "arrays", MappingProxyType(_policy_arrays(self.policies, severities)))
+        object.__setattr__(self, "arrays", FrozenMap(_policy_arrays(self.policies, severities)))
         for shock in shocks:
             self._check_shock(shock)
         risk = dict(self.parameter_risk)
@@ -185,7 +185,7 @@ class Portfolio:
                 raise InputError(f"Portfolio: parameter_risk names line {line!r}, which no policy has; "
                                  f"lines are {list(self.line_names)}")
             risk[line] = _validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
-        object.__setattr__(self, "parameter_risk", MappingProxyType(risk))
+        object.__setattr__(self, "parameter_risk", FrozenMap(risk))
 
     @property
     def n_policies(self) -> int:

@@ -15,7 +15,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import pandas as pd
 from techins import _validate
 from techins.distributions import SeverityLaw
 from techins.errors import InputError, InputTypeError, TechinsError
+from techins.frozen import FrozenMap
 from techins.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
 from techins.portfolio import CommonShock, Portfolio, checked_numbers
 from techins.pricing import RISK_MEASURES, PricingBasis
@@ -68,7 +68,7 @@ class RatingFactor:
             raise InputError(f"[{owner}] levels must be a non-empty table of level = relativity")
         levels = {str(k): _validate.real(f"[{owner}]", f"levels.{k}", v, low=0.0, low_open=True)
                   for k, v in self.levels.items()}
-        object.__setattr__(self, "levels", MappingProxyType(levels))
+        object.__setattr__(self, "levels", FrozenMap(levels))
         if self.coverages is not None:
             object.__setattr__(self, "coverages", tuple(_text(f"[{owner}]", "coverages[]", c) for c in self.coverages))
 
@@ -327,8 +327,8 @@ class Catalogue:
         products = dict(self.products)
         if not products:
             raise InputError("catalogue: no products")
-        object.__setattr__(self, "products", MappingProxyType(products))
-        object.__setattr__(self, "scenarios", MappingProxyType(_merged_scenarios(products)))
+        object.__setattr__(self, "products", FrozenMap(products))
+        object.__setattr__(self, "scenarios", FrozenMap(_merged_scenarios(products)))
         _line_parameter_risk(products)
 
     def __getitem__(self, product_id: str) -> Product:

@@ -47,6 +47,12 @@ class Quoter:
     basis : PricingBasis
         Risk load, expenses, profit, cap and subsidy.
 
+    Notes
+    -----
+    One ``Quoter`` may serve many threads at once: a quote reads the book's state and writes only
+    into arrays of its own, and its kernel releases the GIL, so a thread pool gives more quotes per
+    second than one thread. It pickles (with its book), for process pools and Dask workers.
+
     Examples
     --------
     >>> quoter = Quoter(book_result, basis)                                      # doctest: +SKIP
@@ -64,10 +70,14 @@ class Quoter:
         self.book_load = book_risk_load(result.annual, basis)
         run = engine.BookRun(result.portfolio, result.years, result.seed, result.thin)
         states = engine.chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
-        self._theta, self._event_shock, self._event_year = book_kernels.book_events(
+        theta, event_shock, event_year = book_kernels.book_events(
             states, result.chunk_years, result.years, run.line_cv, run.shock_rate, run.shock_q,
             run.exposed_offsets)
-        self._annual = np.empty(result.years)
+        # built once and never written again: quotes run concurrently from many threads (the kernel
+        # releases the GIL), so each quote writes only into arrays of its own
+        self._theta = _read_only(theta)
+        n_shocks = len(result.portfolio.shocks)
+        self._shock_years = tuple(_read_only(event_year[event_shock == s]) for s in range(n_shocks))
 
     def quote(self, policy) -> dict:
         """Price one policy given as a mapping (or one-row DataFrame) with the policies-table columns.
@@ -87,7 +97,7 @@ class Quoter:
 
     def annual_losses(self, policy) -> np.ndarray:
         """The policy's simulated annual losses over the book's years (a new array)."""
-        return self._simulate(policy)[0].copy()
+        return self._simulate(policy)[0]
 
     def _simulate(self, policy) -> tuple[np.ndarray, float]:
         table = policy if isinstance(policy, pd.DataFrame) else pd.DataFrame([dict(policy)])
@@ -106,10 +116,11 @@ class Quoter:
         seq = np.random.SeedSequence(self.result.seed,
                                      spawn_key=(QUOTE_STREAM, zlib.crc32(str(a["policy_id"][0]).encode())))
         state = seq.generate_state(4, np.uint64)
+        annual = np.empty(self.result.years)
         book_kernels.policy_years(state, self.result.years, rate, self._line_theta(a["line_names"][0]), own_row,
                                   scale, terms, event_years, event_rows, event_q, event_scale, *law_table.arrays(),
-                                  self._annual)
-        return self._annual, float(a["sum_insured"][0])
+                                  annual)
+        return annual, float(a["sum_insured"][0])
 
     def _line_theta(self, line: str) -> np.ndarray:
         # a policy of a book line with parameter risk shares the line's factor in every year
@@ -126,7 +137,7 @@ class Quoter:
                                  f"terms are shared by all policies hit; add it to the book and simulate again")
             if shock.basis == "sum_insured" and np.isnan(a["sum_insured"][0]):
                 raise InputError(f"quote: the policy is exposed to {shock.name!r} but has no sum_insured")
-            hit_years = self._event_year[self._event_shock == s]
+            hit_years = self._shock_years[s]
             row, _ = law_table.row(shock.severity, 0.0)
             years.append(hit_years)
             rows.append(np.full(hit_years.size, row, dtype=np.int64))
@@ -154,3 +165,8 @@ class Quoter:
             "capped_premium": float(split.capped_premium), "shortfall": float(split.shortfall),
             "subsidy": float(split.subsidy), "insured_pays": float(split.insured_pays),
         }
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array

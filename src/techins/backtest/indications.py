@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 from scipy import optimize, special
@@ -17,6 +16,7 @@ from scipy import optimize, special
 from techins import _validate
 from techins.distributions import Exponential, Gamma, LogNormal, NegativeBinomial, Pareto, Poisson, Weibull
 from techins.errors import InputError, InputTypeError
+from techins.frozen import FrozenMap
 
 __all__ = ["FrequencyFit", "SeverityFit", "fit_frequency", "fit_severity", "indicated_rate_change"]
 
@@ -239,8 +239,8 @@ class SeverityFit:
     """
 
     law: object
-    parameters: MappingProxyType
-    std_errors: MappingProxyType
+    parameters: FrozenMap
+    std_errors: FrozenMap
     covariance: np.ndarray
     loglik: float
     n_obs: int
@@ -333,8 +333,8 @@ def fit_severity(amounts, law: str, *, deductible: float = 0.0, limit: float = m
     cov = _covariance(owner, lambda p: -loglik(p), phi, np.where(logged, theta, 1.0))
     cov.setflags(write=False)
     values = dict(zip(names, map(float, theta)))
-    return SeverityFit(law=law_type(**values), parameters=MappingProxyType(values),
-                       std_errors=MappingProxyType(dict(zip(names, map(float, np.sqrt(np.diag(cov)))))),
+    return SeverityFit(law=law_type(**values), parameters=FrozenMap(values),
+                       std_errors=FrozenMap(dict(zip(names, map(float, np.sqrt(np.diag(cov)))))),
                        covariance=cov, loglik=loglik(phi), n_obs=int(x.size), n_censored=int(n_cens),
                        deductible=d, limit=u)
 
