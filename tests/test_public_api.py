@@ -1,4 +1,4 @@
-"""The public names other programs rely on (DESIGN.md contract), and the runnable docstring examples."""
+"""The public names other programs rely on (the names the README and docs promise), and the runnable docstring examples."""
 
 import doctest
 import importlib

@@ -148,7 +148,7 @@ def test_aggregate_xl_on_premium_and_event_sharing():
 def test_sundt_premium_on_the_reference_line_exact_and_monte_carlo():
     """5M xs 1M on Poisson(5) x LogNormal(10, 2) with two reinstatements at 100%. Exact: the bands
     E[min(max(S_L - kL, 0), L)] from the FFT with aggregate layers; peers give 199,982.85 expected
-    ceded and 192,292.55 reinstatement-adjusted pure premium (DESIGN.md). Monte Carlo: the same
+    ceded and 192,292.55 reinstatement-adjusted pure premium (two peer packages agree). Monte Carlo: the same
     treaty over the occurrences of a one-policy book, within its standard error."""
     occurrence = ti.Layer(limit=5e6, deductible=1e6)
     bands = [ti.exact(ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0), occurrence=occurrence,

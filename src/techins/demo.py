@@ -18,7 +18,8 @@ DEMO_BASIS = PricingBasis("coc_tvar", load=0.10, level=0.99, fixed_expense=300.0
 
 
 def reference_line() -> ti.Line:
-    """Poisson(5) x LogNormal(10, 2) with a 5M xs 1M occurrence layer (DESIGN.md's reference)."""
+    """Poisson(5) x LogNormal(10, 2) with a 5M xs 1M occurrence layer: the reference line of the
+    README and of the exact-path tests."""
     return ti.Line(frequency=ti.Poisson(5.0), severity=ti.LogNormal(mu=10.0, sigma=2.0),
                    occurrence=ti.Layer(limit=5e6, deductible=1e6))
 
