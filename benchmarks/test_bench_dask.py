@@ -16,7 +16,7 @@ import techins as ti
 from benchmarks.books import mixed_book
 
 pytest.importorskip("distributed")
-from techins.distributed import local_cluster  # noqa: E402
+from techins.simulation.executors.dask import local_cluster  # noqa: E402
 
 LARGE = (100_000, 120_000)   # policies, years: about a minute on 2 cores
 SMALL = (10_000, 10_000)     # about half a second: the fixed cost of a run shows

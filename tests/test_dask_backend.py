@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 
 import techins as ti
-from techins import distributed as ti_distributed, engine
-from techins.engine import CHUNK_YEARS, book_tail_losses
+from techins.simulation import plan
+from techins.simulation.executors import dask as ti_distributed
+from techins.simulation.api import book_tail_losses
+from techins.simulation.plan import CHUNK_YEARS
 from techins.errors import MissingExtraError
 from techins.rating import price_catalogue
 from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
@@ -39,7 +41,7 @@ def client():
 def small_chunks(monkeypatch):
     """Chunks of a few hundred years for the small test books (the size is fixed by the book and this
     budget, on the client, before any task): many chunks, hence many tasks, in a short run."""
-    monkeypatch.setattr(engine, "BOOK_CLAIMS_PER_CHUNK", 1 << 14)
+    monkeypatch.setattr(plan, "BOOK_CLAIMS_PER_CHUNK", 1 << 14)
 
 
 def small_book(n: int = 60, seed: int = 4) -> ti.Portfolio:

@@ -191,7 +191,7 @@ def test_the_docs_have_python_blocks():
 
 
 def _resolves(name: str) -> bool:
-    """Whether a dotted name such as ``techins.engine.book_tail_losses`` (or ``ti.simulate``) exists."""
+    """Whether a dotted name such as ``techins.simulation.api.book_tail_losses`` (or ``ti.simulate``) exists."""
     parts = ["techins", *name.split(".")[1:]]
     for split in range(len(parts), 0, -1):  # the longest importable module, then attributes
         try:
@@ -207,7 +207,7 @@ def _resolves(name: str) -> bool:
 
 
 def test_every_techins_name_the_docs_cite_exists():
-    """Prose names functions too (`techins.engine.cut_by_annual_terms`): a rename must update them."""
+    """Prose names functions too (`techins.simulation.occurrences.cut_by_annual_terms`): a rename must update them."""
     missing = []
     for path in DOC_FILES:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

@@ -132,7 +132,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
 def test_a_prefix_of_years_is_a_prefix_of_the_run():
     # chunks are keyed by position: a longer run repeats the shorter one's complete chunks
     line = ti.Line(ti.Poisson(2.0), ti.Gamma(2.0, 10.0))
-    from techins.engine import CHUNK_YEARS
+    from techins.simulation.plan import CHUNK_YEARS
     short = ti.simulate(line, years=2 * CHUNK_YEARS, seed=4)
     long = ti.simulate(line, years=5 * CHUNK_YEARS + 17, seed=4)
     assert np.array_equal(short.annual, long.annual[: 2 * CHUNK_YEARS])

@@ -177,7 +177,7 @@ def test_shock_needs_sum_insured_of_exposed_policies():
 
 
 def test_occurrence_table_streams_the_run_exactly():
-    from techins.engine import occurrence_chunks
+    from techins.simulation.occurrences import occurrence_chunks
 
     table = policies(line=["cyber", "drone", "cyber", "drone"], claim_rate=[0.4, 0.3, 0.2, 0.5],
                      deductible=[0.0, 500.0, 0.0, 0.0], limit=[1e4, 1e4, math.inf, 2e4],
@@ -200,7 +200,7 @@ def test_parameter_risk_covariance_matches_closed_form():
     # policies 0 and 1 share line "cyber" with factor theta ~ Gamma(mean 1, cv): counts are mixed
     # Poisson, Cov(X0, X1) = l0 l1 cv^2 m0 m1 and Var(X0) = l0 E[Y^2] + l0^2 cv^2 m0^2 (m = mean
     # claim); policy 2 is in another line and independent of both
-    from techins.engine import occurrence_chunks
+    from techins.simulation.occurrences import occurrence_chunks
 
     l0, l1, l2, cv, m = 2.0, 3.0, 2.5, 0.5, 1e3
     table = policies(line=["cyber", "cyber", "drone"], claim_rate=[l0, l1, l2], severity_scale=[1.0, 2.0, 1.0])
@@ -254,7 +254,7 @@ def test_claims_and_hits_grouped_by_policy_and_year_as_a_plain_python_twin():
     book = ti.Portfolio(table, {"claim": ti.Exponential(1e4)}, shocks=(shock,))
     years = 300
     sim = ti.simulate(book, years=years, seed=11)
-    from techins.engine import occurrence_chunks
+    from techins.simulation.occurrences import occurrence_chunks
 
     occ = pd.concat(list(occurrence_chunks(sim)), ignore_index=True)
     terms = table.set_index("policy_id")

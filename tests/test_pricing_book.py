@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import techins as ti
-from techins.engine import book_tail_losses
+from techins.simulation.api import book_tail_losses
 from techins.pricing import PricingBasis, book_figures, price_portfolio
 from techins.quote import Quoter
 

@@ -44,7 +44,7 @@ def test_contract_figures_on_both_paths():
     assert sim.stderr("mean") > 0 and ex.stderr("mean") == 0.0
 
 
-@pytest.mark.parametrize("module", ["techins", "techins.line", "techins.engine", "techins.exact",
+@pytest.mark.parametrize("module", ["techins", "techins.line", "techins.simulation.api", "techins.exact",
                                     "techins.distributions", "techins.portfolio",
                                     "techins.products"])
 def test_docstring_examples_run(module):

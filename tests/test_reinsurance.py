@@ -225,7 +225,7 @@ def test_treaty_accounts_by_hand():
 
 
 def test_cut_by_annual_terms_by_hand():
-    from techins.engine import cut_by_annual_terms
+    from techins.simulation.occurrences import cut_by_annual_terms
 
     # policy 0: two claims 60 + 40 in year 3 under an aggregate limit of 50 -> both halved;
     # policy 1: 30 in year 3, deductible 10 -> 20; contract of both: limit 60 on 50 + 20 = 70 -> x 6/7

@@ -73,7 +73,7 @@ def test_gpd_excess_ks():
 
 
 def test_alias_table_draws_match_probabilities():
-    from techins.engine import alias_table
+    from techins.simulation.plan import alias_table
 
     values = np.array([1.0, 5.0, 7.0, 100.0])
     probs = np.array([0.1, 0.6, 0.25, 0.05])

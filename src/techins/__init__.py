@@ -28,7 +28,6 @@ from techins.distributions import (
     Spliced,
     Weibull,
 )
-from techins.engine import simulate
 from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
 from techins.exact import ExactResult, exact
 from techins.line import Layer, Line
@@ -41,6 +40,7 @@ from techins.rating import PricedPortfolio, price_catalogue
 from techins.reinsurance import (AggregateXL, OccurrenceXL, PerRiskXL, Programme, QuotaShare, Surplus, apply_programme,
                                  read_programme)
 from techins.results import BookResult, SimulationResult
+from techins.simulation.api import simulate
 
 __version__ = "0.1.0"
 

@@ -17,10 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins import figures
+from techins import _validate, figures
 from techins.errors import InputError
 from techins.pool import (PoolFlows, PoolSpec, allocation_table, euler_allocation, member_flows, pool_capital,
                           shapley_benefit, standalone_capitals)
+from techins.products import read_catalogue
+from techins.rating import price_catalogue
+from techins.reinsurance import apply_programme, read_programme, treaty_accounts
+from techins.simulation.api import simulate
+from techins.simulation.executor import open_executor
+from techins.simulation.occurrences import annual_by_group
 
 __all__ = ["PoolRun", "run_pool"]
 
@@ -73,7 +79,7 @@ class PoolRun:
 
 
 def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = None, threads: int | None = None,
-             progress=None) -> PoolRun:
+             progress=None, backend: str = "local", client=None, executor=None) -> PoolRun:
     """Run a pool read from its file (``read_pool``): simulate, price, reinsure, share and allocate.
 
     Parameters
@@ -85,11 +91,11 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
     threads : int, optional
     progress : callable, optional
         ``progress(done, total)`` over the simulation's chunks.
+    backend, client, executor : optional
+        Where the simulation, its tail re-run and the programme's chunks run (as ``techins.simulate``:
+        ``"local"``, or ``"dask"`` with a client or scheduler address, or an executor already open);
+        the same numbers on every executor.
     """
-    from techins import _validate
-    from techins.products import read_catalogue
-    from techins.reinsurance import apply_programme, read_programme, treaty_accounts
-
     if spec.book is None:
         raise InputError(f"pool {spec.name!r}: the pool file has no [book] table saying what it writes")
     book = spec.book
@@ -99,13 +105,22 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
     programme = read_programme(book.programme) if book.programme else None
     policies, contributor, written = _pool_policies(spec, catalogue)
     product_book = catalogue.book(policies, source=f"pool {spec.name!r} policies")
+    with open_executor("run_pool", backend, client, threads, executor=executor) as run:
+        return _run_pool(spec, catalogue, programme, policies, contributor, written, product_book, years, seed,
+                         progress, run)
+
+
+def _run_pool(spec, catalogue, programme, policies, contributor, written, product_book, years, seed, progress,
+              executor) -> PoolRun:
+    book = spec.book
     line_of_row = _line_index(spec, product_book)
-    result, policy_premium = _simulate_and_premium(catalogue, product_book, written, years, seed, threads, progress)
+    result, policy_premium = _simulate_and_premium(catalogue, product_book, written, years, seed, executor,
+                                                   progress)
     row_premium = _row_premium(product_book, policy_premium)
     n_lines, n_books = len(spec.lines), len(spec.contributors) + 1
     groups = line_of_row * n_books + contributor[product_book.row_policy]
     if programme is not None:
-        applied = apply_programme(result, programme, threads=threads, groups=groups)
+        applied = apply_programme(result, programme, groups=groups, executor=executor)
         gross_g, net_g = applied.group_gross, applied.group_net
         accounts = treaty_accounts(applied, row_premium, sum_insured=product_book.portfolio.arrays["sum_insured"],
                                    load=book.reinsurance_load, groups=line_of_row)
@@ -113,9 +128,7 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
         treaties = _treaty_table(applied, accounts, book.level)
         treaty_results = dict(zip(accounts.treaties, accounts.reinsurer_result.T))
     else:
-        from techins.engine import annual_by_group
-
-        gross_g = annual_by_group(result, groups)
+        gross_g = annual_by_group(result, groups, executor=executor)
         net_g, paid_by_line, treaties, treaty_results = gross_g, np.zeros((n_lines, years)), None, {}
     gross_g = _padded(gross_g, n_lines * n_books).reshape(n_lines, n_books, years)
     net_g = _padded(net_g, n_lines * n_books).reshape(n_lines, n_books, years)
@@ -202,15 +215,12 @@ def _line_index(spec: PoolSpec, product_book) -> np.ndarray:
     return mapping[codes]
 
 
-def _simulate_and_premium(catalogue, product_book, written, years, seed, threads, progress):
+def _simulate_and_premium(catalogue, product_book, written, years, seed, executor, progress):
     """The simulated book and each policy's gross premium: the written premium when the pool file
     names its column, else the catalogue's charged premium (technical, capped; subsidy included)."""
-    from techins.engine import simulate
-    from techins.rating import price_catalogue
-
     if written is not None:
-        return simulate(product_book.portfolio, years, seed, threads=threads, progress=progress), written
-    priced = price_catalogue(catalogue, product_book, years, seed, threads=threads, progress=progress)
+        return simulate(product_book.portfolio, years, seed, progress=progress, executor=executor), written
+    priced = price_catalogue(catalogue, product_book, years, seed, progress=progress, executor=executor)
     # the priced table has one row per policy, in the book's policy order
     return priced.result, priced.policies["capped_premium"].to_numpy(dtype=np.float64)
 

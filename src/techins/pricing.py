@@ -37,6 +37,7 @@ from scipy import stats
 
 from techins import _validate, figures
 from techins.errors import InputError, InputTypeError
+from techins.simulation.api import book_tail_losses
 
 __all__ = [
     "price_portfolio",
@@ -770,12 +771,12 @@ def _check_total(owner: str, name: str, parts: np.ndarray, whole_terms: np.ndarr
 
 
 def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None, backend: str = "local",
-                    client=None) -> pd.DataFrame:
+                    client=None, executor=None) -> pd.DataFrame:
     """Price every policy of a simulated book: ``price_book`` on a ``techins.simulate(portfolio)`` result.
 
     The policies' losses in the book's tail years (needed for the co-TVaR allocation) come from
     re-running the chunks that hold those years from their own seed streams, which reproduces the
-    first run exactly (``techins.engine.book_tail_losses``).
+    first run exactly (``techins.simulation.api.book_tail_losses``).
 
     Parameters
     ----------
@@ -787,16 +788,16 @@ def price_portfolio(result, basis: PricingBasis, *, threads: int | None = None, 
     backend, client : optional
         Where the re-run goes: ``"local"``, or ``"dask"`` with a client or scheduler address (see
         ``techins.simulate``); the same numbers either way.
+    executor : optional
+        An executor already open, in place of ``backend``, ``client`` and ``threads``.
 
     Returns
     -------
     pandas.DataFrame
         One row per policy with every premium component (see ``price_book``), plus ``line``.
     """
-    from techins.engine import book_tail_losses
-
     tail_year, tail_policy, tail_loss = book_tail_losses(result, basis.level, threads=threads, backend=backend,
-                                                         client=client)
+                                                         client=client, executor=executor)
     arrays = result.portfolio.arrays
     sum_insured = arrays["sum_insured"] if basis.rate_cap is not None else None
     table = price_book(result.annual, result.policy_sum, result.policy_sumsq, tail_year, tail_policy, tail_loss,

@@ -25,12 +25,12 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from techins import engine
 from techins.errors import InputError, InputTypeError
 from techins.kernels import book as book_kernels
 from techins.portfolio import Portfolio
 from techins.pricing import PricingBasis, apply_cap_and_subsidy, book_risk_load, technical_premium
 from techins.results import BookResult
+from techins.simulation.plan import BookPlan, LawTable, chunk_states
 
 __all__ = ["Quoter"]
 
@@ -68,8 +68,8 @@ class Quoter:
         self.result = result
         self.basis = basis
         self.book_load = book_risk_load(result.annual, basis)
-        run = engine.BookRun(result.portfolio, result.years, result.seed, result.thin)
-        states = engine.chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
+        run = BookPlan(result.portfolio, result.years, result.seed, result.thin)
+        states = chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
         theta, event_shock, event_year = book_kernels.book_events(
             states, result.chunk_years, result.years, run.line_cv, run.shock_rate, run.shock_q,
             run.exposed_offsets)
@@ -106,7 +106,7 @@ class Quoter:
         book = self.result.portfolio
         single = Portfolio(table, dict(book.severities))  # validates the row like any book
         a = single.arrays
-        law_table = engine.LawTable()
+        law_table = LawTable()
         scale, deductible = float(a["severity_scale"][0]), float(a["deductible"][0])
         threshold = deductible / scale if self.result.thin else 0.0
         own_row, survival = law_table.row(book.severities[a["severity_key"][0]], threshold)

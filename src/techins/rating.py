@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from techins import figures
-from techins.engine import book_tail_losses, simulate
 from techins.pricing import (PricingBasis, apply_cap_and_subsidy, diversification_benefit, line_capital_table,
                              price_book, technical_premium)
 from techins.products import Catalogue, ProductBook
+from techins.simulation.api import book_tail_losses, simulate
+from techins.simulation.executor import open_executor
 
 __all__ = ["PricedPortfolio", "price_catalogue", "RETURN_PERIODS"]
 
@@ -70,7 +71,7 @@ class PricedPortfolio:
 
 
 def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: int, *, threads: int | None = None,
-                    progress=None, backend: str = "local", client=None) -> PricedPortfolio:
+                    progress=None, backend: str = "local", client=None, executor=None) -> PricedPortfolio:
     """Simulate ``book`` and price every policy with its product's assumptions.
 
     Parameters
@@ -89,19 +90,21 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
     client : distributed.Client or str, optional
         With ``backend="dask"``: the cluster's client or its scheduler's address; a ``LocalCluster``
         for this call (both steps) when omitted.
+    executor : optional
+        An executor already open (``techins.simulation.executor.open_executor``), in place of
+        ``backend``, ``client`` and ``threads``.
     """
-    if backend == "dask" and (client is None or isinstance(client, str)):
-        from techins.distributed import session
+    # one executor (one Dask cluster or connection) for the run and its tail re-runs
+    with open_executor("price_catalogue", backend, client, threads, executor=executor) as run:
+        result = simulate(book.portfolio, years, seed, progress=progress, executor=run)
+        return _priced_portfolio(catalogue, book, result, run)
 
-        with session(client) as connected:  # one cluster or connection for the run and its tail re-run
-            return price_catalogue(catalogue, book, years, seed, threads=threads, progress=progress,
-                                   backend=backend, client=connected)
-    result = simulate(book.portfolio, years, seed, threads=threads, progress=progress, backend=backend,
-                      client=client)
+
+def _priced_portfolio(catalogue: Catalogue, book: ProductBook, result, executor) -> PricedPortfolio:
     policies = book.policies
     product_of_policy = policies["product"].astype(str).to_numpy()
     product_of_row = product_of_policy[book.row_policy]
-    rows = _row_allocation(catalogue, book, result, product_of_row, threads, backend, client)
+    rows = _row_allocation(catalogue, book, result, product_of_row, executor)
     contract = result.contract_table()
     # the book's contracts are the policies in first-appearance order of the rows; map them back
     contract_policy = np.empty(len(contract), dtype=np.int64)
@@ -124,15 +127,14 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
 
 
 def _row_allocation(catalogue: Catalogue, book: ProductBook, result, product_of_row: np.ndarray,
-                    threads, backend: str = "local", client=None) -> pd.DataFrame:
+                    executor) -> pd.DataFrame:
     """Per coverage row: expected loss, error, co-TVaR, allocated capital and risk load, each row under
     its own product's measure (one allocation per distinct measure, load and level)."""
     out = None
     tails = {}
     for basis, products in _bases(catalogue, set(product_of_row)).items():
         if basis.level not in tails:
-            tails[basis.level] = book_tail_losses(result, basis.level, threads=threads, backend=backend,
-                                                  client=client)
+            tails[basis.level] = book_tail_losses(result, basis.level, executor=executor)
         table = price_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
                            policy_cross=result.policy_cross)
         mine = np.isin(product_of_row, products)

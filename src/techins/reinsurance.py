@@ -25,6 +25,10 @@ import pandas as pd
 from techins import _validate, figures
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import treaties as kernels
+from techins.simulation.executor import open_executor
+from techins.simulation.executors.local import numba_threads
+from techins.simulation.occurrences import add_by_group_and_year, chunk_occurrences, group_codes
+from techins.simulation.plan import BookPlan
 
 __all__ = ["QuotaShare", "Surplus", "PerRiskXL", "OccurrenceXL", "AggregateXL", "Programme", "ProgrammeResult",
            "OccurrenceTable", "TREATY_TYPES", "TreatyAccounts", "treaty_accounts", "read_programme", "programme_from_mapping", "apply_programme",
@@ -401,8 +405,6 @@ def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=
     """
     if not isinstance(programme, Programme):
         raise InputTypeError(f"apply_to_table: programme must be a Programme, got {type(programme).__name__}")
-    from techins.engine import add_by_group_and_year, group_codes
-
     insured = _sum_insured(programme, table.policy, sum_insured)
     if groups is not None:
         covered = int(table.policy.max()) + 1 if table.policy.size else 0
@@ -419,8 +421,6 @@ def apply_to_table(table: OccurrenceTable, programme: Programme, *, sum_insured=
 def _run_programme(table: OccurrenceTable, programme: Programme, insured: np.ndarray, keep_occurrences: bool,
                    threads) -> tuple[ProgrammeResult, np.ndarray]:
     """The kernel over ``table``: the programme's result and each row's net."""
-    from techins.engine import _numba_threads
-
     codes, params, rates = programme.kernel_arrays()
     n_occ, n_t, years = table.n_occurrences, codes.size, table.years
     kept = n_occ if keep_occurrences else 0
@@ -428,7 +428,7 @@ def _run_programme(table: OccurrenceTable, programme: Programme, insured: np.nda
     gross, net = np.empty(years), np.empty(years)
     ceded, factor = np.empty((years, n_t)), np.empty((years, n_t))
     row_net = np.empty_like(table.loss)
-    with _numba_threads(threads):
+    with numba_threads(threads):
         kernels.apply_programme(table.year_start, table.occ_start, table.policy, table.loss, insured, codes, params,
                                 rates, gross, net, ceded, factor, occ_ceded, occ_reinst, occ_net, row_net)
     occurrences = None
@@ -455,48 +455,108 @@ def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programm
 
 
 def apply_programme(result, programme: Programme, *, keep_occurrences: bool = False,
-                    threads: int | None = None, groups=None) -> ProgrammeResult:
+                    threads: int | None = None, groups=None, backend: str = "local", client=None,
+                    executor=None) -> ProgrammeResult:
     """Apply ``programme`` to every occurrence of a simulated book (``techins.simulate(portfolio)``),
     streaming the occurrence table one chunk of years at a time (each chunk is drawn again from its
     own seed stream: the same occurrences as the run).
 
     The occurrences are the policies' losses after their occurrence terms and after their annual
     aggregate terms (and their contracts'), cut pro rata within the policy's year as the simulation
-    cuts them (``techins.engine.cut_by_annual_terms``): the programme's gross in a year is the book's
-    annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one integer code
-    per policy of the book) adds each group's gross and net per year (``ProgrammeResult.group_net``).
+    cuts them (``techins.simulation.occurrences.cut_by_annual_terms``): the programme's gross in a year
+    is the book's annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
+    integer code per policy of the book) adds each group's gross and net per year
+    (``ProgrammeResult.group_net``). ``backend``, ``client``, ``threads`` or ``executor``: where the
+    chunks run (as ``techins.simulate``); the same numbers on every executor.
     """
-    from techins.engine import add_by_group_and_year, group_codes, occurrence_arrays
     from techins.results import BookResult
 
     if not isinstance(result, BookResult):
         raise InputTypeError(f"apply_programme: expected the BookResult of a simulated book, got {type(result).__name__}")
-    insured = result.portfolio.arrays["sum_insured"]
-    n_t = len(programme.treaties)
-    gross, net = np.zeros(result.years), np.zeros(result.years)
-    ceded, factor = np.zeros((result.years, n_t)), np.zeros((result.years, n_t))
+    if not isinstance(programme, Programme):
+        raise InputTypeError(f"apply_programme: programme must be a Programme, got {type(programme).__name__}")
+    years, n_t = result.years, len(programme.treaties)
+    codes = None if groups is None else group_codes("apply_programme", groups, result.portfolio.n_policies)
+    n_groups = 0 if codes is None else int(codes.max(initial=-1)) + 1
+    gross, net = np.zeros(years), np.zeros(years)
+    ceded, factor = np.zeros((years, n_t)), np.zeros((years, n_t))
+    group_gross, group_net = np.zeros((n_groups, years)), np.zeros((n_groups, years))
     tables = []
-    if groups is not None:
-        groups = group_codes("apply_programme", groups, result.portfolio.n_policies)
-        n_groups = int(groups.max(initial=-1)) + 1
-        group_gross, group_net = np.zeros((n_groups, result.years)), np.zeros((n_groups, result.years))
-    for year, occurrence_id, policy, loss in occurrence_arrays(result, after_aggregates=True):
-        table = OccurrenceTable.from_arrays(year, occurrence_id, policy, loss, result.years)
-        part, row_net = _run_programme(table, programme, _sum_insured(programme, table.policy, insured),
-                                       keep_occurrences, threads)
-        if groups is not None:
-            add_by_group_and_year((group_gross, group_net), groups[table.policy], table.row_year, (table.loss, row_net))
-        # each chunk fills its own years and leaves the others at zero, so these sums are exact
-        gross += part.gross
-        net += part.net
-        ceded += part.ceded
-        factor += part.reinstatement_factor
-        if keep_occurrences:
-            tables.append(part.occurrences)
+    plan = BookPlan(result.portfolio, years, result.seed, result.thin)
+    job = ProgrammeJob(plan, programme, result.portfolio.arrays["sum_insured"], codes, n_groups, keep_occurrences)
+    with open_executor("apply_programme", backend, client, threads, executor=executor) as run:
+        for parts in run.map(job, np.arange(plan.n_chunks, dtype=np.int64)):
+            for part in parts:
+                lo, hi = part.first, part.first + part.gross.size
+                # each chunk's years are its own: added into zeros, as every year is written once
+                gross[lo:hi] += part.gross
+                net[lo:hi] += part.net
+                ceded[lo:hi] += part.ceded
+                factor[lo:hi] += part.reinstatement_factor
+                if codes is not None:
+                    group_gross[:, lo:hi] += part.group_gross
+                    group_net[:, lo:hi] += part.group_net
+                if keep_occurrences:
+                    tables.append(part.occurrences)
     return ProgrammeResult(programme=programme, gross=gross, net=net, ceded=ceded, reinstatement_factor=factor,
                            occurrences=pd.concat(tables, ignore_index=True) if keep_occurrences else None,
-                           group_gross=group_gross if groups is not None else None,
-                           group_net=group_net if groups is not None else None)
+                           group_gross=group_gross if codes is not None else None,
+                           group_net=group_net if codes is not None else None)
+
+
+@dataclass(frozen=True, eq=False)
+class ProgrammeChunk:
+    """One chunk of ``apply_programme``: its years' results from year ``first`` on."""
+
+    first: int
+    gross: np.ndarray
+    net: np.ndarray
+    ceded: np.ndarray
+    reinstatement_factor: np.ndarray
+    group_gross: np.ndarray | None
+    group_net: np.ndarray | None
+    occurrences: pd.DataFrame | None
+
+
+class ProgrammeJob:
+    """A chunk job (``techins.simulation.jobs``): the programme over chunks of a book's occurrences,
+    drawn again from their own streams."""
+
+    wave = 1
+
+    def __init__(self, plan, programme: Programme, sum_insured: np.ndarray, codes, n_groups: int,
+                 keep_occurrences: bool):
+        self.plan, self.programme, self.sum_insured = plan, programme, sum_insured
+        self.codes, self.n_groups, self.keep_occurrences = codes, n_groups, keep_occurrences
+        self.chunk_years, self.n_chunks = plan.chunk_years, plan.n_chunks
+
+    def __call__(self, ids) -> list:
+        return [self._chunk(int(chunk)) for chunk in ids]
+
+    def _chunk(self, chunk: int) -> ProgrammeChunk:
+        plan = self.plan
+        first = chunk * plan.chunk_years
+        span = min(first + plan.chunk_years, plan.years) - first
+        year, occurrence_id, policy, loss = chunk_occurrences(plan, chunk, after_aggregates=True)
+        # the chunk's own years, from 0: every treaty works year by year
+        table = OccurrenceTable.from_arrays(year - first, occurrence_id, policy, loss, span)
+        part, row_net = _run_programme(table, self.programme, _sum_insured(self.programme, table.policy,
+                                                                           self.sum_insured),
+                                       self.keep_occurrences, None)
+        group_gross = group_net = None
+        if self.codes is not None:
+            group_gross, group_net = np.zeros((self.n_groups, span)), np.zeros((self.n_groups, span))
+            add_by_group_and_year((group_gross, group_net), self.codes[table.policy], table.row_year,
+                                  (table.loss, row_net))
+        occurrences = part.occurrences
+        if occurrences is not None:
+            occurrences["year"] += first
+        return ProgrammeChunk(first, part.gross, part.net, part.ceded, part.reinstatement_factor, group_gross,
+                              group_net, occurrences)
+
+    def fresh(self) -> "ProgrammeJob":
+        return ProgrammeJob(self.plan.fresh(), self.programme, self.sum_insured, self.codes, self.n_groups,
+                            self.keep_occurrences)
 
 
 @dataclass(frozen=True, eq=False)
@@ -587,7 +647,6 @@ def treaty_accounts(result: ProgrammeResult, subject_premium, *, sum_insured=Non
     deposit x reinstatement factor; other non-proportional treaties their premium. A
     non-proportional premium is shared among groups by the premium they still hold.
     """
-    from techins.engine import group_codes
 
     owner = "treaty_accounts"
     if not isinstance(result, ProgrammeResult):

@@ -12,7 +12,7 @@ def warmup() -> float:
     import pandas as pd
 
     import techins as ti
-    from techins.engine import occurrence_chunks
+    from techins.simulation.occurrences import occurrence_chunks
     from techins.pricing import PricingBasis
     from techins.quote import Quoter
 

@@ -14,6 +14,9 @@ import pandas as pd
 
 from techins import _validate, figures
 from techins.errors import InputError
+from techins.simulation.api import simulate
+from techins.simulation.executor import open_executor
+from techins.simulation.occurrences import annual_by_group
 
 __all__ = ["PROBABILITIES", "resimulated_forecasts"]
 
@@ -23,7 +26,8 @@ REQUIRED = ("policy_id", "line", "period", "product", "version", "seed")
 
 
 def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source: str = "policies",
-                          threads: int | None = None) -> pd.DataFrame:
+                          threads: int | None = None, *, backend: str = "local", client=None,
+                          executor=None) -> pd.DataFrame:
     """Per back-test line and period, quantiles of the annual loss of that period's book simulated
     again with the seed it was priced with.
 
@@ -38,6 +42,8 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
         Simulated years per period.
     source : str
         The policies file, for messages.
+    threads, backend, client, executor : optional
+        Where the periods' books run (as ``techins.simulate``); the same numbers on every executor.
 
     Returns
     -------
@@ -45,8 +51,6 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
         ``line, period`` and one column ``q<p>`` per probability of ``PROBABILITIES`` (the
         ``forecasts`` schema of ``docs/backtest.md``).
     """
-    from techins.engine import annual_by_group, simulate
-
     years = _validate.integer("resimulated_forecasts", "years", years, low=100)
     missing = [c for c in REQUIRED if c not in policies.columns]
     if missing:
@@ -54,6 +58,11 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
                          f"{list(REQUIRED)} and the products' rating columns")
     frame = policies.reset_index(drop=True)
     _check_versions(frame, catalogue, source)
+    with open_executor("resimulated_forecasts", backend, client, threads, executor=executor) as run:
+        return pd.DataFrame(_period_quantiles(frame, catalogue, years, source, run))
+
+
+def _period_quantiles(frame: pd.DataFrame, catalogue, years: int, source: str, executor) -> list[dict]:
     rows = []
     for period, part in frame.groupby("period", sort=True):
         seeds = pd.unique(part["seed"])
@@ -64,13 +73,13 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
         part = part.reset_index(drop=True)
         book = catalogue.book(part, source=f"{source} (period {period})")
         lines, line_of_policy = np.unique(part["line"].astype(str).to_numpy(), return_inverse=True)
-        result = simulate(book.portfolio, years, seed, threads=threads)
-        annual = annual_by_group(result, line_of_policy[book.row_policy].astype(np.int64))
+        result = simulate(book.portfolio, years, seed, executor=executor)
+        annual = annual_by_group(result, line_of_policy[book.row_policy].astype(np.int64), executor=executor)
         for k, line in enumerate(lines):
             ordered = np.sort(annual[k]) if k < annual.shape[0] else np.zeros(years)
             rows.append({"line": str(line), "period": int(period),
                          **{f"q{p}": figures.quantile_equal(ordered, p) for p in PROBABILITIES}})
-    return pd.DataFrame(rows)
+    return rows
 
 
 def _check_versions(frame: pd.DataFrame, catalogue, source: str) -> None:

@@ -1,22 +1,19 @@
-"""The Dask backend: the local run's chunks of years as tasks on a Dask cluster, to the same bits.
+"""The Dask executor: a run's chunk jobs as tasks on a Dask cluster, to the same bits as locally.
 
-``simulate(..., backend="dask")`` and ``book_tail_losses(..., backend="dask")`` come here. A run is
-cut into the same chunks as on the local backend (``techins.engine``: chunk ``k`` draws from
+A run is cut into the same chunks as on the local executor (chunk ``k`` draws from
 ``SeedSequence(seed, spawn_key=(k,))`` alone), and a task is a fixed run of consecutive chunks
 (``TASK_CHUNKS``, fewer on a short run: ``chunks_per_task``):
 
-* the book (kernel arrays, ``engine.BookRun``) or the line (kernel codes, ``engine.LineKernel``) is
-  built once on the client and sent once to every worker (``Client.scatter(..., broadcast=True)``);
-* a task gets only its first chunk and its number of chunks, runs them with the same kernels as the
-  local backend, and returns its years' annual, largest-occurrence and per-line losses, each chunk's
-  per-policy sums (and, for the co-TVaR re-run, the tail years' policy losses): per-chunk reductions,
-  never the claims;
-* the client takes the results in chunk order and adds the per-policy sums in that order, exactly as
-  the local backend does (``engine.BookSums``). Floating-point sums depend on their order; this one is
+* the job (the book's or line's kernel arrays: ``techins.simulation.jobs``) is built once on the
+  client and sent once to every worker (``Client.scatter(..., broadcast=True)``);
+* a task gets only its group of chunk ids, calls the job on them with the same kernels as the local
+  executor, and returns the job's per-chunk reductions, never the claims;
+* the client takes the results in chunk order (``DaskExecutor.map``) and folds them exactly as the
+  local run does (``techins.simulation.fold``). Floating-point sums depend on their order; this one is
   fixed by the book, so the numbers are bit-identical for any number of workers, task sizes, retries.
 
 A worker that dies mid-run loses its tasks and the results it held; the scheduler runs them again
-elsewhere (or on the restarted worker) from their own seed streams, to the same numbers. Every run
+elsewhere (or on the restarted worker) from their own seed streams, to the same numbers. An executor
 first checks that the workers have the client's techins, NumPy and Numba (``check_workers``).
 
 Dask is imported inside the functions only: ``import techins`` never imports it, and the local backend
@@ -34,17 +31,16 @@ import threading
 import uuid
 import weakref
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 
 from techins import _validate
-from techins.engine import (BOOK_WAVE, CHUNK_YEARS, BookRun, BookSums, LineKernel, _numba_threads,
-                            book_period_columns, tail_wave, write_period_losses)
 from techins.errors import InputError, InputTypeError, MissingExtraError
+from techins.simulation.executors import local
+from techins.simulation.plan import BOOK_WAVE
 
-__all__ = ["session", "local_cluster", "check_workers", "chunks_per_task", "TASK_CHUNKS", "TASKS_PER_THREAD",
-           "EXTRA_MESSAGE"]
+__all__ = ["DaskExecutor", "session", "local_cluster", "check_workers", "chunks_per_task", "TASK_CHUNKS",
+           "TASKS_PER_THREAD", "EXTRA_MESSAGE"]
 
 TASK_CHUNKS = BOOK_WAVE   # most chunks per task; any grouping gives the same numbers
 TASKS_PER_THREAD = 4      # fewer chunks per task on a short run, so every worker thread gets several
@@ -81,7 +77,7 @@ def local_cluster(n_workers: int | None = None, *, numba_threads: int | None = N
     Examples
     --------
     >>> import techins as ti
-    >>> from techins.distributed import local_cluster
+    >>> from techins.simulation.executors.dask import local_cluster
     >>> line = ti.Line(ti.Poisson(2.0), ti.Exponential(1e4))
     >>> with local_cluster(2) as client:                                       # doctest: +SKIP
     ...     sim = ti.simulate(line, years=100_000, seed=1, backend="dask", client=client)
@@ -212,37 +208,42 @@ def _versions() -> dict:
     return {"techins": version("techins"), "numpy": np.__version__, "numba": numba.__version__}
 
 
-def simulate(line, years: int, seed: int, *, thin: bool = True, threads: int | None = None, client=None,
-             progress=None, period_losses: Path | None = None):
-    """``techins.simulate`` on a Dask cluster; called by it with ``backend="dask"`` (arguments checked there).
+class DaskExecutor:
+    """Runs a job's groups of chunks as tasks on a Dask cluster and yields their results in chunk order.
 
-    Returns the same ``SimulationResult`` or ``BookResult``, bit for bit, as the local backend.
+    Parameters
+    ----------
+    client : distributed.Client
+        A connected client (``session`` opens one from an address, or a ``LocalCluster``).
+    threads : int, optional
+        Numba threads per task, at most each worker's own; the worker's default when omitted.
+        Results do not depend on it.
     """
-    from techins.portfolio import Portfolio
 
-    folder = None if period_losses is None else str(period_losses)
-    with session(client) as dask_client:
-        check_workers(dask_client)
-        if isinstance(line, Portfolio):
-            return _simulate_book(dask_client, line, years, seed, thin, threads, progress, folder)
-        return _simulate_line(dask_client, line, years, seed, thin, threads, progress, folder)
+    name = "dask"
 
+    def __init__(self, client, threads: int | None = None, *, owner: str = "DaskExecutor"):
+        if threads is not None:
+            threads = _validate.integer(owner, "threads", threads, low=1)
+        self.client, self.threads = client, threads
+        self._checked = False
 
-def tail_losses(run: BookRun, tail_chunks, chunk_groups, threshold: float, *, threads: int | None = None,
-                client=None) -> list:
-    """The co-TVaR re-run of ``engine.book_tail_losses`` on a Dask cluster: per group of tail chunks,
-    their (year, policy, loss) rows, in chunk order."""
-    tail_chunks = np.asarray(tail_chunks, dtype=np.int64)
-    if tail_chunks.size == 0:
-        return []
-    with session(client) as dask_client:
-        check_workers(dask_client)
-        size = chunks_per_task(dask_client, tail_chunks.size)
-        groups = [tail_chunks[i:i + size] for i in range(0, tail_chunks.size, size)]
-        with _Tasks(dask_client, run, "tail") as tasks:
-            for ids in groups:
-                tasks.submit(_tail_task, ids, chunk_groups[ids], threshold, threads)
-            return list(tasks.results())
+    def map(self, job, ids):
+        """``job(group)`` for consecutive groups of ``ids`` as tasks, yielded in order."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return
+        if not self._checked:
+            check_workers(self.client)
+            self._checked = True
+        size = chunks_per_task(self.client, ids.size)
+        with _Tasks(self.client, job, type(job).__name__.lower()) as tasks:
+            for start in range(0, ids.size, size):
+                tasks.submit(_run_group, ids[start:start + size], self.threads)
+            yield from tasks.results()
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor({self.client!r}, threads={self.threads})"
 
 
 def chunks_per_task(client, n_chunks: int) -> int:
@@ -251,46 +252,6 @@ def chunks_per_task(client, n_chunks: int) -> int:
     the balance changes; the numbers do not depend on it."""
     threads = max(1, sum(client.nthreads().values()))
     return max(1, min(TASK_CHUNKS, -(-n_chunks // (TASKS_PER_THREAD * threads))))
-
-
-def _simulate_line(client, line, years, seed, thin, threads, progress, folder):
-    kernel = LineKernel.of(line, thin)
-    n_chunks = -(-years // CHUNK_YEARS)
-    annual = np.empty(years)
-    max_occurrence = np.empty(years)
-    counts = np.empty(years, dtype=np.int32)
-    size = chunks_per_task(client, n_chunks)
-    with _Tasks(client, kernel, "line") as tasks:
-        for first in range(0, n_chunks, size):
-            tasks.submit(_line_task, seed, years, first, min(size, n_chunks - first), threads, folder)
-        for first, part in tasks.results():
-            lo = first * CHUNK_YEARS
-            hi = lo + part[0].size
-            annual[lo:hi], max_occurrence[lo:hi], counts[lo:hi] = part
-            if progress is not None:
-                progress(-(-hi // CHUNK_YEARS), n_chunks)
-    return kernel.result(line, seed, annual, max_occurrence, counts)
-
-
-def _simulate_book(client, portfolio, years, seed, thin, threads, progress, folder):
-    run = BookRun(portfolio, years, seed, thin)
-    sums = BookSums(portfolio, run)
-    line_names = tuple(portfolio.line_names)
-    size = chunks_per_task(client, run.n_chunks)
-    with _Tasks(client, run, "book") as tasks:
-        for first in range(0, run.n_chunks, size):
-            tasks.submit(_book_task, first, min(size, run.n_chunks - first), threads, folder, line_names)
-        for part in tasks.results():
-            ids = np.arange(part["first"], part["first"] + part["n_groups"].size, dtype=np.int64)
-            lo = int(ids[0]) * run.chunk_years
-            hi = lo + part["annual"].size
-            sums.annual[lo:hi] = part["annual"]
-            sums.max_occurrence[lo:hi] = part["max_occurrence"]
-            sums.line_annual[:, lo:hi] = part["line_annual"]
-            sums.add(ids, part["psum"], part["psumsq"], part["pcross"], part["csumsq"], part["n_groups"])
-            if progress is not None:
-                progress(sums.next_chunk, run.n_chunks)
-    return sums.result(seed, thin)
 
 
 class _Tasks:
@@ -334,15 +295,18 @@ class _Tasks:
 _THREAD = threading.local()
 
 
-def _own_run(shared: BookRun) -> BookRun:
-    """This worker thread's copy of the run's shared book, kept between its tasks: the claim buffers
-    are about 16 bytes x the claims of a wave (100 MB for a 100,000-policy book), and fresh pages for
-    every task cost a tenth of a second. Dropped with the shared book when the run is released."""
-    copies = getattr(_THREAD, "runs", None)
+def _own_job(shared):
+    """This worker thread's copy of the run's shared job, kept between its tasks: a book's claim
+    buffers are about 16 bytes x the claims of a wave (100 MB for a 100,000-policy book), and fresh
+    pages for every task cost a tenth of a second. Dropped with the shared job when the run is released."""
+    copies = getattr(_THREAD, "jobs", None)
     if copies is None:
-        copies = _THREAD.runs = weakref.WeakKeyDictionary()
+        copies = _THREAD.jobs = weakref.WeakKeyDictionary()
     if shared not in copies:
-        copies[shared] = shared.fresh()
+        mine = shared.fresh()
+        if mine is shared:  # a job without scratch; keeping it as its own value would never free it
+            return shared
+        copies[shared] = mine
     return copies[shared]
 
 
@@ -350,46 +314,9 @@ def _worker_threads(threads: int | None):
     """Numba threads of a task: as asked, at most the worker's own; the worker's default otherwise."""
     import numba
 
-    return _numba_threads(None if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS))
+    return local.numba_threads(None if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
-def _line_task(kernel: LineKernel, seed, years, first, n_chunks, threads, folder):
+def _run_group(shared, ids, threads):
     with _worker_threads(threads):
-        annual, max_occurrence, counts = kernel.chunks(seed, years, first, n_chunks)
-    if folder is not None:
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        write_period_losses(path, first, CHUNK_YEARS, first * CHUNK_YEARS,
-                            {"loss": annual, "max_occurrence": max_occurrence, "claims": counts})
-    return first, (annual, max_occurrence, counts)
-
-
-def _book_task(shared: BookRun, first, n_chunks, threads, folder, line_names):
-    run = _own_run(shared)
-    lo = first * run.chunk_years
-    span = min((first + n_chunks) * run.chunk_years, run.years) - lo
-    annual = np.empty(span)
-    max_occurrence = np.empty(span)
-    line_annual = np.empty((run.line_cv.size, span))
-    parts = []
-    with _worker_threads(threads):
-        for start in range(first, first + n_chunks, BOOK_WAVE):
-            ids = np.arange(start, min(start + BOOK_WAVE, first + n_chunks), dtype=np.int64)
-            parts.append(run.wave(ids, annual, max_occurrence, line_annual, origin=first)[:5])
-    if folder is not None:
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        write_period_losses(path, first, run.chunk_years, lo,
-                            book_period_columns(line_names, annual, max_occurrence, line_annual))
-    psum, psumsq, pcross, csumsq, n_groups = (np.concatenate([p[k] for p in parts]) for k in range(5))
-    return {"first": first, "annual": annual, "max_occurrence": max_occurrence, "line_annual": line_annual,
-            "psum": psum, "psumsq": psumsq, "pcross": pcross, "csumsq": csumsq, "n_groups": n_groups}
-
-
-def _tail_task(shared: BookRun, ids, capacity, threshold, threads):
-    run = _own_run(shared)
-    parts = []
-    with _worker_threads(threads):
-        for start in range(0, ids.size, BOOK_WAVE):  # a wave is at most BOOK_WAVE chunks (its buffers)
-            parts.append(tail_wave(run, ids[start:start + BOOK_WAVE], capacity[start:start + BOOK_WAVE], threshold))
-    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+        return _own_job(shared)(ids)
