@@ -9,6 +9,15 @@ Sources
        https://www.casact.org/sites/default/files/2021-03/5_Werner_Modlin.pdf
        (The chapter's own numeric example could not be retrieved here; the worked examples below are
        from the two study pages cited with them.)
+[WM12] Werner & Modlin, chapter 12 "Credibility": the complement of credibility, among them
+       "trended present rates", whose complement is an indicated change
+       ``C = trend factor x (1 + prior indicated) / (1 + prior implemented) - 1``, and the
+       credibility-weighted indication ``Z x indicated + (1 - Z) x C``. W&M's own worked numbers
+       could not be established from a public source here either; the published example below is
+       CAS Exam 5, Fall 2019, question 3(a), a chapter 12 question (listed as "Werner12.Credibility,
+       calculate: credibility-weighted rate change" at https://www.battleacts5.ca/wiki5/Exam_Summaries),
+       with the sample answer of its examiner's report as transcribed by a public study repository
+       (not checked here against the CAS PDF): Z = 0.372, C = 0.9927, +2.48 %.
 """
 
 import doctest
@@ -22,7 +31,12 @@ from scipy import optimize, stats
 
 import techins as ti
 from techins.backtest import indications
-from techins.backtest.indications import fit_frequency, fit_severity, indicated_rate_change
+from techins.backtest.indications import (
+    credibility_weighted_rate_change,
+    fit_frequency,
+    fit_severity,
+    indicated_rate_change,
+)
 from techins.errors import InputError, InputTypeError
 
 # ----------------------------------------------------------------------------------------------
@@ -89,6 +103,99 @@ def test_indicated_change_bad_input(args, message):
 def test_indicated_change_bad_type():
     with pytest.raises(InputTypeError, match="indicated_rate_change: loss_ratio"):
         indicated_rate_change("high", 0.05, 0.2, 0.05)
+
+
+# ----------------------------------------------------------------------------------------------
+# credibility-weighted indicated rate change
+
+
+def test_credibility_weighted_change_hand_cases():
+    # F 0.05, V 0.25, Q 0.05: the experience's indication (1.00 + 0.05) / 0.70 - 1 = 0.5; with
+    # Z = 0.875 and the complement "present rates adequate": 0.875 x 0.5 = 0.4375. In loss ratios:
+    # (0.875 x 1.00 + 0.125 x 0.65 + 0.05) / 0.70 - 1 = 1.00625 / 0.70 - 1 = 0.4375
+    assert credibility_weighted_rate_change(1.00, 0.875, 0.05, 0.25, 0.05) == pytest.approx(0.4375, rel=1e-14)
+    # a favourable line: (0.60 + 0.05) / 0.70 - 1 = -1/14, times 0.875 = -0.0625
+    assert credibility_weighted_rate_change(0.60, 0.875, 0.05, 0.25, 0.05) == pytest.approx(-0.0625, rel=1e-14)
+    # the CAS line othliab 14915 by hand: LR 2.04, Z 0.18, F 0.10, V 0.20, Q 0.05:
+    # 0.18 x ((2.04 + 0.10) / 0.75 - 1) = 0.18 x 1.85333 = 0.3336
+    assert credibility_weighted_rate_change(2.04, 0.18, 0.10, 0.20, 0.05) == pytest.approx(0.3336, rel=1e-12)
+    # no credibility: the complement's change, whatever the experience
+    assert credibility_weighted_rate_change(5.0, 0.0, 0.10, 0.20, 0.05) == 0.0
+    assert credibility_weighted_rate_change(5.0, 0.0, 0.10, 0.20, 0.05, complement_change=0.03) == 0.03
+    # full credibility: the loss-ratio method on the experience alone
+    assert credibility_weighted_rate_change(0.66, 1.0, 0.06, 0.20, 0.05) == pytest.approx(-0.04, abs=1e-15)
+    assert isinstance(credibility_weighted_rate_change(0.66, 0.5, 0.06, 0.20, 0.05), float)
+
+
+def test_credibility_weighted_change_cas_exam_5_fall_2019_question_3a():
+    # [WM12]: 20,000 exposures at a projected frequency of 3.0 % = 600 expected claims; full
+    # credibility for 90 % probability within 2.5 %: (1.645 / 0.025)^2 = 4,329.64 claims, so
+    # Z = sqrt(600 / 4,329.64) = 0.372; indicated before credibility +7.9 %; trended present rates:
+    # loss trend -1 %, premium trend +1.5 % over the two years 1/1/2017 -> 1/1/2019, prior indicated
+    # +8.0 %, implemented +3.5 %: C = (0.99 / 1.015)^2 x 1.08 / 1.035 - 1 = -0.0073 (0.9927);
+    # sample answer 0.372 x 1.079 + 0.628 x 0.9927 = 1.0248, "+2.48 %"
+    z = math.sqrt(600.0 / (1.645 / 0.025) ** 2)
+    c = (0.99 / 1.015) ** 2 * 1.08 / 1.035 - 1.0
+    assert round(z, 3) == 0.372 and round(1.0 + c, 4) == 0.9927
+    # the experience's +7.9 % as a loss ratio under any provisions: (LR + F) / (1 - V - Q) = 1.079
+    for f, v, q in ((0.0, 0.0, 0.0), (0.06, 0.20, 0.05), (0.10, 0.25, -0.02)):
+        lr = 1.079 * (1.0 - v - q) - f
+        assert indicated_rate_change(lr, f, v, q) == pytest.approx(0.079, rel=1e-13)
+        got = credibility_weighted_rate_change(lr, z, f, v, q, complement_change=c)
+        assert round(got, 4) == 0.0248
+        assert got == pytest.approx(z * 0.079 + (1.0 - z) * c, rel=1e-12)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.floats(0.0, 5.0), st.floats(0.0, 1.0), st.floats(0.0, 0.3), st.floats(0.0, 0.4), st.floats(-0.1, 0.2),
+       st.floats(-0.5, 0.5))
+def test_credibility_weighted_change_is_the_loss_ratio_blend(lr, z, f, v, q, c):
+    # the change form equals [WM]'s loss-ratio form with the complement's loss ratio
+    # LR_C = (1 + C)(1 - V - Q) - F, and lies between the experience's and the complement's change
+    got = credibility_weighted_rate_change(lr, z, f, v, q, complement_change=c)
+    lr_c = (1.0 + c) * (1.0 - v - q) - f
+    blend = (z * lr + (1.0 - z) * lr_c + f) / (1.0 - v - q) - 1.0
+    assert got == pytest.approx(blend, rel=1e-9, abs=1e-12)
+    experience = indicated_rate_change(lr, f, v, q)
+    assert min(experience, c) - 1e-12 <= got <= max(experience, c) + 1e-12
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.floats(0.0, 5.0), st.floats(0.0, 1.0), st.floats(0.0, 0.3), st.floats(0.0, 0.4), st.floats(0.0, 0.2))
+def test_with_present_rates_as_complement_the_sign_follows_the_experience(lr, z, f, v, q):
+    # C = 0: the indication is Z times the experience's, so its sign is that of LR - (1 - V - Q - F)
+    got = credibility_weighted_rate_change(lr, z, f, v, q)
+    assert got == pytest.approx(z * indicated_rate_change(lr, f, v, q), rel=1e-12, abs=1e-15)
+    excess = lr - (1.0 - v - q - f)
+    if z > 0.0 and abs(excess) > 1e-9:
+        assert np.sign(got) == np.sign(excess)
+
+
+def test_credibility_weighted_change_broadcasts():
+    lr = np.array([[0.60, 0.70], [0.80, 0.90]])
+    z = np.array([0.0, 0.5])
+    out = credibility_weighted_rate_change(lr, z, 0.05, 0.25, 0.05)
+    np.testing.assert_allclose(out, z * ((lr + 0.05) / 0.70 - 1.0), rtol=1e-15)
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((0.6, 1.5, 0.05, 0.2, 0.05), {}, "credibility must be in [0, 1], got 1.5"),
+    ((0.6, -0.1, 0.05, 0.2, 0.05), {}, "credibility must be in [0, 1], got -0.1"),
+    ((0.6, np.nan, 0.05, 0.2, 0.05), {}, "credibility must be in [0, 1], got nan"),
+    ((0.6, 0.5, 0.05, 0.2, 0.05), {"complement_change": -1.0}, "complement_change must be finite and > -1, got -1.0"),
+    ((0.6, 0.5, 0.05, 0.2, 0.05), {"complement_change": np.inf},
+     "complement_change must be finite and > -1, got inf"),
+    ((0.6, np.ones(3), 0.05, 0.2, 0.05), {"complement_change": np.zeros(2)}, "do not broadcast"),
+])
+def test_credibility_weighted_change_bad_input(args, kwargs, message):
+    with pytest.raises(InputError, match="credibility_weighted_rate_change") as info:
+        credibility_weighted_rate_change(*args, **kwargs)
+    assert message in str(info.value)
+    # the experience's own figures are checked as in indicated_rate_change
+    with pytest.raises(InputError, match="loss_ratio must be >= 0"):
+        credibility_weighted_rate_change(-0.1, 0.5, 0.05, 0.2, 0.05)
+    with pytest.raises(InputTypeError, match="credibility_weighted_rate_change: credibility"):
+        credibility_weighted_rate_change(0.6, "most", 0.05, 0.2, 0.05)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -83,10 +83,47 @@ def test_period_figures_by_hand():
     assert line_b["excess_over_breakeven"] == pytest.approx(excess)
     assert line_b["loss_making_pvalue"] == pytest.approx(sps.norm.sf(excess / sd))
     assert line_b["expense_vs_plan"] == pytest.approx(760 / 630) and line_b["expense_over_plan"]
-    # credibility wiring: Z x experience + (1 - Z) x priced, then the loss-ratio method
+    # credibility wiring: Z x experience + (1 - Z) x permissible 1 - 0.25 - 0.05 - 0.05, then the
+    # loss-ratio method; the priced loss ratio is reported, not blended
     z, lr = line_b["credibility"], line_b["credibility_loss_ratio"]
-    assert lr == pytest.approx(z * 1350 / 2520 + (1 - z) * 1570 / 2520)
+    assert line_b["priced_loss_ratio"] == pytest.approx(1570 / 2520)
+    assert line_b["complement_loss_ratio"] == line_b["permissible_loss_ratio"] == pytest.approx(0.65)
+    assert lr == pytest.approx(z * 1350 / 2520 + (1 - z) * 0.65)
     assert line_b["indicated_rate_change"] == pytest.approx((lr + 0.05) / (1 - 0.25 - 0.05) - 1)
+
+
+def test_indication_of_a_small_history_by_hand():
+    """Two lines, two periods, premium 1,000 in each: the Bühlmann–Straub factor and the indicated
+    changes by hand."""
+    # loss ratios A: 0.5, 0.7 (mean 0.6); B: 0.9, 1.1 (mean 1.0); priced at 0.3 (expected loss 300)
+    # sigma^2 = sum_ij w_ij (X_ij - X_i)^2 / sum_i (n_i - 1) = 1000 x 4 x 0.1^2 / 2 = 20
+    # tau^2 = (sum_i w_i (X_i - X_ww)^2 - (I - 1) sigma^2) / (w - sum_i w_i^2 / w)
+    #       = (2000 x 0.2^2 x 2 - 20) / (4000 - 2000) = 140 / 2000 = 0.07
+    # Z = w_i / (w_i + sigma^2 / tau^2) = 2000 / (2000 + 20 / 0.07) = 140 / 160 = 0.875 for both
+    # F, V, Q = 0.05, 0.25, 0.05: permissible loss ratio 0.65, 1 - V - Q = 0.70
+    # B: 0.875 x ((1.0 + 0.05) / 0.70 - 1) = 0.875 x 0.5 = +0.4375
+    #    (credibility loss ratio 0.875 x 1.0 + 0.125 x 0.65 = 0.95625)
+    # A: 0.875 x ((0.6 + 0.05) / 0.70 - 1) = 0.875 x (-1/14) = -0.0625
+    # (the priced loss ratio as complement would give +0.375 and -0.125)
+    cells = [("A", 1, 500.0), ("A", 2, 700.0), ("B", 1, 900.0), ("B", 2, 1100.0)]
+    policies = pd.DataFrame({"policy_id": [f"{l}{t}" for l, t, _ in cells], "line": [l for l, _, _ in cells],
+                             "period": [t for _, t, _ in cells], "exposure": 1.0, "earned_premium": 1000.0,
+                             "expected_loss": 300.0})
+    claims = pd.DataFrame({"claim_id": [f"c{l}{t}" for l, t, _ in cells], "policy_id": policies["policy_id"],
+                           "accident_period": policies["period"], "paid": 0.0, "incurred": [x for _, _, x in cells]})
+    lines = analyse(history_from_frames(policies, claims), BacktestParameters()).lines.set_index("line")
+    np.testing.assert_allclose(lines["credibility"], [0.875, 0.875], rtol=1e-12)
+    np.testing.assert_allclose(lines["priced_loss_ratio"], [0.3, 0.3], rtol=1e-15)
+    np.testing.assert_allclose(lines["credibility_loss_ratio"], [0.875 * 0.6 + 0.125 * 0.65, 0.95625], rtol=1e-12)
+    np.testing.assert_allclose(lines["indicated_rate_change"], [-0.0625, 0.4375], rtol=1e-12)
+
+
+def test_parameters_leaving_nothing_for_losses_are_refused():
+    with pytest.raises(ValueError, match=r"fixed_expense_ratio \+ variable_expense_ratio \+ profit must be below 1 "
+                                         r"\(the permissible loss ratio 1 - V - Q - F must be positive\), got "
+                                         r"0.3 \+ 0.5 \+ 0.2"):
+        BacktestParameters(fixed_expense_ratio=0.3, variable_expense_ratio=0.5, profit=0.2)
+    assert BacktestParameters().permissible_loss_ratio == pytest.approx(0.65)
 
 
 def test_chain_ladder_develops_the_taylor_ashe_periods_to_the_published_ultimates():
@@ -161,8 +198,9 @@ def store_state(path: Path):
 
 
 def test_runs_are_kept_and_a_second_run_reads_the_first(config):
-    first = run_backtest(read_config(config / "bt.toml"))
-    second = run_backtest(read_config(config / "bt.toml"))
+    first = run_backtest(read_config(config / "bt.toml"), store=config / "runs.sqlite")
+    second = run_backtest(read_config(config / "bt.toml"), store=config / "runs.sqlite")
+    assert second.store == str(config / "runs.sqlite")
     assert first.previous_run_id is None and second.previous_run_id == first.run_id
     assert first.inputs_hash == second.inputs_hash
     cmp = second.comparison.set_index("line")
@@ -180,8 +218,26 @@ def test_runs_are_kept_and_a_second_run_reads_the_first(config):
         assert (config / "report" / png).stat().st_size > 5_000
 
 
+def test_no_store_means_no_store(config):
+    """run_backtest without a store writes none (not the configuration's either): the report says so."""
+    run = run_backtest(read_config(config / "bt.toml"))
+    assert run.run_id is None and run.previous_run_id is None and run.store is None
+    assert not (config / "runs.sqlite").exists() and not list(config.rglob("*.sqlite"))
+    assert run.comparison["previous_loss_ratio"].isna().all()
+    assert json.loads((config / "report" / "run.json").read_text())["store"] is None
+    page = (config / "report" / "report.html").read_text()
+    assert "none: kept in no store" in page and "the run is kept in no store" in page
+    # the configuration's store, when asked for
+    kept = run_backtest(read_config(config / "bt.toml"), store=read_config(config / "bt.toml").store)
+    assert kept.run_id == 1 and (config / "runs.sqlite").is_file()
+    for bad in (False, 3):
+        with pytest.raises(TypeError, match="run_backtest: store must be a path or None"):
+            run_backtest(read_config(config / "bt.toml"), store=bad)
+
+
 def test_a_failing_run_leaves_the_store_and_the_report_as_they_were(config, monkeypatch):
-    run_backtest(read_config(config / "bt.toml"))
+    store = config / "runs.sqlite"
+    run_backtest(read_config(config / "bt.toml"), store=store)
     before = store_state(config / "runs.sqlite")
     report_before = (config / "report" / "report.html").read_bytes()
 
@@ -190,7 +246,7 @@ def test_a_failing_run_leaves_the_store_and_the_report_as_they_were(config, monk
 
     monkeypatch.setattr("techins.backtest.report._page", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        run_backtest(read_config(config / "bt.toml"))
+        run_backtest(read_config(config / "bt.toml"), store=store)
     monkeypatch.undo()
     assert store_state(config / "runs.sqlite") == before
     assert (config / "report" / "report.html").read_bytes() == report_before
@@ -199,7 +255,7 @@ def test_a_failing_run_leaves_the_store_and_the_report_as_they_were(config, monk
     claims.loc[2, "policy_id"] = "nobody"
     claims.to_csv(config / "claims.csv", index=False)
     with pytest.raises(ValueError, match=r"claims.csv: row 3 \(claim_id 'C0000002'\): policy_id 'nobody' is not in"):
-        run_backtest(read_config(config / "bt.toml"))
+        run_backtest(read_config(config / "bt.toml"), store=store)
     assert store_state(config / "runs.sqlite") == before
 
 
@@ -233,11 +289,59 @@ def test_bad_input_names_file_row_and_column_and_writes_nothing(config, case):
     assert not (config / "runs.sqlite").exists() and not (config / "report").exists()
 
 
+def strings_of_json(value, where=""):
+    """Where in a parsed JSON document a string holds a JSON object or array."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in strings_of_json(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in strings_of_json(v, f"{where}[{i}]")]
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            json.loads(value)
+        except ValueError:
+            return []
+        return [where]
+    return []
+
+
+def strict_json(text):
+    """json.loads refusing NaN and Infinity, which are not JSON."""
+    def refuse(name):
+        raise ValueError(f"{name} in the JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_backtest_json_is_one_object_of_figures(config):
+    done = techins("backtest", config / "bt.toml", "--json")
+    assert done.returncode == 0, done.stderr
+    report = strict_json(done.stdout)
+    assert strings_of_json(report) == []
+    assert {"lines", "calibration", "comparison"} <= set(report)
+    fitted = [r for r in report["lines"] if r["fitted_severity"]]
+    assert fitted and all(isinstance(r["severity_parameters"], dict) and isinstance(r["severity_stderrs"], dict)
+                          for r in fitted)
+    assert all(isinstance(x, float) for r in fitted for x in r["severity_parameters"].values())
+    # the figures are the run's, with None where the table has NaN
+    lines = pd.read_csv(config / "report" / "lines.csv").set_index("line")
+    for r in report["lines"]:
+        for key in ("loss_ratio", "indicated_rate_change", "pit_ks_pvalue"):
+            value = lines.loc[r["line"], key]
+            assert (r[key] is None) if pd.isna(value) else r[key] == pytest.approx(value, rel=1e-14)
+        expected = json.loads(lines.loc[r["line"], "severity_parameters"]) if r["fitted_severity"] else {}
+        assert r["severity_parameters"] == expected
+    shown = techins("backtest", "--show", 1, "--store", config / "runs.sqlite", "--json")
+    assert shown.returncode == 0, shown.stderr
+    stored = strict_json(shown.stdout)
+    assert strings_of_json(stored) == [] and stored["lines"] == report["lines"]
+
+
 def test_backtest_command_runs_lists_and_shows(config):
     done = techins("backtest", config / "bt.toml", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["run_id"] == 1 and "line_01" in report["flagged"]
+    # the command keeps the run in the configuration's store
+    assert report["store"] == str(config / "runs.sqlite") and (config / "runs.sqlite").is_file()
     listed = json.loads(techins("backtest", "--list", "--store", config / "runs.sqlite", "--json").stdout)
     assert [r["run_id"] for r in listed["runs"]] == [1] and listed["runs"][0]["scope"] == "test lines"
     shown = techins("backtest", "--show", 1, "--store", config / "runs.sqlite")
@@ -258,6 +362,19 @@ def test_cas_schedule_p_back_test_flags_lines_whose_experience_beat_their_pricin
     flagged = lines[lines["loss_making"]]
     assert len(lines) == 155 and 0 < len(flagged) < len(lines)
     assert (flagged["combined_ratio"] > 1.0).all() and (flagged["loss_making_pvalue"] < 0.01).all()
+    # every flagged line gets a rate increase (no expenses table: the expense ratio is F + V = 0.30)
+    assert (flagged["indicated_rate_change"] > 0).all()
+    # othliab 14915: loss ratio 2.04 against 0.335 booked, Z 0.18: the credibility-weighted
+    # indication 0.18 x ((2.04 + 0.10) / (1 - 0.20 - 0.05) - 1) = +33 %, not the -1.1 % of the priced
+    # loss ratio as complement ((0.18 x 2.04 + 0.82 x 0.335 + 0.10) / 0.75 - 1)
+    row = lines.set_index("line").loc["othliab 14915"]
+    assert row["loss_ratio"] == pytest.approx(2.039, abs=5e-4)
+    assert row["priced_loss_ratio"] == pytest.approx(0.335, abs=5e-4)
+    assert row["credibility"] == pytest.approx(0.18, abs=5e-3) and bool(row["loss_making"])
+    assert row["complement_loss_ratio"] == row["permissible_loss_ratio"] == pytest.approx(0.65)
+    z, lr = row["credibility"], row["experience_loss_ratio"]
+    assert row["indicated_rate_change"] == pytest.approx(z * ((lr + 0.10) / 0.75 - 1.0), rel=1e-12)
+    assert row["indicated_rate_change"] == pytest.approx(0.333, abs=5e-3)
     triangles = pd.read_csv(ROOT / "examples" / "backtest" / "cas" / "triangles.csv")
     line = flagged["line"].iloc[0]
     ladder = chain_ladder(Triangle.from_long(triangles[triangles["line"] == line]))

@@ -356,7 +356,7 @@ def _run_pool(args) -> int:
 
 
 def _run_backtest(args) -> int:
-    from techins.backtest.run import read_config, run_backtest
+    from techins.backtest.run import read_config, run_backtest, table_records
     from techins.backtest.store import RunStore
 
     if args.list or args.show is not None:
@@ -382,11 +382,11 @@ def _run_backtest(args) -> int:
             run = store.load(args.show)
         lines = run.tables["lines"]
         if args.json:
-            print(json.dumps(_finite_or_none({"run_id": run.run_id, "scope": run.scope,
-                                              "started": run.started.isoformat(), "code_version": run.code_version,
-                                              "inputs_hash": run.inputs_hash,
-                                              "lines": [{k: _plain_value(v) for k, v in r.items()}
-                                                        for r in lines.to_dict(orient="records")]}), allow_nan=False))
+            tables = {name: table_records(run.tables[name]) for name in ("lines", "calibration", "comparison")
+                      if name in run.tables}
+            print(json.dumps({"run_id": run.run_id, "scope": run.scope, "started": run.started.isoformat(),
+                              "code_version": run.code_version, "inputs_hash": run.inputs_hash, **tables},
+                             allow_nan=False))
             return 0
         print(f"run {run.run_id}: {run.scope}, {run.started:%Y-%m-%d %H:%M:%S} UTC, {run.code_version}, inputs "
               f"{run.inputs_hash[:12]}")
@@ -396,18 +396,19 @@ def _run_backtest(args) -> int:
         raise InputError("backtest: give CONFIG (a back-test TOML file), or --list / --show RUN_ID with --store")
     config = read_config(args.config)
     start = time.perf_counter()
-    run = run_backtest(config, store=args.store, out=args.out)
+    # run_backtest keeps no store unless given one; the command keeps every run (--store, else the config's)
+    run = run_backtest(config, store=args.store or config.store, out=args.out)
     seconds = time.perf_counter() - start
     lines = run.experience.lines
     out = args.out or config.report
     if args.json:
-        print(json.dumps(_finite_or_none({"run_id": run.run_id, "scope": run.scope, "previous_run_id": run.previous_run_id,
-                                          "inputs_hash": run.inputs_hash, "out": str(out),
-                                          "flagged": lines.loc[lines["loss_making"], "line"].tolist(),
-                                          "lines": [{k: _plain_value(v) for k, v in r.items()}
-                                                    for r in lines.to_dict(orient="records")]}), allow_nan=False))
+        print(json.dumps({"run_id": run.run_id, "scope": run.scope, "previous_run_id": run.previous_run_id,
+                          "inputs_hash": run.inputs_hash, "store": run.store, "out": str(out),
+                          "flagged": lines.loc[lines["loss_making"], "line"].tolist(),
+                          **{name: table_records(table) for name, table in run.tables().items()
+                             if name in ("lines", "calibration", "comparison")}}, allow_nan=False))
         return 0
-    print(f"techins backtest: {run.scope}, run {run.run_id} in {args.store or config.store}"
+    print(f"techins backtest: {run.scope}, run {run.run_id} in {run.store}"
           + (f" (previous {run.previous_run_id})" if run.previous_run_id is not None else " (first of its scope)")
           + f", {seconds:.1f} s")
     _print_backtest_lines(lines)

@@ -3,9 +3,10 @@
 Data flow: ``History`` -> per (line, period) sums -> ultimate losses (chain ladder on the line's
 triangle, where given) -> ratios, actual vs expected with exact intervals, the period's place in
 its priced predictive distribution (PIT, VaR exceedance, CRPS) -> per line: the loss-making test,
-trend, calibration (PIT uniformity, Kupiec, CRPS), Bühlmann–Straub credibility against the priced
-loss ratio, the indicated rate change, recalibrated frequency and severity and the re-priced
-premium, expense control and claims reasonableness. Formulas and sources: ``docs/backtest.md``.
+trend, calibration (PIT uniformity, Kupiec, CRPS), the Bühlmann–Straub credibility of its loss
+ratio, the indicated rate change (the complement of credibility: present rates adequate),
+recalibrated frequency and severity and the re-priced premium, expense control and claims
+reasonableness. Formulas and sources: ``docs/backtest.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from techins import _validate
 from techins.backtest import stats
 from techins.backtest.credibility import credibility_against_prior
 from techins.backtest.history import History, forecast_probabilities
-from techins.backtest.indications import fit_frequency, fit_severity, indicated_rate_change
+from techins.backtest.indications import credibility_weighted_rate_change, fit_frequency, fit_severity
 from techins.backtest.triangles import Triangle, chain_ladder
 from techins.errors import InputError
 
@@ -32,6 +33,8 @@ SEVERITY_FITS = ("lognormal", "gamma", "weibull", "pareto", "exponential")
 _GRID = np.concatenate([[0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999]])
 _MIN_CLAIMS_TO_FIT = 10
 DEVELOPMENT_COLUMNS = ["line", "origin", "latest", "lag", "cdf", "ultimate", "reserve", "mack_se"]
+# lines columns holding a JSON object as text (a table cell is a scalar in CSV and in the store)
+JSON_COLUMNS = ("severity_parameters", "severity_stderrs")
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,9 @@ class BacktestParameters:
         Coefficient of variation of the lognormal predictive distribution of a period's loss when
         no forecast quantiles are given.
     fixed_expense_ratio, variable_expense_ratio, profit : float
-        For the indicated rate change (loss-ratio method) and the re-priced premium; also the
-        expense ratio assumed where no expenses table is given.
+        The provisions ``F``, ``V`` and ``Q`` of the indicated rate change (loss-ratio method) and
+        the re-priced premium; also the expense ratio assumed where no expenses table is given.
+        ``F + V + Q < 1``: the permissible loss ratio ``1 - V - Q - F`` must be positive.
     severity_law : str
         The law refitted to each line's claims by maximum likelihood.
     expense_tolerance : float
@@ -92,8 +96,17 @@ class BacktestParameters:
         if self.variable_expense_ratio + self.profit >= 1.0:
             raise InputError(f"{owner}: variable_expense_ratio + profit must be below 1, got "
                              f"{self.variable_expense_ratio + self.profit!r}")
+        if self.permissible_loss_ratio <= 0.0:
+            raise InputError(f"{owner}: fixed_expense_ratio + variable_expense_ratio + profit must be below 1 "
+                             f"(the permissible loss ratio 1 - V - Q - F must be positive), got "
+                             f"{self.fixed_expense_ratio!r} + {self.variable_expense_ratio!r} + {self.profit!r}")
         if self.severity_law not in SEVERITY_FITS:
             raise InputError(f"{owner}: severity_law {self.severity_law!r} is unknown; use one of {list(SEVERITY_FITS)}")
+
+    @property
+    def permissible_loss_ratio(self) -> float:
+        """``1 - V - Q - F``: the loss ratio at which present rates are exactly adequate."""
+        return 1.0 - self.variable_expense_ratio - self.profit - self.fixed_expense_ratio
 
     def record(self) -> dict:
         """The parameters as plain values (for the run store)."""
@@ -274,7 +287,7 @@ def _grid_sd(probs: np.ndarray, q: np.ndarray) -> float:
 def _line_table(periods: pd.DataFrame, history: History, p: BacktestParameters) -> pd.DataFrame:
     rows = []
     lines = sorted(periods["line"].unique())
-    credibility = _credibility(periods, lines)
+    credibility = _credibility(periods, lines, p)
     for line in lines:
         part = periods[periods["line"] == line].sort_values("period")
         rows.append({"line": line, **_totals(part), **_loss_making(part, p), **_trend(part),
@@ -338,35 +351,45 @@ def _line_calibration(part: pd.DataFrame, p: BacktestParameters) -> dict:
     return out
 
 
-def _credibility(periods: pd.DataFrame, lines: list) -> dict:
-    """Bühlmann–Straub over the lines' period loss ratios (weights: earned premium), blended with
-    each line's priced loss ratio; ``Z = 0`` when the structure cannot be estimated."""
+def _credibility(periods: pd.DataFrame, lines: list, p: BacktestParameters) -> dict:
+    """Bühlmann–Straub over the lines' period loss ratios (weights: earned premium); the complement
+    of credibility is the permissible loss ratio (present rates adequate, see ``_indication``);
+    ``Z = 0`` when the structure cannot be estimated."""
     wide_lr = periods.pivot(index="line", columns="period", values="loss_ratio").reindex(lines)
     wide_w = periods.pivot(index="line", columns="period", values="earned_premium").reindex(lines).fillna(0.0)
     ratios = wide_lr.to_numpy(dtype=float, copy=True)
     weights = wide_w.to_numpy(dtype=float, copy=True)
     weights[~np.isfinite(ratios)] = 0.0
     ratios = np.where(weights > 0, ratios, np.nan)
-    prior = np.array([float(periods.loc[periods["line"] == l, "expected_loss"].sum()
-                            / max(periods.loc[periods["line"] == l, "earned_premium"].sum(), 1e-300)) for l in lines])
+    priced = np.array([float(periods.loc[periods["line"] == l, "expected_loss"].sum()
+                             / max(periods.loc[periods["line"] == l, "earned_premium"].sum(), 1e-300)) for l in lines])
     experience = np.array([np.nansum(ratios[i] * weights[i]) / weights[i].sum() if weights[i].sum() > 0 else np.nan
                            for i in range(len(lines))])
+    complement = np.full(len(lines), p.permissible_loss_ratio)
     try:
-        fit = credibility_against_prior(ratios, weights, prior)
+        fit = credibility_against_prior(ratios, weights, complement)
         z, estimate, note = fit.factors, fit.estimates, "Bühlmann–Straub"
     except InputError as exc:
-        z, estimate, note = np.zeros(len(lines)), prior, f"not estimable: {exc}"
-    return {line: {"experience_loss_ratio": float(experience[i]), "priced_loss_ratio": float(prior[i]),
+        z, estimate, note = np.zeros(len(lines)), complement, f"not estimable: {exc}"
+    return {line: {"experience_loss_ratio": float(experience[i]), "priced_loss_ratio": float(priced[i]),
+                   "permissible_loss_ratio": p.permissible_loss_ratio, "complement_loss_ratio": float(complement[i]),
                    "credibility": float(z[i]), "credibility_loss_ratio": float(estimate[i]),
                    "credibility_method": note} for i, line in enumerate(lines)}
 
 
 def _indication(cred: dict, p: BacktestParameters) -> dict:
-    lr = cred["credibility_loss_ratio"]
+    """Werner & Modlin's loss-ratio indication of the experience, credibility-weighted with the
+    complement "present rates are adequate" (indicated change 0): ``Z ((LR + F) / (1 - V - Q) - 1)``,
+    i.e. ``(LR_cred + F) / (1 - V - Q) - 1`` with ``LR_cred`` blended with the permissible loss ratio.
+    Not the priced loss ratio: against the provisions' permissible loss ratio it would impute a prior
+    indication ``(LR_priced + F) / (1 - V - Q) - 1`` that no review made (docs/backtest.md)."""
+    z, lr = cred["credibility"], cred["experience_loss_ratio"]
+    if z == 0.0:
+        lr = 0.0  # no credible experience (or none at all): the complement alone, whatever lr is
     if not math.isfinite(lr):
         return {"indicated_rate_change": math.nan}
-    return {"indicated_rate_change": float(indicated_rate_change(lr, p.fixed_expense_ratio, p.variable_expense_ratio,
-                                                                 p.profit))}
+    return {"indicated_rate_change": credibility_weighted_rate_change(lr, z, p.fixed_expense_ratio,
+                                                                      p.variable_expense_ratio, p.profit)}
 
 
 def _recalibration(line: str, part: pd.DataFrame, history: History, p: BacktestParameters) -> dict:

@@ -18,7 +18,8 @@ from techins.distributions import Exponential, Gamma, LogNormal, NegativeBinomia
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
 
-__all__ = ["FrequencyFit", "SeverityFit", "fit_frequency", "fit_severity", "indicated_rate_change"]
+__all__ = ["FrequencyFit", "SeverityFit", "credibility_weighted_rate_change", "fit_frequency", "fit_severity",
+           "indicated_rate_change"]
 
 FREQUENCY_LAWS = ("poisson", "negative_binomial")
 
@@ -78,6 +79,77 @@ def indicated_rate_change(loss_ratio, fixed_expense_ratio, variable_expense_rati
         raise InputError(f"{owner}: variable_expense_ratio + profit must be < 1, got "
                          f"{float(v[bad].flat[0])!r} + {float(q[bad].flat[0])!r}")
     change = (lr + f) / (1.0 - v - q) - 1.0
+    return float(change) if change.ndim == 0 else change
+
+
+def credibility_weighted_rate_change(loss_ratio, credibility, fixed_expense_ratio, variable_expense_ratio, profit,
+                                     complement_change=0.0):
+    r"""Overall indicated rate change from experience given credibility ``Z``, the rest to a complement.
+
+    .. math:: Z \left(\frac{LR + F}{1 - V - Q} - 1\right) + (1 - Z)\, C
+
+    the experience's loss-ratio indication (:func:`indicated_rate_change`) weighted with the
+    complement's indicated change ``C`` (Werner & Modlin, *Basic Ratemaking*, 5th ed., CAS 2016,
+    chapter 8 "Overall Indication" and chapter 12 "Credibility"). ``C = 0`` is the complement
+    "present rates are adequate" (chapter 12's trended present rates without net trend or residual
+    indication); a trended-present-rates complement is ``C = trend factor x (1 + prior indicated
+    change) / (1 + prior implemented change) - 1``.
+
+    The same in loss ratios: with the complement's loss ratio ``LR_C = (1 + C)(1 - V - Q) - F``,
+
+    .. math:: \frac{Z\,LR + (1 - Z)\,LR_C + F}{1 - V - Q} - 1
+
+    and for ``C = 0``, ``LR_C = 1 - V - Q - F``, the permissible loss ratio: the experience is blended
+    with the loss ratio at which present rates are exactly adequate.
+
+    Parameters
+    ----------
+    loss_ratio, fixed_expense_ratio, variable_expense_ratio, profit : array_like of float
+        As in :func:`indicated_rate_change`: the experience's projected loss and LAE ratio at current
+        rates and the expense and profit provisions.
+    credibility : array_like of float
+        ``Z`` in [0, 1].
+    complement_change : array_like of float
+        The complement's indicated change ``C``, finite and > -1; 0 (present rates adequate) by default.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The credibility-weighted indicated change (0.05 is +5 %), the arguments broadcast together; a
+        float for scalars.
+
+    Raises
+    ------
+    InputError
+        As :func:`indicated_rate_change`, and for a credibility outside [0, 1] or a complement change
+        that is not finite or is <= -1.
+
+    Examples
+    --------
+    >>> # 0.2 x ((0.95 + 0.05) / (1 - 0.25 - 0.05) - 1) = 0.2 x 3/7
+    >>> round(credibility_weighted_rate_change(0.95, 0.2, 0.05, 0.25, 0.05), 12)
+    0.085714285714
+    """
+    owner = "credibility_weighted_rate_change"
+    experience = np.asarray(indicated_rate_change(loss_ratio, fixed_expense_ratio, variable_expense_ratio, profit))
+    checked = {}
+    for name, value, rule, bad_of in (
+            ("credibility", credibility, "in [0, 1]", lambda a: ~((a >= 0.0) & (a <= 1.0))),
+            ("complement_change", complement_change, "finite and > -1", lambda a: ~(np.isfinite(a) & (a > -1.0)))):
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"{owner}: {name} must be real numbers ({exc})") from None
+        bad = bad_of(arr)  # written so that NaN is caught
+        if bad.any():
+            raise InputError(f"{owner}: {name} must be {rule}, got {float(arr[bad].flat[0])!r}")
+        checked[name] = arr
+    arrays = [experience, checked["credibility"], checked["complement_change"]]
+    try:
+        exp, z, c = np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise InputError(f"{owner}: the arguments do not broadcast, shapes {[a.shape for a in arrays]}") from None
+    change = z * exp + (1.0 - z) * c
     return float(change) if change.ndim == 0 else change
 
 

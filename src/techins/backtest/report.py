@@ -43,7 +43,7 @@ def write_report(run, folder: Path, history, config, figures: list) -> dict:
     files["report"] = ["report.html"]
     record = {"run_id": run.run_id, "scope": run.scope, "started": run.started.isoformat(),
               "inputs_hash": run.inputs_hash, "code_version": run.code_version,
-              "previous_run_id": run.previous_run_id, "store": str(config.store), "files": files,
+              "previous_run_id": run.previous_run_id, "store": run.store, "files": files,
               "flagged_lines": run.experience.lines.loc[run.experience.lines["loss_making"], "line"].tolist()}
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     files["run"] = ["run.json"]
@@ -124,7 +124,8 @@ def _page(run, history, config, figures: list) -> str:
     cal = e.calibration.iloc[0]
     p = config.parameters
     head = [
-        ("scope", run.scope), ("run id", run.run_id), ("started (UTC)", run.started.strftime("%Y-%m-%d %H:%M:%S")),
+        ("scope", run.scope), ("run id", run.run_id if run.store is not None else "none: kept in no store"),
+        ("started (UTC)", run.started.strftime("%Y-%m-%d %H:%M:%S")),
         ("code version", run.code_version), ("inputs SHA-256", run.inputs_hash),
         ("previous run of this scope", run.previous_run_id if run.previous_run_id is not None else "none"),
         ("inputs", ", ".join(f"{k}: {v}" for k, v in sorted(config.inputs.items()))),
@@ -143,10 +144,10 @@ def _page(run, history, config, figures: list) -> str:
         "<h2>Loss-making lines</h2>",
         f"<p>A line is flagged when its ultimate losses exceed break-even (combined ratio 100%) beyond "
         f"chance: one-sided z-test of the sum over periods of (ultimate − break-even loss) against the "
-        f"priced predictive standard deviation, at level {p.flag_level:g}. Indications: Bühlmann–Straub "
-        f"credibility of the line's loss ratio against its priced loss ratio, then the loss-ratio method "
+        f"priced predictive standard deviation, at level {p.flag_level:g}. Indications: the loss-ratio method "
         f"with fixed expenses {p.fixed_expense_ratio:.0%}, variable {p.variable_expense_ratio:.0%}, profit "
-        f"{p.profit:.0%}.</p>",
+        f"{p.profit:.0%}, on the line's loss ratio given its Bühlmann–Straub credibility Z, the rest (1 − Z) "
+        f"given to present rates (the permissible loss ratio {p.permissible_loss_ratio:.1%}).</p>",
         _frame(flagged, ["line", "earned_premium", "loss_ratio", "expected_loss_ratio", "combined_ratio",
                          "loss_making_pvalue", "combined_ratio_trend", "credibility", "credibility_loss_ratio",
                          "indicated_rate_change", "repriced_change", "expense_vs_plan", "claims_near_limit",
@@ -162,15 +163,18 @@ def _page(run, history, config, figures: list) -> str:
         _frame(run.comparison, ["line", "loss_ratio", "previous_loss_ratio", "combined_ratio", "previous_combined_ratio",
                                 "indicated_rate_change", "previous_indicated_rate_change", "loss_making",
                                 "previous_loss_making"]) if run.previous_run_id is not None
-        else "<p>This is the first run of this scope in the store.</p>",
+        else "<p>This is the first run of this scope in the store.</p>" if run.store is not None
+        else "<p>Kept in no store: no previous run to compare with.</p>",
         "<h2>Every line</h2>",
         _frame(lines, ["line", "periods", "earned_premium", "ultimate_loss", "loss_ratio", "expected_loss_ratio",
                        "combined_ratio", "loss_making", "pit_ks_pvalue", "var_exceedances", "kupiec_pvalue",
                        "credibility", "indicated_rate_change", "fitted_claim_rate", "repriced_change",
                        "expense_over_plan"]),
         "<p>All tables: <code>periods.csv</code>, <code>lines.csv</code>, <code>development.csv</code>, "
-        "<code>calibration.csv</code>, <code>comparison.csv</code>; the run is kept in the store "
-        f"<code>{html.escape(str(config.store))}</code> (<code>techins backtest --show {run.run_id}</code>).</p>",
+        "<code>calibration.csv</code>, <code>comparison.csv</code>; "
+        + (f"the run is kept in the store <code>{html.escape(run.store)}</code> (<code>techins backtest --show "
+           f"{run.run_id} --store {html.escape(run.store)}</code>).</p>" if run.store is not None
+           else "the run is kept in no store.</p>"),
         "</body></html>",
     ]
     return "\n".join(parts)

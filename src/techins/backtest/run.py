@@ -1,5 +1,5 @@
 """One back-testing run: its configuration (TOML), the analysis, the comparison with the previous run
-of the same scope, the run kept in the store, and the report.
+of the same scope, the run kept in the store (when one is given), and the report.
 
 A run is all or nothing: the configuration and every input are checked before anything is written;
 the report is written into a temporary folder while the run's transaction in the store is open,
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import math
 import os
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -19,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.backtest.experience import BacktestParameters, Experience, analyse
+from techins.backtest.experience import JSON_COLUMNS, BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
 from techins.errors import InputError, InputTypeError, TechinsError
 
-__all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs"]
+__all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records"]
 
 INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
 _CONFIG_KEYS = {"scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate"}
@@ -43,7 +45,8 @@ class BacktestConfig:
         Paths of ``policies`` and ``claims`` (required), ``expenses``, ``triangles``, ``forecasts``.
     parameters : BacktestParameters
     store : str
-        The SQLite run store (created when absent).
+        The SQLite run store (created when absent) that ``techins backtest`` keeps the run in;
+        :func:`run_backtest` uses it only when passed it.
     report : str
         The folder the report is written to.
     source : str
@@ -65,9 +68,12 @@ class BacktestConfig:
 
 @dataclass(frozen=True, eq=False)
 class BacktestRun:
-    """A finished run: its id in the store, its tables and the comparison with the previous run."""
+    """A finished run: its id in the store, its tables and the comparison with the previous run.
 
-    run_id: int
+    ``run_id``, ``previous_run_id`` and ``store`` are None for a run kept in no store.
+    """
+
+    run_id: int | None
     scope: str
     experience: Experience
     comparison: pd.DataFrame
@@ -76,6 +82,7 @@ class BacktestRun:
     code_version: str
     started: datetime
     files: dict
+    store: str | None = None
 
     def tables(self) -> dict:
         return {**self.experience.tables(), "comparison": self.comparison}
@@ -151,37 +158,89 @@ def read_config(path) -> BacktestConfig:
 
 def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
     """Run a back-test: read and check the inputs, analyse, compare with the previous run of the
-    scope, write the report and keep the run in the store (see the module's docstring)."""
+    scope, write the report and, when given a store, keep the run in it (see the module's docstring).
+
+    Parameters
+    ----------
+    config : BacktestConfig
+        From :func:`read_config`.
+    store : str or os.PathLike, optional
+        The SQLite run store to read the scope's previous run from and keep this run in (created
+        when absent). None, the default: no store at all — nothing is read from or written to any
+        database, the run has no id and is compared with no previous run. The configuration's
+        store is used only when passed, ``store=config.store`` (as ``techins backtest`` does).
+    out : str or os.PathLike, optional
+        The report folder; None: the configuration's ``report``.
+
+    Returns
+    -------
+    BacktestRun
+    """
     from techins import __version__
     from techins.backtest.report import write_plots, write_report
     from techins.report import output_folder
 
     if not isinstance(config, BacktestConfig):
         raise InputTypeError(f"run_backtest: expected a BacktestConfig (read_config), got {type(config).__name__}")
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        raise InputTypeError(f"run_backtest: store must be a path or None (no store), got {type(store).__name__}")
     started = datetime.now(timezone.utc)
     history = _history(config)
     experience = analyse(history, config.parameters)
     inputs_hash = _inputs_hash(config)
     code_version = f"techins {__version__}"
-    store_path = Path(store if store is not None else config.store)
     out = Path(out if out is not None else config.report)
+    run = BacktestRun(run_id=None, scope=config.scope, experience=experience,
+                      comparison=compare_runs(experience.lines, None), previous_run_id=None, inputs_hash=inputs_hash,
+                      code_version=code_version, started=started, files={},
+                      store=None if store is None else str(store))
     with output_folder(out) as folder:
-        with RunStore(store_path) as runs:
+        if store is None:
+            figures = write_plots(experience, folder)
+            return dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
+        with RunStore(Path(store)) as runs:
             previous = runs.previous(config.scope)
-            comparison = compare_runs(experience.lines, previous)
+            previous_id = None if previous is None else previous.run_id
+            run = dataclasses.replace(run, comparison=compare_runs(experience.lines, previous),
+                                      previous_run_id=previous_id)
             figures = write_plots(experience, folder)
             parameters = {**config.parameters.record(), "inputs": {k: v for k, v in sorted(config.inputs.items())},
-                          "resimulate": config.resimulate,
-                          "previous_run_id": None if previous is None else previous.run_id}
-            tables = {**experience.tables(), "comparison": comparison}
+                          "resimulate": config.resimulate, "previous_run_id": previous_id}
+            tables = {**experience.tables(), "comparison": run.comparison}
             # the run is committed only once its report is written: a failure leaves both as they were
             with runs.saving(config.scope, tables, parameters=parameters, inputs_hash=inputs_hash,
                              code_version=code_version, started=started) as run_id:
-                run = BacktestRun(run_id=run_id, scope=config.scope, experience=experience, comparison=comparison,
-                                  previous_run_id=None if previous is None else previous.run_id,
-                                  inputs_hash=inputs_hash, code_version=code_version, started=started, files={})
-                files = write_report(run, folder, history, config, figures)
-    return dataclasses.replace(run, files=files)
+                run = dataclasses.replace(run, run_id=run_id)
+                return dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
+
+
+def table_records(table: pd.DataFrame) -> list:
+    """A result table as JSON-ready records: plain Python numbers, text and booleans; NaN and
+    infinities as None; the columns holding JSON text (a severity fit's parameters) as the objects
+    they hold, so that no value is a string of JSON."""
+    records = []
+    for row in table.to_dict(orient="records"):
+        record = {}
+        for key, value in row.items():
+            if key in JSON_COLUMNS and isinstance(value, str):
+                value = json.loads(value) if value else {}
+            record[str(key)] = _plain(value)
+        records.append(record)
+    return records
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def compare_runs(lines: pd.DataFrame, previous: StoredRun | None) -> pd.DataFrame:
