@@ -18,6 +18,7 @@ import techins as ti
 from techins.simulation import plan
 from techins.simulation.executors import dask as ti_distributed
 from techins.simulation.api import book_tail_losses
+from techins.simulation.occurrences import annual_by_group
 from techins.simulation.plan import CHUNK_YEARS
 from techins.errors import MissingExtraError
 from techins.rating import price_catalogue
@@ -135,6 +136,35 @@ def test_prices_bit_identical_to_local(client, tmp_path):
         pd.testing.assert_frame_equal(getattr(local, name), getattr(remote, name), check_exact=True)
     assert local.book == remote.book
     assert_same_book(local.result, remote.result)
+
+
+def test_programme_and_groups_bit_identical_to_local(client, small_chunks):
+    """``apply_programme`` (with groups and the occurrence table) and ``annual_by_group`` map their
+    chunk jobs on the Dask executor to the local numbers."""
+    book = small_book()
+    result = ti.simulate(book, 6_000, seed=8)
+    programme = ti.Programme((ti.QuotaShare(0.2), ti.PerRiskXL(2e6, 5e5),
+                              ti.OccurrenceXL(5e6, 1e6, (1.0, 0.5)), ti.AggregateXL(2e7, 1e7)))
+    groups = np.arange(book.n_policies) % 4
+    local = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True)
+    remote = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True, backend="dask",
+                                client=client)
+    for name in ("gross", "net", "ceded", "reinstatement_factor", "group_gross", "group_net"):
+        assert np.array_equal(getattr(local, name), getattr(remote, name)), name
+    pd.testing.assert_frame_equal(local.occurrences, remote.occurrences, check_exact=True)
+    assert np.array_equal(local.gross, result.annual)
+    executor = ti_distributed.DaskExecutor(client)
+    assert np.array_equal(annual_by_group(result, groups), annual_by_group(result, groups, executor=executor))
+
+
+@pytest.mark.slow
+def test_pool_run_bit_identical_to_local(client):
+    spec = ti.read_pool(ROOT / "examples" / "pools" / "cyber_pool.toml")
+    local = ti.run_pool(spec, years=3_000, seed=5)
+    remote = ti.run_pool(spec, years=3_000, seed=5, backend="dask", client=client)
+    for name in ("members", "lines", "treaties", "allocation", "annual"):
+        pd.testing.assert_frame_equal(getattr(local, name), getattr(remote, name), check_exact=True)
+    assert local.pool == remote.pool
 
 
 class KillOnce(WorkerPlugin):

@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (PLT, ELT, ALT, EPT) of "
                                                              "the gross, ceded and net losses")
     reinsure.add_argument("--threads", type=int, default=None)
+    _backend_options(reinsure)
     reinsure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     reinsure.set_defaults(run=_run_reinsure)
 
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     pool.add_argument("--years", type=int, default=None, help="simulated years (default: the pool file's)")
     pool.add_argument("--seed", type=int, default=None, help="seed (default: the pool file's)")
     pool.add_argument("--threads", type=int, default=None)
+    _backend_options(pool)
     pool.add_argument("--quiet", action="store_true", help="no progress bar")
     pool.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     pool.set_defaults(run=_run_pool)
@@ -288,7 +290,9 @@ def _run_reinsure(args) -> int:
     import techins as ti
     from techins.reinsurance import apply_programme, read_programme
     from techins.report import output_folder, write_programme
+    from techins.simulation.executor import open_executor
 
+    backend, client = _backend(args)
     programme = read_programme(args.programme)
     _, policies, book = _product_book(args)
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
@@ -296,8 +300,10 @@ def _run_reinsure(args) -> int:
             "techins": _dist_version("techins")}
     with output_folder(args.out) as folder:
         start = time.perf_counter()
-        result = ti.simulate(book.portfolio, years=args.years, seed=args.seed, threads=args.threads)
-        applied = apply_programme(result, programme, keep_occurrences=args.ord, threads=args.threads)
+        # one executor (one Dask cluster or connection) for the simulation and the programme's chunks
+        with open_executor("reinsure", backend, client, args.threads) as run:
+            result = ti.simulate(book.portfolio, years=args.years, seed=args.seed, executor=run)
+            applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run)
         meta["seconds"] = time.perf_counter() - start
         files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
     table = applied.treaty_table(load=args.load)
@@ -323,11 +329,13 @@ def _run_pool(args) -> int:
     from techins.pool_run import run_pool
     from techins.report import output_folder, write_pool
 
+    backend, client = _backend(args)
     spec = read_pool(args.pool_file)
     meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": _dist_version("techins")}
     with output_folder(args.out) as folder:
         run, meta["seconds"] = _timed_with_progress(args, lambda bar: run_pool(
-            spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar))
+            spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar, backend=backend,
+            client=client))
         files = write_pool(run, folder, meta)
     if args.json:
         print(json.dumps(_finite_or_none({"out": str(args.out), "pool": run.pool,

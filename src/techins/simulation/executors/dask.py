@@ -237,7 +237,7 @@ class DaskExecutor:
             check_workers(self.client)
             self._checked = True
         size = chunks_per_task(self.client, ids.size)
-        with _Tasks(self.client, job, type(job).__name__.lower()) as tasks:
+        with _Tasks(self.client, job, type(job).__name__.removesuffix("Job").lower()) as tasks:
             for start in range(0, ids.size, size):
                 tasks.submit(_run_group, ids[start:start + size], self.threads)
             yield from tasks.results()
