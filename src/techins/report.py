@@ -2,7 +2,9 @@
 
 All or nothing: everything is written into a temporary folder beside the target, which is renamed
 into place at the end; a failure leaves no partial output. An existing target is replaced only when it
-is a techins output folder (it holds the ``MARKER`` file), never a folder of the user's.
+is a techins output folder (it holds the ``MARKER`` file), never a folder of the user's. The folder
+gets the mode any new folder would (``0o777`` less the umask: ``0o755`` under the usual ``0o022``),
+not the owner-only ``0o700`` of a temporary folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +23,39 @@ import pandas as pd
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "TABLES", "output_folder", "write_priced", "write_programme", "write_pool"]
+__all__ = ["MARKER", "TABLES", "current_umask", "output_folder", "write_priced", "write_programme", "write_pool"]
 
 MARKER = ".techins-output"
 TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
+
+_PROC_STATUS = "/proc/self/status"
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (e.g. ``0o022``), read without changing it where the system tells it.
+
+    Linux (4.7 and later) shows it in ``/proc/self/status``. Elsewhere the only way is to set a umask
+    and put the old one back, which changes it for the whole process for an instant: the value set
+    meanwhile is the restrictive ``0o077``, so a file another thread creates in that instant is at
+    worst private to its owner, never open to everyone.
+
+    Returns
+    -------
+    int
+        The umask, 0 to 0o777.
+    """
+    try:
+        with open(_PROC_STATUS, encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -42,6 +74,9 @@ def output_folder(out):
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
     try:
+        # mkdtemp makes the folder 0o700 whatever the umask; the output must be as shared as any
+        # folder the user makes. The files in it are created with open() and get the umask anyway.
+        os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
         (tmp / MARKER).write_text("written by techins; replaced by the next run with this --out\n")
         if out.exists():

@@ -8,12 +8,13 @@ it can be read with any SQLite client.
 Every save is one transaction: a run is stored whole or not at all. Each method opens the file, does
 its work and closes it, so a ``RunStore`` holds no open handle between calls.
 
-Schema (version 1)
+Schema (version 2)
 ------------------
 The file carries ``PRAGMA application_id = 0x54494E53`` ("TINS") and these tables (all ``STRICT``):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
-    ``format`` = ``techins run store``, ``schema_version`` = ``1``, ``created`` (UTC ISO time).
+    ``format`` = ``techins run store``, ``schema_version`` = ``2``, ``created`` (UTC ISO time) and,
+    for a store migrated from an older schema, ``migrated_to_<version>`` (when it was).
 ``runs(run_id, scope, started, finished, code_version, inputs_hash, parameters, status)``
     One row per run; ``run_id`` is ``INTEGER PRIMARY KEY AUTOINCREMENT``, so ids only grow.
     ``started`` and ``finished`` are UTC ISO-8601 texts with microseconds
@@ -26,25 +27,42 @@ The file carries ``PRAGMA application_id = 0x54494E53`` ("TINS") and these table
     ``str[<storage>]`` (pandas' default string dtype, missing = NaN) or ``string[<storage>]``
     (missing = ``pd.NA``).
 ``result_<name>(run_id, row, <column> ..., PRIMARY KEY (run_id, row))``
-    The rows of every run's table called ``<name>``, one SQLite row per DataFrame row, ``row`` being
-    its position (0, 1, ...). Columns are typed: ``INTEGER`` for int64 and bool (0/1), ``TEXT`` for
-    strings (NULL when missing) and ``ANY`` for float64, since a ``REAL`` column would store -0.0 as
-    the integer 0; NaN is stored as NULL, ±inf as themselves. A column first seen in a later run is
-    added to the table (earlier runs read NULL there, and ``run_tables.columns`` says which columns
-    belong to which run). When a later run gives a column a different SQL type, its rows go to a new
-    table ``result_<name>__2`` (then ``__3``, ...); ``run_tables.sql_table`` says where each run is.
+    One table per kind of result: the rows of every run's table called ``<name>``, one SQLite row
+    per DataFrame row, ``row`` being its position (0, 1, ...). A name that differs from an earlier
+    one only in ASCII case (which SQLite table names ignore) gets ``result_<name>__2`` (``__3``,
+    ...); ``run_tables.sql_table`` names the table of each. Columns are typed as the data is:
+    ``INTEGER`` for int64 and bool (0/1), ``REAL`` for float64 (NaN as NULL, ±inf as themselves),
+    ``TEXT`` for strings (NULL when missing). A column first seen in a later run is added to the
+    table with its type (earlier runs read NULL there; ``run_tables.columns`` says which columns
+    belong to which run). When runs disagree, the column takes the narrowest type that holds every
+    stored value exactly and the table is rebuilt to it in the saving transaction: int64 with
+    float64 is ``REAL`` (``TEXT`` if an integer beyond ±2**53 is stored, which a double cannot
+    hold), numbers with strings ``TEXT`` (numbers as their exact decimal text: ``repr`` of the
+    float, so ``inf``, ``-0.0``, ``1e-300``); a column holding only NULLs takes the type of the
+    first values that come. Each run reads its values back in its own dtype.
+``negative_zeros(run_id, name, column_name, row)``
+    The cells of float64 columns that hold -0.0: a ``REAL`` column reads -0.0 back as 0.0 (SQLite
+    stores a whole-number real as an integer on disk), so the sign is kept here and restored by
+    ``load``. Any other SQLite client sees 0.0.
+
+Versions and migration: schema 1 (techins before the typed store) kept float64 columns as ``ANY``
+and forked a result table into ``result_<name>__2`` when a run typed a column differently. A store
+of an older schema is migrated when opened, in one transaction: every run, row and value is kept,
+the forked tables are merged back into one per name, and a failure leaves the file as it was (and
+raises ``InputError`` saying what to do). A store of a newer schema is refused.
 
 For example, the actual-vs-expected table of every run of scope ``"motor"``::
 
     SELECT r.run_id, r.started, a.*
-    FROM runs r JOIN run_tables t USING (run_id) JOIN result_ave a USING (run_id)
-    WHERE r.scope = 'motor' AND t.name = 'ave' AND t.sql_table = 'result_ave'
+    FROM runs r JOIN result_ave a USING (run_id)
+    WHERE r.scope = 'motor'
     ORDER BY r.run_id, a.row;
 
-What round-trips exactly: the values (bit for bit, NaN aside, whose payload is not kept), dtypes and
-column order of float64, int64, bool and string columns, and empty tables. Not kept: the row index
-(a table must have the default ``RangeIndex``; call ``reset_index()`` first), the name of the column
-index, ``DataFrame.attrs``; other dtypes (datetimes, categoricals, nullable integers) are refused.
+What round-trips exactly: the values (bit for bit, -0.0 included, NaN aside, whose payload is not
+kept), dtypes and column order of float64, int64, bool and string columns, and empty tables. Not
+kept: the row index (a table must have the default ``RangeIndex``; call ``reset_index()`` first), the
+name of the column index, ``DataFrame.attrs``; other dtypes (datetimes, categoricals, nullable
+integers) are refused.
 
 Examples
 --------
@@ -84,7 +102,7 @@ from techins.errors import InputError, InputTypeError
 
 __all__ = ["SCHEMA_VERSION", "RunStore", "StoredRun"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x54494E53  # "TINS": tells a techins store from any other SQLite file
 FORMAT = "techins run store"
 STATUS_COMPLETE = "complete"
@@ -93,7 +111,13 @@ _RESERVED_COLUMNS = ("run_id", "row")
 # SQLite's default SQLITE_MAX_COLUMN, less the run_id and row columns.
 _MAX_COLUMNS = 2000 - len(_RESERVED_COLUMNS)
 _MAX_RUN_ID = 2**63 - 1
-_SQL_TYPES = {"float64": "ANY", "int64": "INTEGER", "bool": "INTEGER", "object": "TEXT"}
+# The SQL type a column of each dtype takes when its first values come; strings are TEXT.
+_NATURAL_TYPES = {"float64": "REAL", "int64": "INTEGER", "bool": "INTEGER"}
+# Integers a double holds exactly: beyond, int64 and float64 values share only a TEXT column.
+_EXACT_IN_DOUBLE = 2**53
+# A table being rebuilt with new column types, renamed to its own name before the transaction ends;
+# outside the result_ names, so it can clash with no result table.
+_REBUILDING = "_rebuilding"
 # SQLite compares identifiers case-insensitively for ASCII letters only.
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
@@ -107,6 +131,10 @@ _SCHEMA = (
     "name TEXT NOT NULL, sql_table TEXT NOT NULL, n_rows INTEGER NOT NULL, columns TEXT NOT NULL, "
     "PRIMARY KEY (run_id, name), UNIQUE (run_id, position)) STRICT",
 )
+_NEGATIVE_ZEROS = (
+    "CREATE TABLE negative_zeros (run_id INTEGER NOT NULL, name TEXT NOT NULL, column_name TEXT NOT NULL, "
+    "row INTEGER NOT NULL, PRIMARY KEY (run_id, name, column_name, row), "
+    "FOREIGN KEY (run_id, name) REFERENCES run_tables (run_id, name)) STRICT, WITHOUT ROWID")
 _RUN_FIELDS = "run_id, scope, started, finished, code_version, inputs_hash, parameters, status"
 
 
@@ -158,7 +186,9 @@ class RunStore:
     """The SQLite store of back-testing runs at ``path``.
 
     The file and its schema are created when absent (with any missing parent folders); an existing
-    file must be a techins run store of this or an older schema version.
+    file must be a techins run store of this or an older schema version. An older one is migrated
+    to this version in one transaction (see the module's docstring); if that fails the file is left
+    as it was.
 
     Parameters
     ----------
@@ -169,7 +199,8 @@ class RunStore:
     ------
     InputError
         The path is a folder, the file is not an SQLite database, is an SQLite database but not a
-        techins run store, or was written by a newer techins (a newer schema version).
+        techins run store, was written by a newer techins (a newer schema version), or is of an
+        older schema version and could not be migrated (the file is then unchanged).
 
     Notes
     -----
@@ -193,11 +224,9 @@ class RunStore:
         except OSError as exc:
             raise InputError(f"RunStore: cannot make the folder of {self._path} ({exc})") from None
         with self._connection("RunStore", create=True) as con:
-            if _inspect(con, self._path) == "empty":
-                with _transaction(con, immediate=True):
-                    # Re-checked under the write lock: another process may have created it meanwhile.
-                    if _inspect(con, self._path) == "empty":
-                        _create_schema(con)
+            found = _inspect(con, self._path)
+            if found != SCHEMA_VERSION:
+                _create_or_migrate(con, self._path, found)
 
     @property
     def path(self) -> Path:
@@ -278,12 +307,12 @@ class RunStore:
                  STATUS_COMPLETE))
             run_id = cursor.lastrowid
             for position, table in enumerate(prepared):
-                sql_table = _sql_table_for(con, table)
+                sql_table = _sql_table_of(con, table.name)
                 con.execute("INSERT INTO run_tables (run_id, position, name, sql_table, n_rows, columns) "
                             "VALUES (?, ?, ?, ?, ?, ?)",
                             (run_id, position, table.name, sql_table, len(table.frame),
                              json.dumps([list(c) for c in table.columns], ensure_ascii=False)))
-                _insert_rows(con, sql_table, run_id, table)
+                _store_rows(con, sql_table, run_id, table)
             yield run_id
 
     def runs(self, scope: str | None = None) -> pd.DataFrame:
@@ -414,8 +443,9 @@ def _transaction(con: sqlite3.Connection, *, immediate: bool = False) -> Iterato
     con.execute("COMMIT")
 
 
-def _inspect(con: sqlite3.Connection, path: Path) -> str:
-    """``"empty"`` for a new database, ``"store"`` for a readable techins store; else InputError."""
+def _inspect(con: sqlite3.Connection, path: Path) -> str | int:
+    """``"empty"`` for a new database, else the schema version of a techins store this code can open
+    (this one or older); InputError for anything else."""
     application_id = con.execute("PRAGMA application_id").fetchone()[0]
     names = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master"))
     if application_id == 0 and not names:
@@ -426,21 +456,85 @@ def _inspect(con: sqlite3.Connection, path: Path) -> str:
                          f"(application_id {application_id}, tables: {shown or 'none'})")
     meta = dict(con.execute("SELECT key, value FROM meta")) if "meta" in names else {}
     version = meta.get("schema_version", "")
-    if meta.get("format") != FORMAT or not version.isdigit():
+    if meta.get("format") != FORMAT or not version.isdigit() or int(version) < 1:
         raise InputError(f"RunStore: {path} has the techins application id but no valid meta table "
                          f"(format {meta.get('format')!r}, schema_version {version!r}); the file is damaged")
     if int(version) > SCHEMA_VERSION:
         raise InputError(f"RunStore: {path} has schema version {int(version)}, written by a newer techins; "
-                         f"this version reads up to schema version {SCHEMA_VERSION}")
-    return "store"
+                         f"this version reads schema versions up to {SCHEMA_VERSION}: upgrade techins "
+                         f"(pip install --upgrade techins) to open it")
+    return int(version)
+
+
+def _create_or_migrate(con: sqlite3.Connection, path: Path, found: str | int) -> None:
+    """Create the schema in an empty database, or migrate an older store (of schema version ``found``)
+    to this schema version, in one transaction: a failure leaves the file as it was."""
+    try:
+        with _transaction(con, immediate=True):
+            # Re-checked under the write lock: another process may have created or migrated it meanwhile.
+            found = _inspect(con, path)
+            if found == "empty":
+                _create_schema(con)
+            elif found < SCHEMA_VERSION:
+                _migrate(con, path, found)
+    except sqlite3.Error as exc:
+        if found == "empty":
+            raise InputError(f"RunStore: cannot create the run store {path} ({exc})") from None
+        raise InputError(f"RunStore: {path} has schema version {found}, which this techins migrates to "
+                         f"version {SCHEMA_VERSION} when it opens it, but the migration failed ({exc}); the "
+                         f"file is unchanged. Make it writable, free disk space or close the programs using "
+                         f"it, then open it again; or read it with the techins that wrote it") from None
 
 
 def _create_schema(con: sqlite3.Connection) -> None:
-    for statement in _SCHEMA:
+    for statement in (*_SCHEMA, _NEGATIVE_ZEROS):
         con.execute(statement)
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                     [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("created", _iso(_utc_now()))])
+
+
+def _migrate(con: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring a store of schema ``version`` to this one, a step at a time, inside the caller's transaction."""
+    while version < SCHEMA_VERSION:
+        _MIGRATIONS[version](con, path)
+        version += 1
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (f"migrated_to_{version}", _iso(_utc_now())))
+
+
+def _migrate_1_to_2(con: sqlite3.Connection, path: Path) -> None:
+    """Schema 1 to 2: one typed result table per name (the forked ``__2`` tables merged back, float
+    columns ``REAL`` instead of ``ANY``) and the ``negative_zeros`` table.
+
+    Every run's tables are read as schema 1 kept them and written again, run by run in ``run_id``
+    order, by the schema-2 code that saves (which types and widens columns as a save does).
+    """
+    con.execute(_NEGATIVE_ZEROS)
+    entries = con.execute("SELECT run_id, name, sql_table, n_rows, columns FROM run_tables "
+                          "ORDER BY run_id, position").fetchall()
+    # The old tables move aside first, so that the new ones can take the plain result_<name> names.
+    aside = {}
+    for number, sql_table in enumerate(sorted({entry[2] for entry in entries}), start=1):
+        aside[sql_table] = f"_schema1_{number}"
+        con.execute(f"ALTER TABLE {_quote(sql_table)} RENAME TO {_quote(aside[sql_table])}")
+    new_tables = {}
+    for _, name, _, _, _ in entries:
+        if name not in new_tables:
+            new_tables[name] = _free_table_name(con, name, set(new_tables.values()))
+    con.executemany("UPDATE run_tables SET sql_table = ? WHERE name = ?",
+                    [(sql_table, name) for name, sql_table in new_tables.items()])
+    for run_id, name, old_table, n_rows, columns in entries:
+        columns = [tuple(column) for column in json.loads(columns)]
+        frame = _read_table(con, path, run_id, name, aside[old_table], n_rows, columns)
+        _store_rows(con, new_tables[name], run_id, _Table(name=name, frame=frame, columns=tuple(columns)))
+    for old_table in aside.values():
+        con.execute(f"DROP TABLE {_quote(old_table)}")
+
+
+# _MIGRATIONS[v] brings a store of schema v to schema v + 1.
+_MIGRATIONS = {1: _migrate_1_to_2}
 
 
 def _prepare_tables(tables) -> list[_Table]:
@@ -496,50 +590,210 @@ def _dtype_label(where: str, column: str, dtype, values: pd.Series) -> str:
                          f"and string columns")
 
 
-def _sql_type(label: str) -> str:
-    return _SQL_TYPES.get(label, "TEXT")
+def _natural_type(label: str) -> str:
+    return _NATURAL_TYPES.get(label, "TEXT")
 
 
-def _sql_table_for(con: sqlite3.Connection, table: _Table) -> str:
-    """The SQLite table for ``table``'s rows: the first earlier one of that name whose columns agree in
-    SQL type (adding the columns it lacks), else a new one."""
-    wanted = {column.translate(_ASCII_FOLD): (column, _sql_type(label)) for column, label in table.columns}
-    earlier = [r[0] for r in con.execute("SELECT sql_table FROM run_tables WHERE name = ? GROUP BY sql_table "
-                                         "ORDER BY MIN(run_id)", (table.name,))]
-    for sql_table in earlier:
-        existing = {r[1].translate(_ASCII_FOLD): (r[1], r[2])
-                    for r in con.execute(f"PRAGMA table_info({_quote(sql_table)})")}
-        if all(existing.get(key, spec) == spec for key, spec in wanted.items()):
-            for key, (column, sql_type) in wanted.items():
-                if key not in existing:
-                    con.execute(f"ALTER TABLE {_quote(sql_table)} ADD COLUMN {_quote(column)} {sql_type}")
-            return sql_table
+def _type_of(facts: frozenset) -> str | None:
+    """The narrowest SQL type that holds every value described by ``facts`` exactly; None when there
+    are no values (only NULLs), so any type will do.
+
+    ``facts`` holds ``"int"`` (integers within ±2**53), ``"bigint"`` (integers beyond), ``"real"``
+    and ``"text"``.
+    """
+    if "text" in facts or {"bigint", "real"} <= facts:
+        return "TEXT"
+    if "real" in facts:
+        return "REAL"
+    if facts & {"int", "bigint"}:
+        return "INTEGER"
+    return None
+
+
+def _value_facts(series: pd.Series, label: str) -> frozenset:
+    """What the non-missing values of a column to be saved are (see ``_type_of``)."""
+    if label == "float64":
+        return frozenset({"real"}) if (~np.isnan(series.to_numpy())).any() else frozenset()
+    if label == "bool":
+        return frozenset({"int"}) if len(series) else frozenset()
+    if label == "int64":
+        values = series.to_numpy()
+        if not len(values):
+            return frozenset()
+        big = ((values > _EXACT_IN_DOUBLE) | (values < -_EXACT_IN_DOUBLE)).any()
+        return frozenset({"int", "bigint"} if big else {"int"})
+    return frozenset({"text"}) if series.notna().any() else frozenset()
+
+
+def _stored_facts(con: sqlite3.Connection, sql_table: str, column: str, sql_type: str) -> frozenset:
+    """What the values already stored in a column are (see ``_type_of``)."""
+    table, quoted = _quote(sql_table), _quote(column)
+    if not con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {quoted} IS NOT NULL)").fetchone()[0]:
+        return frozenset()
+    if sql_type == "INTEGER":
+        big = con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {quoted} > ? OR {quoted} < ?)",
+                          (_EXACT_IN_DOUBLE, -_EXACT_IN_DOUBLE)).fetchone()[0]
+        return frozenset({"int", "bigint"} if big else {"int"})
+    return frozenset({"real"} if sql_type == "REAL" else {"text"})
+
+
+def _sql_table_of(con: sqlite3.Connection, name: str) -> str:
+    """The SQLite table of the result tables called ``name``: the one earlier runs used, else a new name."""
+    row = con.execute("SELECT sql_table FROM run_tables WHERE name = ? LIMIT 1", (name,)).fetchone()
+    return row[0] if row is not None else _free_table_name(con, name, set())
+
+
+def _free_table_name(con: sqlite3.Connection, name: str, reserved: set) -> str:
+    """``result_<name>``, or ``result_<name>__2``, ... when SQLite, which ignores ASCII case in table
+    names, already has that name (or it is in ``reserved``)."""
     taken = {r[0].translate(_ASCII_FOLD) for r in con.execute("SELECT name FROM sqlite_master")}
-    base = sql_table = f"result_{table.name}"
-    version = 2
+    taken |= {table.translate(_ASCII_FOLD) for table in reserved}
+    base = sql_table = f"result_{name}"
+    number = 2
     while sql_table.translate(_ASCII_FOLD) in taken:
-        sql_table, version = f"{base}__{version}", version + 1
-    data_columns = "".join(f", {_quote(column)} {sql_type}" for column, sql_type in wanted.values())
-    con.execute(f"CREATE TABLE {_quote(sql_table)} (run_id INTEGER NOT NULL REFERENCES runs (run_id), "
-                f"row INTEGER NOT NULL{data_columns}, PRIMARY KEY (run_id, row)) STRICT, WITHOUT ROWID")
+        sql_table, number = f"{base}__{number}", number + 1
     return sql_table
 
 
-def _insert_rows(con: sqlite3.Connection, sql_table: str, run_id: int, table: _Table) -> None:
-    """Insert the rows of ``table`` into ``sql_table`` under ``run_id``."""
+def _layout(con: sqlite3.Connection, sql_table: str) -> dict | None:
+    """The data columns of ``sql_table``, ASCII-folded name -> (name, SQL type), in table order; None
+    when there is no such table."""
+    info = con.execute(f"PRAGMA table_info({_quote(sql_table)})").fetchall()
+    if not info:
+        return None
+    return {r[1].translate(_ASCII_FOLD): (r[1], r[2]) for r in info if r[1] not in _RESERVED_COLUMNS}
+
+
+def _store_rows(con: sqlite3.Connection, sql_table: str, run_id: int, table: _Table) -> None:
+    """Write ``table``'s rows into ``sql_table`` under ``run_id``: create the table, add the columns it
+    lacks and retype columns whose values it cannot hold as needed, then insert."""
+    facts = {column: _value_facts(table.frame[column], label) for column, label in table.columns}
+    layout = _layout(con, sql_table)
+    if layout is None:
+        layout = {column.translate(_ASCII_FOLD): (column, _type_of(facts[column]) or _natural_type(label))
+                  for column, label in table.columns}
+        _create_result_table(con, sql_table, list(layout.values()))
+    else:
+        layout = _fit_columns(con, sql_table, layout, table, facts)
+    types = [layout[column.translate(_ASCII_FOLD)][1] for column, _ in table.columns]
+    _insert_rows(con, sql_table, run_id, table, types)
+    negative_zeros = [(run_id, table.name, column, int(row)) for column, label in table.columns if label == "float64"
+                      for row in np.flatnonzero(_negative_zero(table.frame[column].to_numpy()))]
+    con.executemany("INSERT INTO negative_zeros (run_id, name, column_name, row) VALUES (?, ?, ?, ?)",
+                    negative_zeros)
+
+
+def _fit_columns(con: sqlite3.Connection, sql_table: str, layout: dict, table: _Table, facts: dict) -> dict:
+    """Make ``sql_table`` hold ``table``: columns it lacks are added with their type; a column whose
+    type cannot hold the new values exactly takes the narrowest one that holds old and new, the table
+    being rebuilt. Returns the new layout."""
+    fitted = dict(layout)
+    added, retyped = [], False
+    for column, label in table.columns:
+        key = column.translate(_ASCII_FOLD)
+        wanted = _type_of(facts[column])
+        if key not in fitted:
+            fitted[key] = (column, wanted or _natural_type(label))
+            added.append(key)
+            continue
+        stored_name, sql_type = fitted[key]
+        if wanted is None or wanted == sql_type:
+            continue
+        needed = _type_of(_stored_facts(con, sql_table, stored_name, sql_type) | facts[column])
+        if needed is not None and needed != sql_type:
+            fitted[key] = (stored_name, needed)
+            retyped = True
+    if len(fitted) > _MAX_COLUMNS:
+        raise InputError(f"RunStore.save: table {table.name!r} would have {len(fitted)} columns over all its runs "
+                         f"in {sql_table}; SQLite allows {_MAX_COLUMNS}: save the new columns under another "
+                         f"table name")
+    if retyped:
+        _rebuild(con, sql_table, layout, fitted)
+    else:
+        for key in added:
+            column, sql_type = fitted[key]
+            con.execute(f"ALTER TABLE {_quote(sql_table)} ADD COLUMN {_quote(column)} {sql_type}")
+    return fitted
+
+
+def _create_result_table(con: sqlite3.Connection, sql_table: str, columns: list) -> None:
+    data_columns = "".join(f", {_quote(column)} {sql_type}" for column, sql_type in columns)
+    con.execute(f"CREATE TABLE {_quote(sql_table)} (run_id INTEGER NOT NULL REFERENCES runs (run_id), "
+                f"row INTEGER NOT NULL{data_columns}, PRIMARY KEY (run_id, row)) STRICT, WITHOUT ROWID")
+
+
+def _rebuild(con: sqlite3.Connection, sql_table: str, layout: dict, fitted: dict) -> None:
+    """Copy ``sql_table`` into a table of the ``fitted`` columns and types, converting the values of
+    retyped columns exactly (SQLite itself would write a REAL into TEXT with 15 digits only)."""
+    _create_result_table(con, _REBUILDING, list(fitted.values()))
+    old = list(layout.items())
+    names = "".join(f", {_quote(column)}" for _, (column, _) in old)
+    converters = [_converter(sql_type, fitted[key][1]) for key, (_, sql_type) in old]
+    rows = con.execute(f"SELECT run_id, row{names} FROM {_quote(sql_table)}").fetchall()
+    converted = [(run_id, row, *(convert(v) for convert, v in zip(converters, values)))
+                 for run_id, row, *values in rows]
+    con.executemany(f"INSERT INTO {_quote(_REBUILDING)} (run_id, row{names}) VALUES (?, ?{', ?' * len(old)})",
+                    converted)
+    con.execute(f"DROP TABLE {_quote(sql_table)}")
+    con.execute(f"ALTER TABLE {_quote(_REBUILDING)} RENAME TO {_quote(sql_table)}")
+
+
+def _converter(old_type: str, new_type: str):
+    """The conversion of a stored value from ``old_type`` to ``new_type`` (only widening, or from a
+    column of NULLs only, happens)."""
+    if old_type == new_type:
+        return _same
+    if new_type == "TEXT":
+        return _as_text
+    if new_type == "REAL":
+        return _as_real
+    return _same
+
+
+def _same(value):
+    return value
+
+
+def _as_text(value):
+    # repr of a float is its shortest exact decimal (and 'inf', '-inf'); ints and str are exact already.
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+def _as_real(value):
+    # Only integers within ±2**53 reach here, which a double holds exactly.
+    return None if value is None else float(value)
+
+
+def _negative_zero(values: np.ndarray) -> np.ndarray:
+    return (values == 0) & np.signbit(values)
+
+
+def _insert_rows(con: sqlite3.Connection, sql_table: str, run_id: int, table: _Table, types: list) -> None:
+    """Insert the rows of ``table`` into ``sql_table`` under ``run_id``, each column as its SQL type."""
     names = "".join(f", {_quote(column)}" for column, _ in table.columns)
     marks = ", ?" * len(table.columns)
-    values = [_python_values(table.frame[column], label) for column, label in table.columns]
+    values = [_python_values(table.frame[column], label, sql_type)
+              for (column, label), sql_type in zip(table.columns, types)]
     rows = zip(repeat(run_id), range(len(table.frame)), *values)
     con.executemany(f"INSERT INTO {_quote(sql_table)} (run_id, row{names}) VALUES (?, ?{marks})", rows)
 
 
-def _python_values(series: pd.Series, label: str) -> list:
-    """The column as Python values sqlite3 binds, missing values as None."""
+def _python_values(series: pd.Series, label: str, sql_type: str) -> list:
+    """The column as Python values sqlite3 binds for a column of ``sql_type``, missing values as None.
+
+    A column only gets a type that holds its values exactly (``_fit_columns``); a column of missing
+    values only may be of any type.
+    """
     if label == "float64":
         # SQLite would turn NaN into NULL anyway; doing it here keeps that out of the binding layer.
-        return [None if x != x else x for x in series.to_numpy().tolist()]
-    if label in ("int64", "bool", "object"):
+        values = [None if x != x else x for x in series.to_numpy().tolist()]
+        return [_as_text(x) for x in values] if sql_type == "TEXT" else values
+    if label in ("int64", "bool"):
+        values = series.to_numpy().astype(np.int64).tolist()
+        if sql_type == "TEXT":
+            return [str(x) for x in values]
+        return [float(x) for x in values] if sql_type == "REAL" else values
+    if label == "object":
         return series.to_numpy().tolist()
     return series.to_numpy(dtype=object, na_value=None).tolist()
 
@@ -552,16 +806,25 @@ def _read_table(con: sqlite3.Connection, path: Path, run_id: int, name: str, sql
     if [r[0] for r in rows] != list(range(n_rows)):
         raise InputError(f"RunStore.load: run {run_id} table {name!r} in {path} has {len(rows)} rows in "
                          f"{sql_table}, {n_rows} expected; the store is damaged")
+    negative_zeros = {}
+    for column, row in con.execute("SELECT column_name, row FROM negative_zeros WHERE run_id = ? AND name = ?",
+                                   (run_id, name)):
+        negative_zeros.setdefault(column, []).append(row)
     values = list(zip(*rows))[1:] if rows else [()] * len(columns)
-    data = {column: _column(vals, label) for (column, label), vals in zip(columns, values)}
+    data = {column: _column(vals, label, negative_zeros.get(column, [])) for (column, label), vals in
+            zip(columns, values)}
     return pd.DataFrame(data, index=pd.RangeIndex(n_rows))
 
 
-def _column(values: tuple, label: str) -> pd.Series:
+def _column(values: tuple, label: str, negative_zeros: list) -> pd.Series:
+    """A stored column back in its dtype ``label``, whatever SQL type holds it (REAL, INTEGER or TEXT
+    for numbers)."""
     if label == "float64":
-        return pd.Series(np.array([np.nan if v is None else v for v in values], dtype=np.float64))
+        array = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+        array[negative_zeros] = -0.0
+        return pd.Series(array)
     if label in ("int64", "bool"):
-        return pd.Series(np.array(values, dtype=np.dtype(label)))
+        return pd.Series(np.array([_as_int(v) for v in values], dtype=np.int64).astype(np.dtype(label)))
     if label == "object":
         array = np.empty(len(values), dtype=object)
         array[:] = values
@@ -569,6 +832,14 @@ def _column(values: tuple, label: str) -> pd.Series:
     kind, storage = label.rstrip("]").split("[")
     dtype = pd.StringDtype(storage=storage, na_value=np.nan) if kind == "str" else pd.StringDtype(storage=storage)
     return pd.Series(pd.array(list(values), dtype=dtype))
+
+
+def _as_int(value) -> int:
+    """An int64 or bool value back from an INTEGER (int), REAL (a float holding it exactly) or TEXT
+    column: ``'3'``, or ``'3.0'`` when it was stored in a REAL column later widened to TEXT."""
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        return int(float(value))
+    return int(value)
 
 
 def _parameters_json(parameters) -> str:
