@@ -13,8 +13,8 @@ import pytest
 import techins as ti
 from benchmarks.baselines import numpy_book
 from benchmarks.books import mixed_book
-from techins.pricing import PricingBasis
-from techins.quote import Quoter
+from techins.catalogue.quote import Quoter
+from techins.pricing.premium import PricingBasis
 
 
 @pytest.mark.parametrize("policies,years", [(10_000, 10_000), (100_000, 10_000), (10_000, 100_000),

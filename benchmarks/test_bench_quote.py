@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import techins as ti
-from techins.quote import Quoter
+from techins.catalogue.quote import Quoter
 from tests.test_quote import BASIS, book, candidates
 
 YEARS, QUOTES = 40_000, 400

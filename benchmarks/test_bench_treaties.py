@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 from benchmarks.baselines import numpy_programme
-from techins.reinsurance import (AggregateXL, OccurrenceTable, OccurrenceXL, PerRiskXL, Programme, QuotaShare,
-                                 apply_to_table)
+from techins.reinsurance.programme import (
+    AggregateXL,
+    OccurrenceTable,
+    OccurrenceXL,
+    PerRiskXL,
+    Programme,
+    QuotaShare,
+    apply_to_table,
+)
 
 N_OCCURRENCES = 10_000_000
 YEARS = 1_000_000

@@ -386,8 +386,8 @@ def test_priced_distributions_are_resimulated_from_product_version_and_seed(tmp_
     """With [resimulate], each period's book is rebuilt from the catalogue and simulated with its
     pricing seed: the forecast quantiles are that simulation's line quantiles, exactly."""
     import techins as ti
-    from techins import figures
     from techins.backtest.resimulate import PROBABILITIES, resimulated_forecasts
+    from techins.results import figures
     from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
     products = write(tmp_path / "products", cyber=CYBER, fok=FOK)

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import techins.backtest.store as store_module
 from techins.backtest.store import SCHEMA_VERSION, RunStore, StoredRun

@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from techins.backtest import triangles as triangles_module
 from techins.backtest.triangles import ChainLadder, Triangle, chain_ladder

@@ -17,7 +17,7 @@ import pytest
 from scipy import integrate
 
 import techins as ti
-from techins.linefile import SEVERITY_LAWS, law_from_mapping
+from techins.model.linefile import SEVERITY_LAWS, law_from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTS = ROOT / "products"

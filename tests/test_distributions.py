@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from scipy import integrate, stats
 
-from techins.distributions import (
+from techins.errors import InputError, InputTypeError
+from techins.model.distributions import (
     Binomial,
     Empirical,
     Exponential,
@@ -24,7 +24,6 @@ from techins.distributions import (
     Spliced,
     Weibull,
 )
-from techins.errors import InputError, InputTypeError
 
 RTOL = 1e-12
 

@@ -17,14 +17,24 @@ import numpy as np
 import pytest
 from scipy import special
 
-from techins.distributions import (Binomial, Empirical, Exponential, Gamma, LogNormal, NegativeBinomial,
-                                   Pareto, Poisson, Spliced, Weibull)
 from techins.errors import AccuracyWarning, InputError, InputTypeError
-from techins.exact import ExactResult, exact
-from techins.line import Layer, Line
+from techins.exact.aggregate import ExactResult, exact
+from techins.model.distributions import (
+    Binomial,
+    Empirical,
+    Exponential,
+    Gamma,
+    LogNormal,
+    NegativeBinomial,
+    Pareto,
+    Poisson,
+    Spliced,
+    Weibull,
+)
+from techins.model.line import Layer, Line
 
 # the package re-exports the function exact() under the module's name, so fetch the module itself
-exact_module = importlib.import_module("techins.exact")
+exact_module = importlib.import_module("techins.exact.aggregate")
 
 FREQUENCIES = {
     "poisson": Poisson(3.0),

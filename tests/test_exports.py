@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from techins import exports as ex
 from techins.errors import InputError, InputTypeError
+from techins.reinsurance import ord as ex
 
 # --- the spec, hard-coded -----------------------------------------------------------------------
 # Column names and order as OasisLMF writes them (repo OasisLMF/OasisLMF, files

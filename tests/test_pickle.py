@@ -9,9 +9,9 @@ import pytest
 
 import techins as ti
 from techins.backtest.run import read_config, run_backtest
+from techins.catalogue.quote import Quoter
 from techins.frozen import FrozenMap
-from techins.pricing import PricingBasis
-from techins.quote import Quoter
+from techins.pricing.premium import PricingBasis
 
 BASIS = PricingBasis(risk_measure="coc_tvar", load=0.10, level=0.99, fixed_expense=100.0, variable_expense=0.2,
                      profit=0.05)

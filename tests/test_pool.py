@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from techins import figures
-from techins.pool import (allocation_table, coalition_capitals, euler_allocation, pool_capital, shapley_benefit,
-                          standalone_capitals)
+from techins.pool.spec import (
+    allocation_table,
+    coalition_capitals,
+    euler_allocation,
+    pool_capital,
+    shapley_benefit,
+    standalone_capitals,
+)
+from techins.results import figures
 
 
 def members(seed, m=4, years=20_000):
@@ -141,7 +147,7 @@ BAD_POOLS = {
 
 
 def test_pool_file_reads_into_shares(tmp_path):
-    from techins.pool import read_pool
+    from techins.pool.spec import read_pool
 
     path = tmp_path / "pool.toml"
     path.write_text(POOL)
@@ -152,7 +158,7 @@ def test_pool_file_reads_into_shares(tmp_path):
 
 @pytest.mark.parametrize("case", sorted(BAD_POOLS))
 def test_bad_pool_file_names_file_member_field_and_value(tmp_path, case):
-    from techins.pool import read_pool
+    from techins.pool.spec import read_pool
 
     text, message = BAD_POOLS[case]
     path = tmp_path / f"{case}.toml"
@@ -165,7 +171,7 @@ def test_bad_pool_file_names_file_member_field_and_value(tmp_path, case):
 def test_money_reconciles_and_losses_add_up(tmp_path):
     """Premium in = member premiums + fees + admin + reinsurance premium; each year's gross = the
     members' and unplaced losses + what the reinsurance recovers."""
-    from techins.pool import member_flows, read_pool
+    from techins.pool.spec import member_flows, read_pool
 
     path = tmp_path / "pool.toml"
     path.write_text(POOL)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import techins as ti
-from techins.pool import pool_capital, read_pool
-from techins.pool_run import run_pool
+from techins.pool.run import run_pool
+from techins.pool.spec import pool_capital, read_pool
 from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
 ROOT = Path(__file__).resolve().parents[1]

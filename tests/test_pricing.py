@@ -9,12 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from techins import figures, pricing
 from techins.errors import InputError
-from techins.pricing import PricingBasis
+from techins.pricing import premium as pricing
+from techins.pricing.premium import PricingBasis
+from techins.results import figures
 
 
 def _phi(x):

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import techins as ti
+from techins.catalogue.quote import Quoter
+from techins.pricing.premium import PricingBasis, book_figures, price_portfolio
 from techins.simulation.api import book_tail_losses
-from techins.pricing import PricingBasis, book_figures, price_portfolio
-from techins.quote import Quoter
 
 Z = 4.0
 BASIS = PricingBasis(risk_measure="coc_tvar", load=0.10, level=0.99, fixed_expense=100.0, variable_expense=0.2,
@@ -119,7 +119,7 @@ def test_quote_refuses_batch_exposure_and_bad_rows(simulated):
 
 
 def test_line_capitals_add_up_to_the_book_and_diversify(simulated):
-    from techins.pricing import line_capital_table
+    from techins.pricing.premium import line_capital_table
 
     priced = price_portfolio(simulated, BASIS)
     lines = line_capital_table(simulated, priced, level=0.99)

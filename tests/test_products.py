@@ -11,8 +11,8 @@ import pytest
 from scipy import integrate, stats
 
 import techins as ti
-from techins.products import Catalogue, read_catalogue, read_policies, read_product
-from techins.rating import price_catalogue
+from techins.catalogue.products import Catalogue, read_catalogue, read_policies, read_product
+from techins.catalogue.rating import price_catalogue
 
 CYBER = textwrap.dedent("""\
     [product]

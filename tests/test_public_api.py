@@ -44,9 +44,9 @@ def test_contract_figures_on_both_paths():
     assert sim.stderr("mean") > 0 and ex.stderr("mean") == 0.0
 
 
-@pytest.mark.parametrize("module", ["techins", "techins.line", "techins.simulation.api", "techins.exact",
-                                    "techins.distributions", "techins.portfolio",
-                                    "techins.products"])
+@pytest.mark.parametrize("module", ["techins", "techins.model.line", "techins.simulation.api", "techins.exact.aggregate",
+                                    "techins.model.distributions", "techins.model.portfolio",
+                                    "techins.catalogue.products"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

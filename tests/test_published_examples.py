@@ -5,7 +5,7 @@ things against the published figures, to the published rounding:
 
 * the answer recomputed here by hand, in a few lines of plain Python (direct recursion, enumeration or
   a quadrature), so that a disagreement between techins and the book is caught either way;
-* ``techins.exact`` by FFT and by Panjer's recursion, on a lattice of step ``bucket=1.0`` where the
+* ``techins.exact.aggregate`` by FFT and by Panjer's recursion, on a lattice of step ``bucket=1.0`` where the
   example's amounts are integers (every atom then sits on a lattice point and the lattice law is the
   exact law, up to the probability beyond the grid top, which is negligible for the ``n_buckets``
   chosen);

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 import techins as ti
-from techins.pricing import PricingBasis
-from techins.quote import Quoter
+from techins.catalogue.quote import Quoter
+from techins.pricing.premium import PricingBasis
 
 BASIS = PricingBasis(risk_measure="coc_tvar", load=0.10, level=0.99, fixed_expense=100.0, variable_expense=0.2,
                      profit=0.05, rate_cap=0.05, subsidy_share=0.8)

@@ -11,9 +11,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import techins as ti
-from techins.reinsurance import (AggregateXL, OccurrenceXL, PerRiskXL, Programme, QuotaShare, Surplus,
-                                 apply_programme, apply_to_occurrences, programme_from_mapping, read_programme,
-                                 sundt_premium)
+from techins.reinsurance.programme import (
+    AggregateXL,
+    OccurrenceXL,
+    PerRiskXL,
+    Programme,
+    QuotaShare,
+    Surplus,
+    apply_programme,
+    apply_to_occurrences,
+    programme_from_mapping,
+    read_programme,
+    sundt_premium,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "treaties"
 REGENERATE = os.environ.get("TECHINS_REGENERATE_GOLDEN") == "1"
@@ -194,7 +204,7 @@ def test_programme_gross_is_the_books_annual_loss_when_policy_and_contract_aggre
 def test_treaty_accounts_by_hand():
     """QS 25% (commission 30%) then a surplus, an occurrence XL with a deposit and reinstatements, and
     a stop loss priced at its technical premium; premiums by hand, shared by group."""
-    from techins.reinsurance import treaty_accounts
+    from techins.reinsurance.programme import treaty_accounts
 
     rng = np.random.default_rng(1)
     n, years = 30, 2000
@@ -353,7 +363,7 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
 
 
 def test_exact_treaty_matches_the_reference_and_monte_carlo():
-    from techins.reinsurance import exact_treaty
+    from techins.reinsurance.programme import exact_treaty
 
     line = ti.Line(ti.Poisson(5.0), ti.LogNormal(10.0, 2.0))
     xl = exact_treaty(line, OccurrenceXL(5e6, 1e6, (1.0, 1.0)))
@@ -370,7 +380,7 @@ def test_burning_cost_by_hand():
     """Three years of history, 10% trend to the last year: losses 100 (year 1), 200 and 50 (year 2),
     none in year 3 -> as-if 121, 220, 55. A 100 xs 100 per-risk XL: 21 + 100 + 0 over 3 years = 40.33
     a year, 40.3% of its limit."""
-    from techins.reinsurance import burning_cost
+    from techins.reinsurance.programme import burning_cost
 
     table = burning_cost([2021, 2022, 2022, 2023], [1, 2, 3, 4], [100.0, 200.0, 50.0, 0.0],
                          Programme((PerRiskXL(100.0, 100.0),)), trend=0.10)

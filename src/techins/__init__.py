@@ -14,7 +14,11 @@ Examples
 True
 """
 
-from techins.distributions import (
+from techins.catalogue.products import Catalogue, Product, read_catalogue, read_policies
+from techins.catalogue.rating import PricedPortfolio, price_catalogue
+from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
+from techins.exact.aggregate import ExactResult, exact
+from techins.model.distributions import (
     Binomial,
     Empirical,
     Exponential,
@@ -28,21 +32,26 @@ from techins.distributions import (
     Spliced,
     Weibull,
 )
-from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
-from techins.exact import ExactResult, exact
-from techins.line import Layer, Line
-from techins.linefile import read_line
-from techins.pool import PoolSpec, read_pool
-from techins.pool_run import PoolRun, run_pool
-from techins.portfolio import CommonShock, Portfolio
-from techins.products import Catalogue, Product, read_catalogue, read_policies
-from techins.rating import PricedPortfolio, price_catalogue
-from techins.reinsurance import (AggregateXL, OccurrenceXL, PerRiskXL, Programme, QuotaShare, Surplus, apply_programme,
-                                 read_programme)
-from techins.results import BookResult, SimulationResult
+from techins.model.line import Layer, Line
+from techins.model.linefile import read_line
+from techins.model.portfolio import CommonShock, Portfolio
+from techins.pool.run import PoolRun, run_pool
+from techins.pool.spec import PoolSpec, read_pool
+from techins.reinsurance.programme import (
+    AggregateXL,
+    OccurrenceXL,
+    PerRiskXL,
+    Programme,
+    QuotaShare,
+    Surplus,
+    apply_programme,
+    read_programme,
+)
+from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.api import simulate
+from techins.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "AccuracyWarning",

@@ -2,6 +2,6 @@
 
 import sys
 
-from techins.cli import main
+from techins.cli.main import main
 
 sys.exit(main())

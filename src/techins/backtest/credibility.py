@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError
 
 __all__ = ["Credibility", "buhlmann_straub", "credibility_against_prior"]
@@ -148,7 +148,7 @@ def credibility_against_prior(ratios, weights, prior, *, method: str = "unbiased
         With ``complement`` equal to ``prior``.
     """
     x, w, observed = _experience("credibility_against_prior", ratios, weights)
-    prior = _validate.real_array("credibility_against_prior", "prior", prior)
+    prior = validate.real_array("credibility_against_prior", "prior", prior)
     if prior.shape[0] != x.shape[0]:
         raise InputError(f"credibility_against_prior: prior needs one value per risk ({x.shape[0]}), "
                          f"got {prior.shape[0]}")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from techins import _validate
+from techins import validate
 from techins.backtest import stats
 from techins.backtest.credibility import credibility_against_prior
 from techins.backtest.history import History, forecast_probabilities
@@ -87,12 +87,12 @@ class BacktestParameters:
     def __post_init__(self):
         owner = "[parameters]"
         for name in ("level", "var_level", "flag_level", "severity_quantile", "near_limit"):
-            _validate.set_real(self, owner, name, low=0.0, low_open=True, high=1.0, high_open=name != "near_limit")
-        _validate.set_real(self, owner, "tail_factor", low=1.0)
-        _validate.set_real(self, owner, "predictive_cv", low=0.0, low_open=True)
+            validate.set_real(self, owner, name, low=0.0, low_open=True, high=1.0, high_open=name != "near_limit")
+        validate.set_real(self, owner, "tail_factor", low=1.0)
+        validate.set_real(self, owner, "predictive_cv", low=0.0, low_open=True)
         for name in ("fixed_expense_ratio", "variable_expense_ratio", "expense_tolerance"):
-            _validate.set_real(self, owner, name, low=0.0)
-        _validate.set_real(self, owner, "profit", low=-1.0, high=1.0)
+            validate.set_real(self, owner, name, low=0.0)
+        validate.set_real(self, owner, "profit", low=-1.0, high=1.0)
         if self.variable_expense_ratio + self.profit >= 1.0:
             raise InputError(f"{owner}: variable_expense_ratio + profit must be below 1, got "
                              f"{self.variable_expense_ratio + self.profit!r}")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from techins.errors import InputError
-from techins.portfolio import checked_numbers
+from techins.model.portfolio import checked_numbers
 
 __all__ = ["History", "read_history", "history_from_frames", "forecast_probabilities"]
 

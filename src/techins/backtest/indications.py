@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from techins import _validate
-from techins.distributions import Exponential, Gamma, LogNormal, NegativeBinomial, Pareto, Poisson, Weibull
+from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
+from techins.model.distributions import Exponential, Gamma, LogNormal, NegativeBinomial, Pareto, Poisson, Weibull
 
 __all__ = ["FrequencyFit", "SeverityFit", "credibility_weighted_rate_change", "fit_frequency", "fit_severity",
            "indicated_rate_change"]
@@ -187,7 +187,7 @@ class FrequencyFit:
 
     def frequency(self, exposure: float = 1.0):
         """The fitted techins count law on ``exposure`` units: ``Poisson`` or ``NegativeBinomial``."""
-        m = self.rate * _validate.real("FrequencyFit.frequency", "exposure", exposure, low=0.0, low_open=True)
+        m = self.rate * validate.real("FrequencyFit.frequency", "exposure", exposure, low=0.0, low_open=True)
         if self.dispersion == 0.0 or m == 0.0:
             return Poisson(m)
         return NegativeBinomial(m, m + self.dispersion * m * m)
@@ -235,8 +235,8 @@ def fit_frequency(counts, exposures, law: str = "poisson") -> FrequencyFit:
     (0.3, 0.086603)
     """
     owner = "fit_frequency"
-    k = _validate.real_array(owner, "counts", counts, low=0.0)
-    e = _validate.real_array(owner, "exposures", exposures, low=0.0)
+    k = validate.real_array(owner, "counts", counts, low=0.0)
+    e = validate.real_array(owner, "exposures", exposures, low=0.0)
     for values, name, bad, rule in ((k, "counts", k != np.floor(k), "a whole number"),
                                     (e, "exposures", e <= 0.0, "> 0")):
         if bad.any():
@@ -366,9 +366,9 @@ def fit_severity(amounts, law: str, *, deductible: float = 0.0, limit: float = m
     if law not in _SPECS:
         raise InputError(f"{owner}: law must be one of {', '.join(map(repr, _SPECS))}, got {law!r}")
     names, law_type, logged, logpdf, logsf, guess = _SPECS[law]
-    d = _validate.real(owner, "deductible", deductible, low=0.0)
-    u = _validate.real(owner, "limit", limit, low=d, low_open=True, allow_inf=True)
-    x = _validate.real_array(owner, "amounts", amounts)
+    d = validate.real(owner, "deductible", deductible, low=0.0)
+    u = validate.real(owner, "limit", limit, low=d, low_open=True, allow_inf=True)
+    x = validate.real_array(owner, "amounts", amounts)
     for bad, rule in ((x <= 0.0, "> 0"), (x < d, f">= the deductible {d:g}"), (x > u, f"<= the limit {u:g}")):
         if bad.any():
             i = int(np.argmax(bad))
@@ -397,7 +397,7 @@ def fit_severity(amounts, law: str, *, deductible: float = 0.0, limit: float = m
     elif set(start) != set(names):
         raise InputError(f"{owner}: start must give exactly {', '.join(names)}, got {sorted(start)}")
     else:
-        theta0 = np.array([_validate.real(owner, f"start[{n!r}]", start[n], low=0.0 if g else -math.inf, low_open=g)
+        theta0 = np.array([validate.real(owner, f"start[{n!r}]", start[n], low=0.0 if g else -math.inf, low_open=g)
                            for n, g in zip(names, logged)])
     phi0 = np.where(logged, np.log(np.where(logged, theta0, 1.0)), theta0)
     phi = _minimise(owner, lambda p: -loglik(p) / x.size, phi0)

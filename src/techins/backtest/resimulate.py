@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputError
+from techins.results import figures
 from techins.simulation.api import simulate
 from techins.simulation.executor import open_executor
 from techins.simulation.occurrences import annual_by_group
@@ -36,7 +37,7 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
     policies : pandas.DataFrame
         The back-test's policies as read (``REQUIRED`` columns and the rating columns of their
         products); one seed per period (the pricing run's).
-    catalogue : techins.products.Catalogue
+    catalogue : techins.catalogue.products.Catalogue
         The catalogue the policies were priced with: each policy's ``version`` must be its product's.
     years : int
         Simulated years per period.
@@ -51,7 +52,7 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
         ``line, period`` and one column ``q<p>`` per probability of ``PROBABILITIES`` (the
         ``forecasts`` schema of ``docs/backtest.md``).
     """
-    years = _validate.integer("resimulated_forecasts", "years", years, low=100)
+    years = validate.integer("resimulated_forecasts", "years", years, low=100)
     missing = [c for c in REQUIRED if c not in policies.columns]
     if missing:
         raise InputError(f"{source}: missing column {missing[0]!r}; re-simulating the priced distributions needs "
@@ -69,7 +70,7 @@ def _period_quantiles(frame: pd.DataFrame, catalogue, years: int, source: str, e
         if seeds.size != 1:
             raise InputError(f"{source}: period {period} has policies priced with seeds {sorted(seeds.tolist())}; "
                              f"one pricing run (one seed) per period")
-        seed = _validate.integer(source, f"seed of period {period}", int(seeds[0]), low=0)
+        seed = validate.integer(source, f"seed of period {period}", int(seeds[0]), low=0)
         part = part.reset_index(drop=True)
         book = catalogue.book(part, source=f"{source} (period {period})")
         lines, line_of_policy = np.unique(part["line"].astype(str).to_numpy(), return_inverse=True)

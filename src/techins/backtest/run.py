@@ -25,6 +25,7 @@ from techins.backtest.experience import JSON_COLUMNS, BacktestParameters, Experi
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
 from techins.errors import InputError, InputTypeError, TechinsError
+from techins.version import VERSION
 
 __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records"]
 
@@ -91,7 +92,7 @@ class BacktestRun:
 def read_config(path) -> BacktestConfig:
     """Read a back-test configuration; paths in it are relative to the file. Errors name the file and
     the key."""
-    from techins.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
+    from techins.model.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
 
     path = Path(path)
     data = load_toml(path)
@@ -176,9 +177,8 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
     -------
     BacktestRun
     """
-    from techins import __version__
     from techins.backtest.report import write_plots, write_report
-    from techins.report import output_folder
+    from techins.io.outputs import output_folder
 
     if not isinstance(config, BacktestConfig):
         raise InputTypeError(f"run_backtest: expected a BacktestConfig (read_config), got {type(config).__name__}")
@@ -188,7 +188,7 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
     history = _history(config)
     experience = analyse(history, config.parameters)
     inputs_hash = _inputs_hash(config)
-    code_version = f"techins {__version__}"
+    code_version = f"techins {VERSION}"
     out = Path(out if out is not None else config.report)
     run = BacktestRun(run_id=None, scope=config.scope, experience=experience,
                       comparison=compare_runs(experience.lines, None), previous_run_id=None, inputs_hash=inputs_hash,
@@ -267,7 +267,7 @@ def _history(config: BacktestConfig):
     if config.resimulate is None:
         return read_history(**{k: config.inputs.get(k) for k in INPUTS})
     from techins.backtest.resimulate import resimulated_forecasts
-    from techins.products import read_catalogue
+    from techins.catalogue.products import read_catalogue
 
     frames = {k: None if k not in config.inputs else read_table(config.inputs[k], k) for k in INPUTS}
     catalogue = read_catalogue(config.resimulate["products"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError
 
 __all__ = ["AvsE", "KupiecResult", "PitUniformity", "actual_vs_expected", "count_prediction_interval",
@@ -301,11 +301,11 @@ def pit_uniformity(pit, bins: int = 10) -> PitUniformity:
     -------
     PitUniformity
     """
-    u = _validate.real_array("pit_uniformity", "pit", pit)
+    u = validate.real_array("pit_uniformity", "pit", pit)
     outside = (u < 0.0) | (u > 1.0)
     if np.any(outside):
         raise InputError(f"pit_uniformity: pit values must be in [0, 1], got {float(u[np.argmax(outside)])!r}")
-    bins = _validate.integer("pit_uniformity", "bins", bins, low=2)
+    bins = validate.integer("pit_uniformity", "bins", bins, low=2)
     ks = stats.kstest(u, "uniform")
     counts = np.bincount(np.minimum((u * bins).astype(np.int64), bins - 1), minlength=bins)
     chi = stats.chisquare(counts)
@@ -346,9 +346,9 @@ def kupiec_pof(exceedances, n, p, level: float = 0.95) -> KupiecResult:
     >>> kupiec_pof(3, 255, 0.01).nonrejection
     (1, 6)
     """
-    n = _validate.integer("kupiec_pof", "n", n, low=1)
-    x = _validate.integer("kupiec_pof", "exceedances", exceedances, low=0, high=n)
-    p = _validate.real("kupiec_pof", "p", p, low=0.0, high=1.0, low_open=True, high_open=True)
+    n = validate.integer("kupiec_pof", "n", n, low=1)
+    x = validate.integer("kupiec_pof", "exceedances", exceedances, low=0, high=n)
+    p = validate.real("kupiec_pof", "p", p, low=0.0, high=1.0, low_open=True, high_open=True)
     level = _level("kupiec_pof", level)
     lr = _kupiec_lr(np.arange(n + 1, dtype=np.float64), n, p)
     kept = np.flatnonzero(lr <= stats.chi2.ppf(level, 1))
@@ -408,8 +408,8 @@ def crps_from_sample(actual, sample) -> float:
     -------
     float
     """
-    y = _validate.real("crps_from_sample", "actual", actual)
-    x = np.sort(_validate.real_array("crps_from_sample", "sample", sample))
+    y = validate.real("crps_from_sample", "actual", actual)
+    x = np.sort(validate.real_array("crps_from_sample", "sample", sample))
     n = x.size
     spread = 2.0 * np.dot(2.0 * np.arange(1, n + 1) - n - 1.0, x)
     return float(np.abs(x - y).mean() - spread / (2.0 * n * n))
@@ -445,7 +445,7 @@ def _count_law(owner: str, mean, variance, at, method: str) -> np.ndarray:
 
 
 def _quantile_grid(owner: str, actual, probs, quantiles):
-    p = _validate.real_array(owner, "probs", probs, min_size=2)
+    p = validate.real_array(owner, "probs", probs, min_size=2)
     if np.any(p <= 0.0) or np.any(p >= 1.0):
         raise InputError(f"{owner}: probs must lie in (0, 1), got {p.tolist()}")
     if np.any(np.diff(p) <= 0):
@@ -496,7 +496,7 @@ def _finite(owner: str, name: str, values) -> np.ndarray:
 
 
 def _level(owner: str, level) -> float:
-    return _validate.real(owner, "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    return validate.real(owner, "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _out(values, scalar, *, integer: bool = False):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError
 
 __all__ = ["Triangle", "ChainLadder", "chain_ladder"]
@@ -262,7 +262,7 @@ def chain_ladder(triangle: Triangle, tail: float = 1.0) -> ChainLadder:
     """
     if not isinstance(triangle, Triangle):
         raise InputTypeError(f"chain_ladder: triangle must be a Triangle, got {type(triangle).__name__}")
-    tail = _validate.real("chain_ladder", "tail", tail, low=1.0)
+    tail = validate.real("chain_ladder", "tail", tail, low=1.0)
     c = triangle.values
     observed = ~np.isnan(c)
     latest_age = _first_last(observed)[1]  # 0-based column of each origin's latest amount

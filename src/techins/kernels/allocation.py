@@ -4,7 +4,7 @@
 on one thread with its own buffers, in Gray-code order so that one member is added or removed per
 step (the sum is refreshed from scratch at the start of each block, so the result of a coalition does
 not depend on the number of threads beyond round-off of order 1e-15 relative). The TVaR is the
-equal-weight expected shortfall of ``techins.figures.tvar_equal``, found with a quickselect instead
+equal-weight expected shortfall of ``techins.results.figures.tvar_equal``, found with a quickselect instead
 of a sort.
 """
 

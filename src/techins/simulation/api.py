@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputTypeError
-from techins.line import Line
-from techins.portfolio import Portfolio
-from techins.results import BookResult, SimulationResult
+from techins.model.line import Line
+from techins.model.portfolio import Portfolio
+from techins.results import figures
+from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.executor import open_executor
 from techins.simulation.fold import fold_book, fold_line, fold_tail
 from techins.simulation.jobs import BookJob, LineJob, TailJob
@@ -78,8 +79,8 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     """
     if not isinstance(line, (Line, Portfolio)):
         raise InputTypeError(f"simulate: expected a techins.Line or techins.Portfolio, got {type(line).__name__}")
-    years = _validate.integer("simulate", "years", years, low=1)
-    seed = _validate.integer("simulate", "seed", seed, low=0)
+    years = validate.integer("simulate", "years", years, low=1)
+    seed = validate.integer("simulate", "seed", seed, low=0)
     with open_executor("simulate", backend, client, threads, executor=executor) as run:
         folder = period_folder(period_losses)
         folder = None if folder is None else str(folder)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from techins.portfolio import Portfolio
-from techins.results import BookResult, SimulationResult
+from techins.model.portfolio import Portfolio
+from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.jobs import BookChunks, LineChunks
 from techins.simulation.plan import BookPlan, LinePlan
 

@@ -19,11 +19,11 @@ import copy
 
 import numpy as np
 
-from techins import distributions as dist
 from techins.errors import InputTypeError
 from techins.kernels import book as book_kernels, compound, severity as sev_kernels
-from techins.line import Line
-from techins.portfolio import Portfolio
+from techins.model import distributions as dist
+from techins.model.line import Line
+from techins.model.portfolio import Portfolio
 
 __all__ = ["CHUNK_YEARS", "BOOK_WAVE", "BOOK_CLAIMS_PER_CHUNK", "chunk_count", "chunk_states", "LinePlan", "BookPlan",
            "LawTable", "book_chunk_years", "frequency_kernel_params", "severity_kernel_params", "alias_table"]

@@ -34,7 +34,7 @@ from collections import deque
 
 import numpy as np
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError, MissingExtraError
 from techins.simulation.executors import local
 from techins.simulation.plan import BOOK_WAVE
@@ -84,10 +84,10 @@ def local_cluster(n_workers: int | None = None, *, numba_threads: int | None = N
     """
     distributed = _distributed()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_workers = cores if n_workers is None else _validate.integer("local_cluster", "n_workers", n_workers, low=1)
+    n_workers = cores if n_workers is None else validate.integer("local_cluster", "n_workers", n_workers, low=1)
     if numba_threads is None:
         numba_threads = max(1, cores // n_workers)
-    numba_threads = _validate.integer("local_cluster", "numba_threads", numba_threads, low=1)
+    numba_threads = validate.integer("local_cluster", "numba_threads", numba_threads, low=1)
     # loopback only, and free ports chosen by the system (the scheduler always serves HTTP, 8787 by
     # default: a second cluster would warn and move): nothing listens beyond this machine and two
     # runs never collide. NUMBA_NUM_THREADS is set before a worker imports Numba (by its Nanny)
@@ -201,11 +201,11 @@ def check_workers(client) -> dict:
 
 
 def _versions() -> dict:
-    from importlib.metadata import version
-
     import numba
 
-    return {"techins": version("techins"), "numpy": np.__version__, "numba": numba.__version__}
+    from techins.version import VERSION
+
+    return {"techins": VERSION, "numpy": np.__version__, "numba": numba.__version__}
 
 
 class DaskExecutor:
@@ -224,7 +224,7 @@ class DaskExecutor:
 
     def __init__(self, client, threads: int | None = None, *, owner: str = "DaskExecutor"):
         if threads is not None:
-            threads = _validate.integer(owner, "threads", threads, low=1)
+            threads = validate.integer(owner, "threads", threads, low=1)
         self.client, self.threads = client, threads
         self._checked = False
 

@@ -7,7 +7,7 @@ import contextlib
 import numba
 import numpy as np
 
-from techins import _validate
+from techins import validate
 
 __all__ = ["LocalExecutor", "numba_threads"]
 
@@ -29,7 +29,7 @@ class LocalExecutor:
 
     def __init__(self, threads: int | None = None, *, owner: str = "LocalExecutor"):
         if threads is not None:
-            threads = _validate.integer(owner, "threads", threads, low=1, high=numba.config.NUMBA_NUM_THREADS)
+            threads = validate.integer(owner, "threads", threads, low=1, high=numba.config.NUMBA_NUM_THREADS)
         self.threads = threads
 
     def map(self, job, ids):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from techins import _validate
-from techins.distributions import FrequencyLaw, SeverityLaw
+from techins import validate
 from techins.errors import InputTypeError
+from techins.model.distributions import FrequencyLaw, SeverityLaw
 
 __all__ = ["Layer", "Line"]
 
@@ -40,11 +40,11 @@ class Layer:
     share: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "limit", _validate.real("Layer", "limit", self.limit, low=0.0,
+        object.__setattr__(self, "limit", validate.real("Layer", "limit", self.limit, low=0.0,
                                                          low_open=True, allow_inf=True))
-        object.__setattr__(self, "deductible", _validate.real("Layer", "deductible", self.deductible,
+        object.__setattr__(self, "deductible", validate.real("Layer", "deductible", self.deductible,
                                                               low=0.0))
-        object.__setattr__(self, "share", _validate.real("Layer", "share", self.share, low=0.0,
+        object.__setattr__(self, "share", validate.real("Layer", "share", self.share, low=0.0,
                                                          high=1.0, low_open=True))
 
     @property

@@ -12,9 +12,9 @@ def warmup() -> float:
     import pandas as pd
 
     import techins as ti
+    from techins.catalogue.quote import Quoter
+    from techins.pricing.premium import PricingBasis
     from techins.simulation.occurrences import occurrence_chunks
-    from techins.pricing import PricingBasis
-    from techins.quote import Quoter
 
     start = time.perf_counter()
     # each kernel dispatches on the law code at run time, so one call per entry point compiles all laws
@@ -28,7 +28,7 @@ def warmup() -> float:
     for _ in occurrence_chunks(result):
         pass
     Quoter(result, PricingBasis("coc_tvar")).quote(policies.iloc[[0]].assign(policy_id="c"))
-    from techins.reinsurance import OccurrenceXL, Programme, QuotaShare, apply_programme
+    from techins.reinsurance.programme import OccurrenceXL, Programme, QuotaShare, apply_programme
 
     apply_programme(result, Programme((QuotaShare(0.5), OccurrenceXL(1.0, 0.5, (1.0,)))), keep_occurrences=True)
     return time.perf_counter() - start

@@ -1,11 +1,11 @@
 """A co-insurance pool run end to end: its book simulated and priced, its reinsurance programme
 applied, each member's money year by year, and capital allocated (``techins pool POOL.toml``).
 
-Data flow: the pool file (``techins.pool.read_pool``) -> the policies (one portfolio and/or the
+Data flow: the pool file (``techins.pool.spec.read_pool``) -> the policies (one portfolio and/or the
 books members bring) -> the catalogue's book -> priced (or a written-premium column) and simulated
 -> the programme over the occurrences, by line and by contributor (``apply_programme`` with
 groups) -> each treaty's premium (``treaty_accounts``) -> each member's premium, loss and result
-(``member_flows``) -> capital: standalone, proportional, Euler, Shapley (``techins.pool``).
+(``member_flows``) -> capital: standalone, proportional, Euler, Shapley (``techins.pool.spec``).
 Formulas: ``docs/pool.md``.
 """
 
@@ -17,13 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins import _validate, figures
+from techins import validate
+from techins.catalogue.products import read_catalogue
+from techins.catalogue.rating import price_catalogue
 from techins.errors import InputError
-from techins.pool import (PoolFlows, PoolSpec, allocation_table, euler_allocation, member_flows, pool_capital,
-                          shapley_benefit, standalone_capitals)
-from techins.products import read_catalogue
-from techins.rating import price_catalogue
-from techins.reinsurance import apply_programme, read_programme, treaty_accounts
+from techins.pool.spec import (
+    PoolFlows,
+    PoolSpec,
+    allocation_table,
+    euler_allocation,
+    member_flows,
+    pool_capital,
+    shapley_benefit,
+    standalone_capitals,
+)
+from techins.reinsurance.programme import apply_programme, read_programme, treaty_accounts
+from techins.results import figures
 from techins.simulation.api import simulate
 from techins.simulation.executor import open_executor
 from techins.simulation.occurrences import annual_by_group
@@ -39,8 +48,8 @@ class PoolRun:
 
     Attributes
     ----------
-    spec : techins.pool.PoolSpec
-    flows : techins.pool.PoolFlows
+    spec : techins.pool.spec.PoolSpec
+    flows : techins.pool.spec.PoolFlows
         Per member (and the unplaced part) and year: premium, fee income, loss, result.
     members : pandas.DataFrame
         One row per member (then ``unplaced``): role, shares, expected premium, fees, loss and result
@@ -53,7 +62,7 @@ class PoolRun:
         Per treaty: premium and its basis, commission, expected ceded loss, reinstatement premium,
         the reinsurers' expected result (with standard errors), TVaR of the ceded loss.
     allocation : pandas.DataFrame
-        ``techins.pool.allocation_table`` of the members' annual outcomes (loss less income).
+        ``techins.pool.spec.allocation_table`` of the members' annual outcomes (loss less income).
     contributions : pandas.DataFrame or None
         When members bring books: each book's gross loss, standalone capital, Shapley value of the
         diversification benefit of pooling the books (with its error) and capital in the pool.
@@ -84,7 +93,7 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
 
     Parameters
     ----------
-    spec : techins.pool.PoolSpec
+    spec : techins.pool.spec.PoolSpec
         With its ``book`` (the ``[book]`` table).
     years, seed : int, optional
         Override the file's simulation.
@@ -99,8 +108,8 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
     if spec.book is None:
         raise InputError(f"pool {spec.name!r}: the pool file has no [book] table saying what it writes")
     book = spec.book
-    years = book.years if years is None else _validate.integer("run_pool", "years", years, low=2)
-    seed = book.seed if seed is None else _validate.integer("run_pool", "seed", seed, low=0)
+    years = book.years if years is None else validate.integer("run_pool", "years", years, low=2)
+    seed = book.seed if seed is None else validate.integer("run_pool", "seed", seed, low=0)
     catalogue = read_catalogue(book.products)
     programme = read_programme(book.programme) if book.programme else None
     policies, contributor, written = _pool_policies(spec, catalogue)
@@ -159,8 +168,8 @@ def _pool_policies(spec: PoolSpec, catalogue) -> tuple[pd.DataFrame, np.ndarray,
     """The policies the pool writes, per policy who brought it (0: the pool's portfolio, k: the k-th
     contributor) and its written premium when the file names a column. Each file is checked on its
     own first, so an error names that file and its row."""
-    from techins.portfolio import checked_numbers
-    from techins.products import read_policies
+    from techins.catalogue.products import read_policies
+    from techins.model.portfolio import checked_numbers
 
     sources = []
     if spec.book.portfolio is not None:

@@ -6,7 +6,7 @@ file and the field (product files) or the row and the column (portfolios), and s
 
 Data flows one way: TOML -> ``Product`` -> ``Catalogue.book(policies)`` -> ``ProductBook`` (a
 ``Portfolio`` of one row per policy and coverage, each policy a contract of its coverage rows) ->
-``techins.simulate`` -> ``techins.rating``.
+``techins.simulate`` -> ``techins.catalogue.rating``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins import _validate
-from techins.distributions import SeverityLaw
+from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
-from techins.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
-from techins.portfolio import CommonShock, Portfolio, checked_numbers
-from techins.pricing import RISK_MEASURES, PricingBasis
+from techins.model.distributions import SeverityLaw
+from techins.model.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
+from techins.model.portfolio import CommonShock, Portfolio, checked_numbers
+from techins.pricing.premium import RISK_MEASURES, PricingBasis
 
 __all__ = ["RatingFactor", "Coverage", "Scenario", "ProductPricing", "Product", "Catalogue", "ProductBook",
            "read_product", "read_catalogue", "read_policies", "COVERAGE_TERMS"]
@@ -66,7 +66,7 @@ class RatingFactor:
             raise InputError(f"[{owner}] applies_to must be one of {_APPLIES_TO}, got {self.applies_to!r}")
         if not isinstance(self.levels, dict) or not self.levels:
             raise InputError(f"[{owner}] levels must be a non-empty table of level = relativity")
-        levels = {str(k): _validate.real(f"[{owner}]", f"levels.{k}", v, low=0.0, low_open=True)
+        levels = {str(k): validate.real(f"[{owner}]", f"levels.{k}", v, low=0.0, low_open=True)
                   for k, v in self.levels.items()}
         object.__setattr__(self, "levels", FrozenMap(levels))
         if self.coverages is not None:
@@ -104,18 +104,18 @@ class Coverage:
             raise InputError(f"[[coverage]] name must be letters, digits, '_' or '-', got {self.name!r}")
         if not isinstance(self.severity, SeverityLaw):
             raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
-        _validate.set_real(self, owner, "claims_per_unit", low=0.0)
-        _validate.set_real(self, owner, "scale_factor", low=0.0, low_open=True)
+        validate.set_real(self, owner, "claims_per_unit", low=0.0)
+        validate.set_real(self, owner, "scale_factor", low=0.0, low_open=True)
         for name in ("deductible", "aggregate_deductible"):
-            _validate.set_real(self, owner, name, low=0.0)
+            validate.set_real(self, owner, name, low=0.0)
         for name in ("limit", "aggregate_limit"):
-            _validate.set_real(self, owner, name, low=0.0, low_open=True, allow_inf=True)
+            validate.set_real(self, owner, name, low=0.0, low_open=True, allow_inf=True)
         if (self.waiting_hours is None) != (self.indemnity_hours is None):
             raise InputError(f"{owner}: give both waiting_hours and indemnity_hours (business interruption), "
                              f"or neither")
         if self.waiting_hours is not None:
-            _validate.set_real(self, owner, "waiting_hours", low=0.0)
-            _validate.set_real(self, owner, "indemnity_hours", low=self.waiting_hours, low_open=True, allow_inf=True)
+            validate.set_real(self, owner, "waiting_hours", low=0.0)
+            validate.set_real(self, owner, "indemnity_hours", low=self.waiting_hours, low_open=True, allow_inf=True)
 
     @property
     def is_time_element(self) -> bool:
@@ -147,8 +147,8 @@ class Scenario:
         owner = f"[[scenario]] {self.id!r}"
         if not _NAME.match(str(self.id)):
             raise InputError(f"[[scenario]] id must be letters, digits, '_' or '-', got {self.id!r}")
-        _validate.set_real(self, owner, "rate", low=0.0)
-        _validate.set_real(self, owner, "hit_probability", low=0.0, high=1.0)
+        validate.set_real(self, owner, "rate", low=0.0)
+        validate.set_real(self, owner, "hit_probability", low=0.0, high=1.0)
         if not isinstance(self.severity, SeverityLaw):
             raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
         if self.factor is None:
@@ -163,8 +163,8 @@ class Scenario:
             raise InputTypeError(f"{owner}: per_value must be true or false, got {self.per_value!r}")
         if self.clause not in _CLAUSES:
             raise InputError(f"{owner}: clause must be one of {_CLAUSES}, got {self.clause!r}")
-        _validate.set_real(self, owner, "event_deductible", low=0.0)
-        _validate.set_real(self, owner, "event_limit", low=0.0, low_open=True, allow_inf=True)
+        validate.set_real(self, owner, "event_deductible", low=0.0)
+        validate.set_real(self, owner, "event_limit", low=0.0, low_open=True, allow_inf=True)
 
     def event_fields(self) -> tuple:
         """Everything that defines the event stream (all but the coverage it hits)."""
@@ -174,7 +174,7 @@ class Scenario:
 
 @dataclass(frozen=True)
 class ProductPricing:
-    """Pricing assumptions of a product (see ``techins.pricing.PricingBasis``) and its public scheme."""
+    """Pricing assumptions of a product (see ``techins.pricing.premium.PricingBasis``) and its public scheme."""
 
     risk_measure: str = "coc_tvar"
     load: float = 0.10
@@ -229,16 +229,16 @@ class Product:
                 raise InputError(f"[product] {name} must be letters, digits, '_' or '-', got {getattr(self, name)!r}")
         if not re.fullmatch(r"[A-Z]{3}", str(self.currency)):
             raise InputError(f"[product] currency must be an ISO 4217 code such as 'CNY', got {self.currency!r}")
-        _validate.set_real(self, owner, "exposure_unit", low=0.0, low_open=True)
-        _validate.set_real(self, owner, "exposure_exponent", low=0.0, high=2.0, low_open=True)
-        _validate.set_real(self, owner, "aggregate_deductible", low=0.0)
-        _validate.set_real(self, owner, "aggregate_limit", low=0.0, low_open=True, allow_inf=True)
-        _validate.set_real(self, owner, "parameter_risk_cv", low=0.0, high=10.0)
+        validate.set_real(self, owner, "exposure_unit", low=0.0, low_open=True)
+        validate.set_real(self, owner, "exposure_exponent", low=0.0, high=2.0, low_open=True)
+        validate.set_real(self, owner, "aggregate_deductible", low=0.0)
+        validate.set_real(self, owner, "aggregate_limit", low=0.0, low_open=True, allow_inf=True)
+        validate.set_real(self, owner, "parameter_risk_cv", low=0.0, high=10.0)
         coverages = tuple(self.coverages)
         if not coverages:
             raise InputError(f"{owner}: needs at least one [[coverage]]")
         names = [c.name for c in coverages]
-        twice = _validate.first_duplicate(names)
+        twice = validate.first_duplicate(names)
         if twice is not None:
             raise InputError(f"[[coverage]] name {twice!r} appears twice")
         object.__setattr__(self, "coverages", coverages)
@@ -251,7 +251,7 @@ class Product:
             if scenario.coverage not in names:
                 raise InputError(f"[[scenario]] {scenario.id!r}: coverage {scenario.coverage!r} is not a "
                                  f"coverage of the product; coverages are {names}")
-        twice = _validate.first_duplicate(s.id for s in self.scenarios)
+        twice = validate.first_duplicate(s.id for s in self.scenarios)
         if twice is not None:
             raise InputError(f"[[scenario]] id {twice!r} appears twice")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError
 
 __all__ = [
@@ -137,7 +137,7 @@ def _saturating(x: np.ndarray, cut: float, mean: float, lev) -> np.ndarray:
 
 
 def _check_order(owner: str, k, high: int) -> int:
-    return _validate.integer(owner, "k", k, low=1, high=high)
+    return validate.integer(owner, "k", k, low=1, high=high)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class FrequencyLaw:
             Same family, except that a negative binomial whose thinned mean is 0, or whose excess
             variance ``mean**2 / size`` falls below the rounding of ``mean``, becomes a Poisson.
         """
-        p = _validate.real(f"{type(self).__name__}.thinned", "p", p, low=0.0, high=1.0)
+        p = validate.real(f"{type(self).__name__}.thinned", "p", p, low=0.0, high=1.0)
         return self._thinned(p)
 
     # hooks, on clean arrays -------------------------------------------------------------------
@@ -307,7 +307,7 @@ class Poisson(FrequencyLaw):
     mean: float = field()
 
     def __post_init__(self):
-        value = _validate.real("Poisson", "mean", self.mean, low=0.0)
+        value = validate.real("Poisson", "mean", self.mean, low=0.0)
         object.__setattr__(self, "mean", _CallableFloat(value))
 
     def _mean(self) -> float:
@@ -353,8 +353,8 @@ class NegativeBinomial(FrequencyLaw):
     variance: float
 
     def __post_init__(self):
-        m = _validate.real("NegativeBinomial", "mean", self.mean, low=0.0, low_open=True)
-        v = _validate.real("NegativeBinomial", "variance", self.variance, low=0.0, low_open=True)
+        m = validate.real("NegativeBinomial", "mean", self.mean, low=0.0, low_open=True)
+        v = validate.real("NegativeBinomial", "variance", self.variance, low=0.0, low_open=True)
         if not v > m:
             raise InputError(f"NegativeBinomial: variance must exceed mean for a negative binomial; "
                              f"use Poisson when they are equal, got variance={v!r}, mean={m!r}")
@@ -430,8 +430,8 @@ class Binomial(FrequencyLaw):
     p: float
 
     def __post_init__(self):
-        object.__setattr__(self, "n", _validate.integer("Binomial", "n", self.n, low=0))
-        object.__setattr__(self, "p", _validate.real("Binomial", "p", self.p, low=0.0, high=1.0))
+        object.__setattr__(self, "n", validate.integer("Binomial", "n", self.n, low=0))
+        object.__setattr__(self, "p", validate.real("Binomial", "p", self.p, low=0.0, high=1.0))
 
     def _mean(self) -> float:
         return self.n * self.p
@@ -707,7 +707,7 @@ class SeverityLaw:
 
 
 def _positive(owner: str, name: str, value) -> float:
-    return _validate.real(owner, name, value, low=0.0, low_open=True)
+    return validate.real(owner, name, value, low=0.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -731,7 +731,7 @@ class LogNormal(SeverityLaw):
     sigma: float
 
     def __post_init__(self):
-        object.__setattr__(self, "mu", _validate.real("LogNormal", "mu", self.mu))
+        object.__setattr__(self, "mu", validate.real("LogNormal", "mu", self.mu))
         object.__setattr__(self, "sigma", _positive("LogNormal", "sigma", self.sigma))
 
     def _z(self, x):
@@ -1163,11 +1163,11 @@ class Empirical(SeverityLaw):
     weights: tuple | None = None
 
     def __post_init__(self):
-        values = _validate.real_array("Empirical", "values", self.values, low=0.0)
+        values = validate.real_array("Empirical", "values", self.values, low=0.0)
         if self.weights is None:
             probs = np.full(values.size, 1.0 / values.size)
         else:
-            weights = _validate.real_array("Empirical", "weights", self.weights, low=0.0)
+            weights = validate.real_array("Empirical", "weights", self.weights, low=0.0)
             if weights.size != values.size:
                 raise InputError(f"Empirical: weights must have the same length as values "
                                  f"({values.size}), got {weights.size}")
@@ -1244,7 +1244,7 @@ class Empirical(SeverityLaw):
 
     def _ppf(self, q):
         # the relative slack keeps rounding of the cumulative sum from skipping an atom sitting
-        # exactly at level q (same rule as techins.figures.quantile_sorted)
+        # exactly at level q (same rule as techins.results.figures.quantile_sorted)
         i = np.searchsorted(self._cum, q * (1.0 - 4.0 * np.finfo(float).eps), side="left")
         value = self._support[np.minimum(i, self._support.size - 1)]
         return np.where(np.isnan(q), np.nan, value)
@@ -1306,7 +1306,7 @@ class Spliced(SeverityLaw):
             raise InputTypeError(f"Spliced: body must be a LogNormal, Gamma, Weibull, Pareto or "
                                  f"Exponential law, got {type(self.body).__name__}")
         u = _positive("Spliced", "threshold", self.threshold)
-        xi = _validate.real("Spliced", "tail_shape", self.tail_shape)
+        xi = validate.real("Spliced", "tail_shape", self.tail_shape)
         beta = _positive("Spliced", "tail_scale", self.tail_scale)
         object.__setattr__(self, "threshold", u)
         object.__setattr__(self, "tail_shape", xi)
@@ -1322,7 +1322,7 @@ class Spliced(SeverityLaw):
                 raise InputError(f"Spliced: the continuous splice needs body.sf(threshold) in (0, 1), "
                                  f"got {t!r} at threshold={u!r}; give tail_prob")
         else:
-            t = _validate.real("Spliced", "tail_prob", self.tail_prob, low=0.0, high=1.0,
+            t = validate.real("Spliced", "tail_prob", self.tail_prob, low=0.0, high=1.0,
                                low_open=True, high_open=True)
             object.__setattr__(self, "tail_prob", t)
         # derived constants, kept out of the fields (and so out of eq, hash and repr)

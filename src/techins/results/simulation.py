@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputError
+from techins.results import figures
 
 __all__ = ["SimulationResult", "BookResult"]
 
@@ -100,7 +101,7 @@ class SimulationResult:
 
     def prob_exceed(self, x: float) -> float:
         """Share of simulated years whose loss exceeds ``x``."""
-        x = _validate.real("prob_exceed", "x", x, allow_inf=True)
+        x = validate.real("prob_exceed", "x", x, allow_inf=True)
         return float(self.years - np.searchsorted(self._sorted, x, side="right")) / self.years
 
     def oep_quantile(self, p: float) -> float:
@@ -144,7 +145,7 @@ class SimulationResult:
 
     def ci(self, figure: str, arg: float | None = None, level: float = 0.95) -> tuple[float, float]:
         """Confidence interval of a figure at ``level`` (see the module notes for each method)."""
-        level = _validate.real("ci", "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+        level = validate.real("ci", "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
         z = float(stats.norm.ppf(0.5 + level / 2.0))
         if figure == "quantile":
             p = figures.check_level("quantile", self._need_arg(figure, arg))
@@ -207,7 +208,7 @@ def _return_periods(return_periods, years: int) -> list[float]:
     periods = figures.DEFAULT_RETURN_PERIODS if return_periods is None else return_periods
     out = []
     for t in periods:
-        t = _validate.real("ep_curve", "return_period", t, low=1.0, low_open=True)
+        t = validate.real("ep_curve", "return_period", t, low=1.0, low_open=True)
         if t <= years:
             out.append(t)
     return out

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from techins import _validate
-from techins.distributions import SeverityLaw
+from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
+from techins.model.distributions import SeverityLaw
 
 __all__ = ["POLICY_COLUMNS", "CommonShock", "Portfolio"]
 
@@ -113,9 +113,9 @@ class CommonShock:
 
     def __post_init__(self):
         owner = f"CommonShock {self.name!r}"
-        object.__setattr__(self, "rate", _validate.real(owner, "rate", self.rate, low=0.0))
+        object.__setattr__(self, "rate", validate.real(owner, "rate", self.rate, low=0.0))
         object.__setattr__(self, "hit_probability",
-                           _validate.real(owner, "hit_probability", self.hit_probability, low=0.0, high=1.0))
+                           validate.real(owner, "hit_probability", self.hit_probability, low=0.0, high=1.0))
         if not isinstance(self.severity, SeverityLaw):
             raise InputTypeError(f"{owner}: severity must be a severity law, got {self.severity!r}")
         if isinstance(self.values, str) or not isinstance(self.values, (tuple, list)) or not self.values:
@@ -126,8 +126,8 @@ class CommonShock:
         if self.clause not in CLAUSES:
             raise InputError(f"{owner}: clause must be one of {CLAUSES}, got {self.clause!r}")
         object.__setattr__(self, "event_deductible",
-                           _validate.real(owner, "event_deductible", self.event_deductible, low=0.0))
-        object.__setattr__(self, "event_limit", _validate.real(owner, "event_limit", self.event_limit,
+                           validate.real(owner, "event_deductible", self.event_deductible, low=0.0))
+        object.__setattr__(self, "event_limit", validate.real(owner, "event_limit", self.event_limit,
                                                                low=0.0, low_open=True, allow_inf=True))
 
 
@@ -184,7 +184,7 @@ class Portfolio:
             if line not in self.line_names:
                 raise InputError(f"Portfolio: parameter_risk names line {line!r}, which no policy has; "
                                  f"lines are {list(self.line_names)}")
-            risk[line] = _validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
+            risk[line] = validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
         object.__setattr__(self, "parameter_risk", FrozenMap(risk))
 
     @property

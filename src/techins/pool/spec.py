@@ -1,14 +1,14 @@
 """Co-insurance pool: fair allocation of capital and of the diversification benefit among members.
 
 Inputs are the members' simulated annual losses ``parts[i, y]`` (member i, year y); the pool's loss
-is their sum ``S``. Capital is ``TVaR_p - mean`` (``techins.figures.tvar_equal``). Methods:
+is their sum ``S``. Capital is ``TVaR_p - mean`` (``techins.results.figures.tvar_equal``). Methods:
 
 * **standalone**: ``C_i = TVaR_p(X_i) - E[X_i]``; the pool's ``C = TVaR_p(S) - E[S]`` and the
   diversification benefit ``D = sum_i C_i - C >= 0`` (TVaR is subadditive);
 * **proportional**: ``C`` shared in proportion to given shares (signed lines) or to the standalone
   capitals;
 * **Euler / co-TVaR**: ``a_i = E[X_i | S in its TVaR tail] - E[X_i]`` with the tail weights of
-  ``techins.pricing.tail_weights``; ``sum_i a_i = C`` exactly (Tasche 2007, arXiv:0708.2542);
+  ``techins.pricing.premium.tail_weights``; ``sum_i a_i = C`` exactly (Tasche 2007, arXiv:0708.2542);
 * **Shapley value of the diversification benefit**: the game ``v(T) = sum_{i in T} C_i - C(T)`` over
   coalitions T of members (``C(T)`` the capital of their summed losses); ``phi_i`` averages member i's
   marginal benefit over all orders of joining (Shapley 1953; Denault 2001, *Journal of Risk* 4(1)).
@@ -17,7 +17,7 @@ is their sum ``S``. Capital is ``TVaR_p - mean`` (``techins.figures.tvar_equal``
   pool is ``C_i - phi_i``.
 
 The pool file (``read_pool`` -> ``PoolSpec`` with its ``PoolMember``s and ``PoolBook``) and the
-money through the pool (``member_flows``) are here too; ``techins.pool_run.run_pool`` runs a pool
+money through the pool (``member_flows``) are here too; ``techins.pool.run.run_pool`` runs a pool
 end to end. See ``docs/pool.md``.
 """
 
@@ -29,11 +29,12 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
 from techins.kernels import allocation as kernels
-from techins.pricing import tail_weights
+from techins.pricing.premium import tail_weights
+from techins.results import figures
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
            "coalition_capitals", "shapley_benefit", "allocation_table"]
@@ -73,10 +74,10 @@ class PoolMember:
             raise InputTypeError(f"member name must be a non-empty text, got {self.name!r}")
         if self.role not in ROLES:
             raise InputError(f"{owner}: role must be one of {ROLES}, got {self.role!r}")
-        object.__setattr__(self, "fee", _validate.real(owner, "fee", self.fee, low=0.0, high=1.0, high_open=True))
+        object.__setattr__(self, "fee", validate.real(owner, "fee", self.fee, low=0.0, high=1.0, high_open=True))
         if self.fee > 0.0 and self.role == "member":
             raise InputError(f"{owner}: a fee of {self.fee!r} is for the lead or the fronting insurer; give the role")
-        shares = {str(line): _validate.real(owner, f"share[{line!r}]", v, low=0.0, high=1.0)
+        shares = {str(line): validate.real(owner, f"share[{line!r}]", v, low=0.0, high=1.0)
                   for line, v in dict(self.shares).items()}
         object.__setattr__(self, "shares", FrozenMap(shares))
         if self.book is not None and (not isinstance(self.book, str) or not self.book.strip()):
@@ -125,11 +126,11 @@ class PoolBook:
             value = getattr(self, key)
             if (value is not None or key == "products") and (not isinstance(value, str) or not value.strip()):
                 raise InputTypeError(f"{owner}: {key} must be a text (a path or a column name), got {value!r}")
-        _validate.set_real(self, owner, "reinsurance_load", low=0.0)
-        object.__setattr__(self, "years", _validate.integer(owner, "years", self.years, low=2))
-        object.__setattr__(self, "seed", _validate.integer(owner, "seed", self.seed, low=0))
-        _validate.set_real(self, owner, "level", low=0.0, low_open=True, high=1.0, high_open=True)
-        _validate.set_real(self, owner, "cost_of_capital", low=0.0, high=1.0)
+        validate.set_real(self, owner, "reinsurance_load", low=0.0)
+        object.__setattr__(self, "years", validate.integer(owner, "years", self.years, low=2))
+        object.__setattr__(self, "seed", validate.integer(owner, "seed", self.seed, low=0))
+        validate.set_real(self, owner, "level", low=0.0, low_open=True, high=1.0, high_open=True)
+        validate.set_real(self, owner, "cost_of_capital", low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class PoolSpec:
         members = tuple(self.members)
         if not members:
             raise InputError(f"{owner}: a pool needs members")
-        twice = _validate.first_duplicate(m.name for m in members)
+        twice = validate.first_duplicate(m.name for m in members)
         if twice is not None:
             raise InputError(f"{owner}: member {twice!r} appears twice")
         for role in ("lead", "fronting"):
@@ -167,14 +168,14 @@ class PoolSpec:
             if len(holders) > 1:
                 raise InputError(f"{owner}: one {role} at most, got {holders}")
         object.__setattr__(self, "members", members)
-        object.__setattr__(self, "admin_expense", _validate.real(owner, "admin_expense", self.admin_expense, low=0.0,
+        object.__setattr__(self, "admin_expense", validate.real(owner, "admin_expense", self.admin_expense, low=0.0,
                                                                  high=1.0, high_open=True))
         unplaced = {} if self.unplaced is None else dict(self.unplaced)
         for line, value in unplaced.items():
             if line not in lines:
                 raise InputError(f"{owner}: unplaced names line {line!r}, which the pool does not write; lines are "
                                  f"{list(lines)}")
-            unplaced[line] = _validate.real(owner, f"unplaced[{line!r}]", value, low=0.0, high=1.0, high_open=True)
+            unplaced[line] = validate.real(owner, f"unplaced[{line!r}]", value, low=0.0, high=1.0, high_open=True)
         object.__setattr__(self, "unplaced", FrozenMap(unplaced))
         for m in members:
             for line in m.shares:
@@ -259,7 +260,7 @@ def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, rei
     + admin + R_y`` and ``G_y = sum_i loss_i + C_y``.
     """
     owner = "member_flows"
-    prem = _validate.real_array(owner, "premium_by_line", premium_by_line, low=0.0)
+    prem = validate.real_array(owner, "premium_by_line", premium_by_line, low=0.0)
     gross = np.asarray(gross_by_line, dtype=np.float64)
     n_lines = len(spec.lines)
     if prem.size != n_lines or gross.ndim != 2 or gross.shape[0] != n_lines:
@@ -302,7 +303,7 @@ def _by_line(owner: str, name: str, values, n_lines: int, years: int, weight, lo
         if not np.isfinite(arr).all() or (arr < low).any():
             raise InputError(f"{owner}: {name} must be finite" + (f" and >= {low}" if low > -math.inf else ""))
         return arr
-    per_year = _validate.real_array(owner, name, arr, low=low)
+    per_year = validate.real_array(owner, name, arr, low=low)
     if per_year.size != years:
         raise InputError(f"{owner}: {name} needs one value per year ({years})")
     return weight * per_year[None, :]
@@ -313,7 +314,7 @@ def read_pool(path) -> PoolSpec:
     Paths inside the file (products, portfolio, programme, members' books) are relative to it."""
     from pathlib import Path
 
-    from techins.linefile import load_toml
+    from techins.model.linefile import load_toml
 
     return pool_from_mapping(load_toml(path), str(path), base=Path(path).parent)
 
@@ -425,7 +426,7 @@ def euler_allocation(parts, level: float = 0.99) -> np.ndarray:
 
 def proportional_capital(total: float, keys) -> np.ndarray:
     """``total`` shared in proportion to ``keys`` (shares, or standalone capitals); sums to ``total``."""
-    keys = _validate.real_array("proportional_capital", "keys", keys, low=0.0)
+    keys = validate.real_array("proportional_capital", "keys", keys, low=0.0)
     if keys.sum() <= 0.0:
         raise InputError("proportional_capital: the keys sum to 0; nothing to share in proportion to")
     return float(total) * keys / keys.sum()
@@ -457,7 +458,7 @@ def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_T
     level = figures.check_level("shapley_benefit", level, upper_open=True)
     m = parts.shape[0]
     standalone = np.array([_capital(x, level) for x in parts])
-    if m <= _validate.integer("shapley_benefit", "exact_up_to", exact_up_to, low=1, high=20):
+    if m <= validate.integer("shapley_benefit", "exact_up_to", exact_up_to, low=1, high=20):
         capital = coalition_capitals(parts, level)
         masks = np.arange(1 << m)
         bits = (masks[:, None] >> np.arange(m)) & 1
@@ -470,8 +471,8 @@ def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_T
             without = masks[bits[:, i] == 0]
             phi[i] = float(np.sum(weight[size[without]] * (value[without | (1 << i)] - value[without])))
         return phi, np.zeros(m), "exact"
-    orders = _validate.integer("shapley_benefit", "orders", orders, low=2)
-    rng = np.random.default_rng(_validate.integer("shapley_benefit", "seed", seed, low=0))
+    orders = validate.integer("shapley_benefit", "orders", orders, low=2)
+    rng = np.random.default_rng(validate.integer("shapley_benefit", "seed", seed, low=0))
     kth = _kth(parts.shape[1], level)
     scratch = np.empty(parts.shape[1])
     means = parts.mean(axis=1)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 import techins as ti
-from techins.pricing import PricingBasis, book_figures, line_capital_table, price_portfolio
-from techins.quote import Quoter
+from techins.catalogue.quote import Quoter
+from techins.pricing.premium import PricingBasis, book_figures, line_capital_table, price_portfolio
 
 __all__ = ["reference_line", "demo_book", "DEMO_BASIS", "run_book_demo"]
 

@@ -13,7 +13,7 @@ are summed into one event loss. A simulated year is one ORD period (``Period = y
 ``SampleType = 2`` (sampled, not analytical) and ``EPCalc = 2`` (full uncertainty; with one sample
 per period it equals the sample-mean variant 4). All money columns are in the input's currency.
 
-Return-period losses use the project's definitions (``techins.figures``): the loss at return period
+Return-period losses use the project's definitions (``techins.results.figures``): the loss at return period
 ``T`` is ``inf{x : F(x) >= 1 - 1/T}`` over the ``years`` equally weighted periods (a period without an
 event counts as 0) and the TVaR is the expected shortfall at that level, exact at ties.
 """
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from techins import _validate
+from techins import validate
 from techins.errors import InputError, InputTypeError
-from techins.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
+from techins.results.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
 
 __all__ = [
     "SUMMARY_ID", "SAMPLE_ID", "SAMPLE_TYPE_SAMPLED", "EPCALC_FULL_UNCERTAINTY",
@@ -148,7 +148,7 @@ def _integer_column(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _check_years(years) -> int:
-    return _validate.integer(_OWNER, "years", years, low=1)
+    return validate.integer(_OWNER, "years", years, low=1)
 
 
 def _events(occurrences, years) -> _Events:
@@ -187,7 +187,7 @@ def _events(occurrences, years) -> _Events:
 
 
 def _check_return_periods(return_periods) -> np.ndarray:
-    rps = _validate.real_array(_OWNER, "return_periods", return_periods, low=1.0)
+    rps = validate.real_array(_OWNER, "return_periods", return_periods, low=1.0)
     if np.unique(rps).size != rps.size:
         raise InputError(f"{_OWNER}: return_periods must not repeat a value, got {rps.tolist()}")
     return np.sort(rps)[::-1]
@@ -348,7 +348,7 @@ def annual_loss_table(occurrences: pd.DataFrame, years: int, *,
         ``years = 1``) and ``alct`` (``StandardError = SDLoss / sqrt(years)``,
         ``RelativeError = StandardError / MeanLoss``, NaN when the mean is 0).
     """
-    level = _validate.real(_OWNER, "confidence", confidence, low=0.0, high=1.0, low_open=True,
+    level = validate.real(_OWNER, "confidence", confidence, low=0.0, high=1.0, low_open=True,
                            high_open=True)
     return _annual_tables(_events(occurrences, years), level)
 
@@ -371,7 +371,7 @@ def exceedance_table(occurrences: pd.DataFrame, years: int,
         TVaR), 3 (AEP), 4 (AEP TVaR), return periods descending within each type. OEP is taken on the
         largest event loss of each period, AEP on the period's sum, both over all ``years`` periods
         (0 for a period without loss). ``Loss`` at ``T`` is ``quantile_equal(x, 1 - 1/T)`` or
-        ``tvar_equal(x, 1 - 1/T)`` of ``techins.figures``; beyond ``T = years`` it is the sample's
+        ``tvar_equal(x, 1 - 1/T)`` of ``techins.results.figures``; beyond ``T = years`` it is the sample's
         largest value.
     """
     rps = _check_return_periods(return_periods)
@@ -399,7 +399,7 @@ def ord_tables(occurrences: pd.DataFrame, years: int, perspective: str, *,
         ``Perspective`` column (not an ORD field) lets tables of several perspectives be stacked.
     """
     perspective = _check_label("perspective", perspective, _PERSPECTIVE)
-    level = _validate.real(_OWNER, "confidence", confidence, low=0.0, high=1.0, low_open=True,
+    level = validate.real(_OWNER, "confidence", confidence, low=0.0, high=1.0, low_open=True,
                            high_open=True)
     rps = _check_return_periods(return_periods)
     ev = _events(occurrences, years)

@@ -13,8 +13,8 @@ import time
 import warnings
 from pathlib import Path
 
-from importlib.metadata import version as _dist_version
 from techins.errors import AccuracyWarning, InputError, TechinsError
+from techins.version import VERSION
 
 __all__ = ["main"]
 
@@ -47,7 +47,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="techins", description="Tech-insurance pricing engine.")
-    parser.add_argument("--version", action="version", version=f"techins {_dist_version('techins')}")
+    parser.add_argument("--version", action="version", version=f"techins {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     sim = sub.add_parser("simulate", help="simulate one frequency-severity line and print its figures")
@@ -161,7 +161,7 @@ def _backend(args) -> tuple[str, str | None]:
 
 
 def _run_simulate(args) -> int:
-    from techins.linefile import line_from_mapping, read_line
+    from techins.model.linefile import line_from_mapping, read_line
 
     inline = {name: getattr(args, name) for name in ("frequency", "severity", "occurrence", "aggregate")
               if getattr(args, name) is not None}
@@ -214,7 +214,7 @@ def _number(option: str, key: str, value: str):
 
 
 def _run_demo(args) -> int:
-    from techins.demo import reference_line, run_book_demo
+    from techins.cli.demo import reference_line, run_book_demo
 
     report = _figures(reference_line(), args.years, args.seed, [0.99, 0.995], True, True, None)
     report["line"] = "Poisson(5) x LogNormal(10, 2), occurrence layer 5M xs 1M"
@@ -241,8 +241,9 @@ def _run_demo(args) -> int:
 
 
 def _run_price(args) -> int:
-    from techins.rating import price_catalogue
-    from techins.report import output_folder, write_priced
+    from techins.catalogue.rating import price_catalogue
+    from techins.io.outputs import output_folder
+    from techins.reporting.report import write_priced
 
     backend, client = _backend(args)
     catalogue, policies, book = _product_book(args)
@@ -250,7 +251,7 @@ def _run_price(args) -> int:
     currencies = sorted({catalogue[p].currency for p in used})
     meta = {"command": "techins price", "catalogue": str(args.products), "portfolio": str(args.portfolio),
             "products": [f"{p} v{catalogue[p].version}" for p in used], "years": args.years, "seed": args.seed,
-            "currency": "/".join(currencies), "techins": _dist_version("techins")}
+            "currency": "/".join(currencies), "techins": VERSION}
     with output_folder(args.out) as folder:  # checks --out before the long run
         priced, meta["seconds"] = _timed_with_progress(args, lambda bar: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
@@ -279,7 +280,7 @@ def _run_price(args) -> int:
 def _product_book(args):
     """The catalogue, the policies and their book of coverage rows from ``PRODUCT_OR_DIR`` and
     ``--portfolio``."""
-    from techins.products import read_catalogue, read_policies
+    from techins.catalogue.products import read_catalogue, read_policies
 
     catalogue = read_catalogue(args.products)
     policies = read_policies(args.portfolio)
@@ -288,8 +289,9 @@ def _product_book(args):
 
 def _run_reinsure(args) -> int:
     import techins as ti
-    from techins.reinsurance import apply_programme, read_programme
-    from techins.report import output_folder, write_programme
+    from techins.reinsurance.programme import apply_programme, read_programme
+    from techins.io.outputs import output_folder
+    from techins.reporting.report import write_programme
     from techins.simulation.executor import open_executor
 
     backend, client = _backend(args)
@@ -297,7 +299,7 @@ def _run_reinsure(args) -> int:
     _, policies, book = _product_book(args)
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
             "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
-            "techins": _dist_version("techins")}
+            "techins": VERSION}
     with output_folder(args.out) as folder:
         start = time.perf_counter()
         # one executor (one Dask cluster or connection) for the simulation and the programme's chunks
@@ -325,13 +327,14 @@ def _run_reinsure(args) -> int:
 
 
 def _run_pool(args) -> int:
-    from techins.pool import read_pool
-    from techins.pool_run import run_pool
-    from techins.report import output_folder, write_pool
+    from techins.pool.run import run_pool
+    from techins.pool.spec import read_pool
+    from techins.io.outputs import output_folder
+    from techins.reporting.report import write_pool
 
     backend, client = _backend(args)
     spec = read_pool(args.pool_file)
-    meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": _dist_version("techins")}
+    meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": VERSION}
     with output_folder(args.out) as folder:
         run, meta["seconds"] = _timed_with_progress(args, lambda bar: run_pool(
             spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar, backend=backend,
@@ -444,7 +447,7 @@ def _plain_value(value):
 
 
 def _run_products_validate(args) -> int:
-    from techins.products import read_catalogue
+    from techins.catalogue.products import read_catalogue
 
     catalogue = read_catalogue(args.path)
     rows = [{"id": p.id, "line": p.line, "version": p.version, "coverages": [c.name for c in p.coverages],
@@ -492,7 +495,7 @@ class _ProgressBar:
 
 
 def _run_warmup(args) -> int:
-    from techins.warmup import warmup
+    from techins.cli.warmup import warmup
 
     seconds = warmup()
     print(f"compiled and cached every kernel in {seconds:.1f} s")

@@ -12,7 +12,7 @@ Inputs (``n`` simulated years, ``m`` policies):
   policy in every *tail year*, i.e. every year with ``book[y] >= VaR_p(book)`` (see ``tail_years``).
 
 Definitions (all on the empirical law putting ``1/n`` on each year; VaR and TVaR are those of
-``techins.figures``):
+``techins.results.figures``):
 
 * risk loads of a sample: ``k sd``, ``k var`` (divisor ``n - 1``, as ``SimulationResult``),
   cost of capital ``r (TVaR_p - mean)`` or ``r (VaR_p - mean)``, Wang transform premium minus the mean
@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.results import figures
 from techins.simulation.api import book_tail_losses
 
 __all__ = [
@@ -125,18 +126,18 @@ class PricingBasis:
         object.__setattr__(self, "risk_measure", measure)
         # a rate above 100% is almost surely "10" typed for 10%
         high = 1.0 if measure in _COC_MEASURES else math.inf
-        object.__setattr__(self, "load", _validate.real(owner, "load", self.load, low=0.0, high=high))
+        object.__setattr__(self, "load", validate.real(owner, "load", self.load, low=0.0, high=high))
         level = _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if self.level is None else self.level
         object.__setattr__(self, "level", _level(owner, "level", level))
-        object.__setattr__(self, "fixed_expense", _validate.real(owner, "fixed_expense", self.fixed_expense,
+        object.__setattr__(self, "fixed_expense", validate.real(owner, "fixed_expense", self.fixed_expense,
                                                                  low=0.0))
         variable, profit = _expense_ratios(owner, self.variable_expense, self.profit)
         object.__setattr__(self, "variable_expense", variable)
         object.__setattr__(self, "profit", profit)
         if self.rate_cap is not None:
-            object.__setattr__(self, "rate_cap", _validate.real(owner, "rate_cap", self.rate_cap, low=0.0,
+            object.__setattr__(self, "rate_cap", validate.real(owner, "rate_cap", self.rate_cap, low=0.0,
                                                                 low_open=True))
-        object.__setattr__(self, "subsidy_share", _validate.real(owner, "subsidy_share", self.subsidy_share,
+        object.__setattr__(self, "subsidy_share", validate.real(owner, "subsidy_share", self.subsidy_share,
                                                                  low=0.0, high=1.0))
 
 
@@ -200,14 +201,14 @@ def std_load(x, k: float) -> float:
     0.7071067811865476
     """
     x = _sample("std_load", x)
-    k = _validate.real("std_load", "k", k, low=0.0)
+    k = validate.real("std_load", "k", k, low=0.0)
     return k * math.sqrt(_sample_variance(x))
 
 
 def variance_load(x, k: float) -> float:
     """``k * var(x)``, the variance with divisor ``n - 1`` (0 for one value)."""
     x = _sample("variance_load", x)
-    k = _validate.real("variance_load", "k", k, low=0.0)
+    k = validate.real("variance_load", "k", k, low=0.0)
     return k * _sample_variance(x)
 
 
@@ -216,11 +217,11 @@ def coc_load(x, rate: float, measure: str = "coc_tvar", level: float | None = No
 
     ``capital = TVaR_level(x) - mean(x)`` for ``"coc_tvar"`` (level 0.99 by default) and
     ``VaR_level(x) - mean(x)`` for ``"coc_var"`` (level 0.995 by default), VaR and TVaR as in
-    ``techins.figures``. The VaR capital can be negative at low levels; it is not floored.
+    ``techins.results.figures``. The VaR capital can be negative at low levels; it is not floored.
     """
     owner = "coc_load"
     x = _sample(owner, x)
-    rate = _validate.real(owner, "rate", rate, low=0.0, high=1.0)
+    rate = validate.real(owner, "rate", rate, low=0.0, high=1.0)
     measure = _risk_measure(owner, measure, _COC_MEASURES, name="measure")
     level = _level(owner, "level", _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if level is None else level)
     return rate * _capital(np.sort(x), measure, level)
@@ -235,7 +236,7 @@ def wang_premium(x, lam: float) -> float:
     ``g`` of the survival after them.
     """
     x = np.sort(_sample("wang_premium", x))
-    lam = _validate.real("wang_premium", "lam", lam, low=0.0)
+    lam = validate.real("wang_premium", "lam", lam, low=0.0)
     n = x.size
     survival = (n - np.arange(n + 1, dtype=np.float64)) / n  # S_0 = 1, ..., S_n = 0
     # g(1) = Phi(inf) = 1 and g(0) = Phi(-inf) = 0 exactly; small s (the largest losses) keep full
@@ -322,11 +323,11 @@ def apply_cap_and_subsidy(technical, sum_insured=None, rate_cap: float | None = 
     """
     owner = "apply_cap_and_subsidy"
     technical = _finite(owner, "technical", technical)
-    share = _validate.real(owner, "subsidy_share", subsidy_share, low=0.0, high=1.0)
+    share = validate.real(owner, "subsidy_share", subsidy_share, low=0.0, high=1.0)
     if rate_cap is None:
         cap = np.full(technical.shape, math.inf)
     else:
-        rate_cap = _validate.real(owner, "rate_cap", rate_cap, low=0.0, low_open=True)
+        rate_cap = validate.real(owner, "rate_cap", rate_cap, low=0.0, low_open=True)
         if sum_insured is None:
             raise InputError(f"{owner}: a rate_cap of {rate_cap!r} needs sum_insured")
         insured = _finite(owner, "sum_insured", sum_insured, low=0.0)
@@ -343,7 +344,7 @@ def apply_cap_and_subsidy(technical, sum_insured=None, rate_cap: float | None = 
 def tail_years(book, level: float) -> np.ndarray:
     """Indices of the years whose book loss is at or above ``VaR_level(book)``: the years for which
     the simulator must report every policy's loss (the rows of the tail table)."""
-    book = _validate.real_array("tail_years", "book", book)
+    book = validate.real_array("tail_years", "book", book)
     level = _level("tail_years", "level", level)
     q = figures.quantile_equal(np.sort(book), level)
     return np.flatnonzero(book >= q)
@@ -364,7 +365,7 @@ def tail_weights(book, level: float) -> np.ndarray:
     the years tied with the VaR are ordered.
     """
     owner = "tail_weights"
-    book = _validate.real_array(owner, "book", book)
+    book = validate.real_array(owner, "book", book)
     p = _level(owner, "level", level)
     n = book.size
     ordered = np.sort(book)
@@ -410,12 +411,12 @@ def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss,
         ``a_i``, one per policy; the policy's Euler capital is ``a_i - E[X_i]``.
     """
     owner = "co_tvar_allocation"
-    book = _validate.real_array(owner, "book", book)
-    n_policies = _validate.integer(owner, "n_policies", n_policies, low=1)
+    book = validate.real_array(owner, "book", book)
+    n_policies = validate.integer(owner, "n_policies", n_policies, low=1)
     n = book.size
     years = _index_array(owner, "tail_year", tail_year, n)
     policies = _index_array(owner, "tail_policy", tail_policy, n_policies)
-    losses = _validate.real_array(owner, "tail_loss", tail_loss, min_size=0)
+    losses = validate.real_array(owner, "tail_loss", tail_loss, min_size=0)
     if not years.size == policies.size == losses.size:
         raise InputError(f"{owner}: tail_year, tail_policy and tail_loss must have the same length, got "
                          f"{years.size}, {policies.size} and {losses.size}")
@@ -432,9 +433,9 @@ def covariance_with_book(book, policy_sum, policy_cross) -> np.ndarray:
     variance with divisor ``n - 1`` when the policies add up to the book.
     """
     owner = "covariance_with_book"
-    book = _validate.real_array(owner, "book", book)
-    total = _validate.real_array(owner, "policy_sum", policy_sum)
-    cross = _validate.real_array(owner, "policy_cross", policy_cross)
+    book = validate.real_array(owner, "book", book)
+    total = validate.real_array(owner, "policy_sum", policy_sum)
+    cross = validate.real_array(owner, "policy_cross", policy_cross)
     _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
     n = book.size
     if n < 2:
@@ -444,7 +445,7 @@ def covariance_with_book(book, policy_sum, policy_cross) -> np.ndarray:
 
 def std_load_allocation(book, policy_sum, policy_cross, k: float) -> np.ndarray:
     """Euler allocation of ``k sd(S)``: ``k Cov(X_i, S) / sd(S)``; sums to ``std_load(book, k)``."""
-    k = _validate.real("std_load_allocation", "k", k, low=0.0)
+    k = validate.real("std_load_allocation", "k", k, low=0.0)
     cov = covariance_with_book(book, policy_sum, policy_cross)
     sd = math.sqrt(_sample_variance(np.asarray(book, dtype=np.float64)))
     # a constant book has no risk to allocate (and 0/0 would raise under warnings-as-errors)
@@ -457,14 +458,14 @@ def variance_load_allocation(book, policy_sum, policy_cross, k: float) -> np.nda
     The variance is homogeneous of degree 2, so this is the Euler gradient ``d var / d u_i = 2 Cov``
     scaled by 1/2 -- the covariance principle.
     """
-    k = _validate.real("variance_load_allocation", "k", k, low=0.0)
+    k = validate.real("variance_load_allocation", "k", k, low=0.0)
     return k * covariance_with_book(book, policy_sum, policy_cross)
 
 
 def proportional_allocation(total: float, keys) -> np.ndarray:
     """``total * key_i / sum(keys)``; all zeros when the keys sum to 0."""
-    total = _validate.real("proportional_allocation", "total", total)
-    keys = _validate.real_array("proportional_allocation", "keys", keys)
+    total = validate.real("proportional_allocation", "total", total)
+    keys = validate.real_array("proportional_allocation", "keys", keys)
     key_sum = float(np.sum(keys))
     return total * keys / key_sum if key_sum != 0.0 else np.zeros(keys.size)
 
@@ -476,10 +477,10 @@ def expected_loss_and_stderr(policy_sum, policy_sumsq, years: int) -> tuple[np.n
     ``stderr = s / sqrt(n)`` -- the same estimator as ``SimulationResult.stderr("mean")``; 0 for one year.
     """
     owner = "expected_loss_and_stderr"
-    total = _validate.real_array(owner, "policy_sum", policy_sum)
-    sumsq = _validate.real_array(owner, "policy_sumsq", policy_sumsq, low=0.0)
+    total = validate.real_array(owner, "policy_sum", policy_sum)
+    sumsq = validate.real_array(owner, "policy_sumsq", policy_sumsq, low=0.0)
     _same_length(owner, ("policy_sum", total), ("policy_sumsq", sumsq))
-    n = _validate.integer(owner, "years", years, low=1)
+    n = validate.integer(owner, "years", years, low=1)
     mean = total / n
     if n < 2:
         return mean, np.zeros(total.size)
@@ -494,8 +495,8 @@ def diversification_benefit(standalone_capitals, allocated_capitals) -> Diversif
     (Tasche 2007), so the benefits are >= 0 up to Monte Carlo noise.
     """
     owner = "diversification_benefit"
-    standalone = _validate.real_array(owner, "standalone_capitals", standalone_capitals)
-    allocated = _validate.real_array(owner, "allocated_capitals", allocated_capitals)
+    standalone = validate.real_array(owner, "standalone_capitals", standalone_capitals)
+    allocated = validate.real_array(owner, "allocated_capitals", allocated_capitals)
     _same_length(owner, ("standalone_capitals", standalone), ("allocated_capitals", allocated))
     total_standalone = float(np.sum(standalone))
     total = total_standalone - float(np.sum(allocated))
@@ -516,7 +517,7 @@ def book_figures(book, basis: PricingBasis, *, n_policies: int | None = None) ->
     ``n_policies`` is needed only when ``basis.fixed_expense > 0``.
     """
     owner = "book_figures"
-    book = _validate.real_array(owner, "book", book)
+    book = validate.real_array(owner, "book", book)
     if not isinstance(basis, PricingBasis):
         raise InputTypeError(f"{owner}: basis must be a PricingBasis, got {basis!r}")
     if n_policies is None:
@@ -525,7 +526,7 @@ def book_figures(book, basis: PricingBasis, *, n_policies: int | None = None) ->
                              f"n_policies")
         fixed = 0.0
     else:
-        fixed = basis.fixed_expense * _validate.integer(owner, "n_policies", n_policies, low=1)
+        fixed = basis.fixed_expense * validate.integer(owner, "n_policies", n_policies, low=1)
     ordered = np.sort(book)
     mean = float(np.mean(book))
     n = book.size
@@ -596,8 +597,8 @@ def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss
     owner = "price_book"
     if not isinstance(basis, PricingBasis):
         raise InputTypeError(f"{owner}: basis must be a PricingBasis, got {basis!r}")
-    book = _validate.real_array(owner, "book", book)
-    total = _validate.real_array(owner, "policy_sum", policy_sum)
+    book = validate.real_array(owner, "book", book)
+    total = validate.real_array(owner, "policy_sum", policy_sum)
     m = total.size
     mean, stderr = expected_loss_and_stderr(total, policy_sumsq, book.size)
     _check_total(owner, "policy_sum", total, book)
@@ -607,7 +608,7 @@ def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss
     fixed = np.full(m, basis.fixed_expense)
     premium = technical_premium(mean, load, fixed, basis.variable_expense, basis.profit)
     insured = (np.full(m, math.nan) if sum_insured is None
-               else _validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
+               else validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
     _same_length(owner, ("policy_sum", total), ("sum_insured", insured))
     split = apply_cap_and_subsidy(premium, None if sum_insured is None else insured, basis.rate_cap,
                                   basis.subsidy_share)
@@ -647,7 +648,7 @@ def _allocated_load(owner: str, book: np.ndarray, total: np.ndarray, policy_cros
         if policy_cross is None:
             raise InputError(f"{owner}: risk_measure {measure!r} needs policy_cross (per policy, the sum "
                              f"over years of its loss times the book loss) for its Euler allocation")
-        cross = _validate.real_array(owner, "policy_cross", policy_cross)
+        cross = validate.real_array(owner, "policy_cross", policy_cross)
         _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
         _check_total(owner, "policy_cross", cross, book * book)
         allocate = std_load_allocation if measure == "std" else variance_load_allocation
@@ -667,12 +668,12 @@ def _sample_variance(x: np.ndarray) -> float:
 
 
 def _sample(owner: str, x) -> np.ndarray:
-    return _validate.real_array(owner, "x", x)
+    return validate.real_array(owner, "x", x)
 
 
 def _level(owner: str, name: str, value) -> float:
     # p = 0 would make TVaR the mean and VaR the minimum; p = 1 has no tail weight to share
-    return _validate.real(owner, name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+    return validate.real(owner, name, value, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _risk_measure(owner: str, value, allowed: tuple, name: str = "risk_measure") -> str:
@@ -684,8 +685,8 @@ def _risk_measure(owner: str, value, allowed: tuple, name: str = "risk_measure")
 
 
 def _expense_ratios(owner: str, variable, profit) -> tuple[float, float]:
-    variable = _validate.real(owner, "variable_expense", variable, low=0.0, high=1.0, high_open=True)
-    profit = _validate.real(owner, "profit", profit, low=0.0, high=1.0, high_open=True)
+    variable = validate.real(owner, "variable_expense", variable, low=0.0, high=1.0, high_open=True)
+    profit = validate.real(owner, "profit", profit, low=0.0, high=1.0, high_open=True)
     if variable + profit >= 1.0:
         raise InputError(f"{owner}: variable_expense + profit must be < 1 (the premium is divided by "
                          f"1 - variable_expense - profit), got {variable!r} + {profit!r} = {variable + profit!r}")

@@ -7,7 +7,7 @@ Per policy *i* of product *p* (rows *r* its coverages, ``docs/products.md``):
   losses (the contract sums of squares kept by the engine, so correlation between the coverages of a
   policy is in it);
 * risk load and allocated capital: the rows' Euler shares of the book's load and capital under *p*'s
-  basis (``techins.pricing.price_book``), added up (Euler allocations are additive);
+  basis (``techins.pricing.premium.price_book``), added up (Euler allocations are additive);
 * ``technical = (E[L_i] + load_i + fixed_p) / (1 - variable_p - profit_p)``, then the cap
   ``min(technical, rate_cap_p x base_i)`` and the subsidy share of what is charged.
 """
@@ -20,10 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins import figures
-from techins.pricing import (PricingBasis, apply_cap_and_subsidy, diversification_benefit, line_capital_table,
-                             price_book, technical_premium)
-from techins.products import Catalogue, ProductBook
+from techins.catalogue.products import Catalogue, ProductBook
+from techins.pricing.premium import (
+    PricingBasis,
+    apply_cap_and_subsidy,
+    diversification_benefit,
+    line_capital_table,
+    price_book,
+    technical_premium,
+)
+from techins.results import figures
 from techins.simulation.api import book_tail_losses, simulate
 from techins.simulation.executor import open_executor
 
@@ -57,7 +63,7 @@ class PricedPortfolio:
     book : dict
         The book's figures (plain floats).
     result : techins.BookResult
-    product_book : techins.products.ProductBook
+    product_book : techins.catalogue.products.ProductBook
     """
 
     policies: pd.DataFrame
@@ -76,8 +82,8 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
 
     Parameters
     ----------
-    catalogue : techins.products.Catalogue
-    book : techins.products.ProductBook
+    catalogue : techins.catalogue.products.Catalogue
+    book : techins.catalogue.products.ProductBook
         ``catalogue.book(policies)``.
     years, seed : int
         The simulation (results are fixed by them, whatever ``threads``).

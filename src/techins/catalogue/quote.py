@@ -27,9 +27,9 @@ import pandas as pd
 
 from techins.errors import InputError, InputTypeError
 from techins.kernels import book as book_kernels
-from techins.portfolio import Portfolio
-from techins.pricing import PricingBasis, apply_cap_and_subsidy, book_risk_load, technical_premium
-from techins.results import BookResult
+from techins.model.portfolio import Portfolio
+from techins.pricing.premium import PricingBasis, apply_cap_and_subsidy, book_risk_load, technical_premium
+from techins.results.simulation import BookResult
 from techins.simulation.plan import BookPlan, LawTable, chunk_states
 
 __all__ = ["Quoter"]

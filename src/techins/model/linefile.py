@@ -27,9 +27,9 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from techins import distributions as dist
 from techins.errors import InputError, InputTypeError, TechinsError
-from techins.line import Layer, Line
+from techins.model import distributions as dist
+from techins.model.line import Layer, Line
 
 __all__ = ["FREQUENCY_LAWS", "SEVERITY_LAWS", "read_line", "load_toml", "line_from_mapping", "law_from_mapping"]
 

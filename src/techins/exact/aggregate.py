@@ -14,7 +14,7 @@ Method
    the automatic grid takes ``l / h`` an integer, so the atom at the limit sits on the lattice.
    Far in the tail of a continuous law, where the lev differences have lost their relative precision,
    the bucket means of the survival function come from the trapezoid rule on ``sf`` instead; an
-   :class:`~techins.distributions.Empirical` law is split atom by atom (the same method, exactly).
+   :class:`~techins.model.distributions.Empirical` law is split atom by atom (the same method, exactly).
 2. ``method="fft"``: the aggregate lattice law is ``irfft(P_N(rfft(f)))`` with ``P_N`` the count's
    probability generating function. Before the transform ``f_j`` is tilted by ``exp(-theta j)`` and the
    result un-tilted: mass beyond the grid top then wraps round onto small losses damped by
@@ -68,11 +68,12 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from techins import _validate, figures
-from techins.distributions import Empirical
+from techins import validate
 from techins.errors import AccuracyWarning, InputError, InputTypeError
 from techins.kernels.panjer import panjer as _panjer_kernel
-from techins.line import Line
+from techins.model.distributions import Empirical
+from techins.model.line import Line
+from techins.results import figures
 
 __all__ = ["exact", "ExactResult"]
 
@@ -203,12 +204,12 @@ class ExactResult:
 
     def prob_exceed(self, x: float) -> float:
         """``P(S > x)``."""
-        x = _validate.real("prob_exceed", "x", x, low=-math.inf, allow_inf=True)
+        x = validate.real("prob_exceed", "x", x, low=-math.inf, allow_inf=True)
         return figures.prob_exceed_sorted(self.values, self.probs, x)
 
     def cdf(self, x: float) -> float:
         """``P(S <= x)``."""
-        x = _validate.real("cdf", "x", x, low=-math.inf, allow_inf=True)
+        x = validate.real("cdf", "x", x, low=-math.inf, allow_inf=True)
         return 1.0 - figures.prob_exceed_sorted(self.values, self.probs, x)
 
     def oep_quantile(self, p: float) -> float:
@@ -245,12 +246,12 @@ class ExactResult:
 
         Columns ``return_period, exceedance_prob, aep, aep_tvar, oep, oep_tvar`` with
         ``exceedance_prob = 1 / T`` and the figures at level ``1 - 1/T``; return periods default to
-        ``techins.figures.DEFAULT_RETURN_PERIODS``.
+        ``techins.results.figures.DEFAULT_RETURN_PERIODS``.
         """
         periods = figures.DEFAULT_RETURN_PERIODS if return_periods is None else return_periods
         rows = []
         for t in periods:
-            t = _validate.real("ep_curve", "return_period", t, low=1.0, low_open=True, allow_inf=False)
+            t = validate.real("ep_curve", "return_period", t, low=1.0, low_open=True, allow_inf=False)
             p = 1.0 - 1.0 / t
             rows.append((t, 1.0 / t, self.quantile(p), self.tvar(p), self.oep_quantile(p), self.oep_tvar(p)))
         return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "aep", "aep_tvar", "oep",
@@ -740,9 +741,9 @@ def exact(line: Line, *, method: str = "fft", bucket: float | None = None,
     if method not in METHODS:
         raise InputError(f"exact: method must be one of {METHODS}, got {method!r}")
     if bucket is not None:
-        bucket = _validate.real("exact", "bucket", bucket, low=0.0, low_open=True)
+        bucket = validate.real("exact", "bucket", bucket, low=0.0, low_open=True)
     if n_buckets is not None:
-        n_buckets = _validate.integer("exact", "n_buckets", n_buckets, low=2, high=1 << MAX_LOG2_USER)
+        n_buckets = validate.integer("exact", "n_buckets", n_buckets, low=2, high=1 << MAX_LOG2_USER)
 
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
         messages, result = _compute(line, method, bucket, n_buckets)

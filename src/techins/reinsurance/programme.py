@@ -22,9 +22,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from techins import _validate, figures
+from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.kernels import treaties as kernels
+from techins.results import figures
 from techins.simulation.executor import open_executor
 from techins.simulation.executors.local import numba_threads
 from techins.simulation.occurrences import add_by_group_and_year, chunk_occurrences, group_codes
@@ -45,8 +46,8 @@ class QuotaShare:
     name: str = "quota share"
 
     def __post_init__(self):
-        _validate.set_real(self, self.name, "cession", low=0.0, high=1.0)
-        _validate.set_real(self, self.name, "ceding_commission", low=0.0, high=1.0)
+        validate.set_real(self, self.name, "cession", low=0.0, high=1.0)
+        validate.set_real(self, self.name, "ceding_commission", low=0.0, high=1.0)
 
     def kernel(self):
         return kernels.QUOTA_SHARE, (self.cession, 0.0, 0.0), ()
@@ -62,8 +63,8 @@ class Surplus:
     name: str = "surplus"
 
     def __post_init__(self):
-        _validate.set_real(self, self.name, "retention", low=0.0, low_open=True)
-        _validate.set_real(self, self.name, "lines", low=0.0)
+        validate.set_real(self, self.name, "retention", low=0.0, low_open=True)
+        validate.set_real(self, self.name, "lines", low=0.0)
 
     def kernel(self):
         return kernels.SURPLUS, (self.retention, self.lines, 0.0), ()
@@ -80,10 +81,10 @@ class PerRiskXL:
     name: str = "per-risk XL"
 
     def __post_init__(self):
-        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
-        _validate.set_real(self, self.name, "retention", low=0.0)
+        validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
+        validate.set_real(self, self.name, "retention", low=0.0)
         if self.premium is not None:
-            _validate.set_real(self, self.name, "premium", low=0.0)
+            validate.set_real(self, self.name, "premium", low=0.0)
 
     def kernel(self):
         return kernels.PER_RISK_XL, (self.limit, self.retention, 0.0), ()
@@ -113,20 +114,20 @@ class OccurrenceXL:
     name: str = "occurrence XL"
 
     def __post_init__(self):
-        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True)  # reinstatements of an unlimited layer mean nothing
-        _validate.set_real(self, self.name, "retention", low=0.0)
+        validate.set_real(self, self.name, "limit", low=0.0, low_open=True)  # reinstatements of an unlimited layer mean nothing
+        validate.set_real(self, self.name, "retention", low=0.0)
         if isinstance(self.reinstatements, (str, bytes)) or not isinstance(self.reinstatements, (tuple, list)):
             raise InputTypeError(f"{self.name}: reinstatements must be a list of premium rates, e.g. [1.0, 1.0], "
                                  f"got {self.reinstatements!r}")
-        rates = tuple(_validate.real(self.name, f"reinstatements[{k}]", c, low=0.0)
+        rates = tuple(validate.real(self.name, f"reinstatements[{k}]", c, low=0.0)
                       for k, c in enumerate(self.reinstatements))
         object.__setattr__(self, "reinstatements", rates)
         if self.premium is not None and self.rate_on_line is not None:
             raise InputError(f"{self.name}: give premium or rate_on_line, not both")
         if self.premium is not None:
-            _validate.set_real(self, self.name, "premium", low=0.0)
+            validate.set_real(self, self.name, "premium", low=0.0)
         if self.rate_on_line is not None:
-            _validate.set_real(self, self.name, "rate_on_line", low=0.0, low_open=True, high=1.0)
+            validate.set_real(self, self.name, "rate_on_line", low=0.0, low_open=True, high=1.0)
 
     @property
     def deposit_premium(self) -> float | None:
@@ -155,19 +156,19 @@ class AggregateXL:
     name: str = "aggregate XL"
 
     def __post_init__(self):
-        _validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
-        _validate.set_real(self, self.name, "attachment", low=0.0)
+        validate.set_real(self, self.name, "limit", low=0.0, low_open=True, allow_inf=True)
+        validate.set_real(self, self.name, "attachment", low=0.0)
         if self.premium is not None:
-            _validate.set_real(self, self.name, "premium", low=0.0)
+            validate.set_real(self, self.name, "premium", low=0.0)
 
     @classmethod
     def on_premium(cls, limit_share: float, attachment_share: float, subject_premium: float,
                    name: str = "stop loss", premium: float | None = None) -> "AggregateXL":
         """A stop loss written as loss ratios: ``limit_share`` xs ``attachment_share`` of the subject
         premium (e.g. 50% xs 110%)."""
-        subject = _validate.real(name, "subject_premium", subject_premium, low=0.0, low_open=True)
-        return cls(limit=_validate.real(name, "limit_share", limit_share, low=0.0, low_open=True, allow_inf=True) * subject,
-                   attachment=_validate.real(name, "attachment_share", attachment_share, low=0.0) * subject,
+        subject = validate.real(name, "subject_premium", subject_premium, low=0.0, low_open=True)
+        return cls(limit=validate.real(name, "limit_share", limit_share, low=0.0, low_open=True, allow_inf=True) * subject,
+                   attachment=validate.real(name, "attachment_share", attachment_share, low=0.0) * subject,
                    premium=premium, name=name)
 
     def kernel(self):
@@ -192,7 +193,7 @@ class Programme:
         for t in treaties:
             if not isinstance(t, tuple(TREATY_TYPES.values())):
                 raise InputTypeError(f"{self.name}: {t!r} is not a treaty ({', '.join(TREATY_TYPES)})")
-        twice = _validate.first_duplicate(t.name for t in treaties)
+        twice = validate.first_duplicate(t.name for t in treaties)
         if twice is not None:
             raise InputError(f"{self.name}: treaty name {twice!r} is used twice; name each treaty")
         object.__setattr__(self, "treaties", treaties)
@@ -214,7 +215,7 @@ def read_programme(path) -> Programme:
     """Read a programme TOML file: ``name`` and one ``[[treaty]]`` table per treaty with a ``type``
     (quota_share, surplus, per_risk_xl, occurrence_xl, aggregate_xl) and its fields; an aggregate XL
     may give ``limit_share``, ``attachment_share`` and ``subject_premium`` instead of money."""
-    from techins.linefile import load_toml
+    from techins.model.linefile import load_toml
 
     return programme_from_mapping(load_toml(path), str(path))
 
@@ -307,7 +308,7 @@ class ProgrammeResult:
         and the technical price: for an occurrence XL Sundt's premium with a load of ``load``
         standard deviations, ``(E[ceded] + load sd) / (1 + E[factor])``, and its rate on line."""
         level = figures.check_level("treaty_table", level, upper_open=True)
-        load = _validate.real("treaty_table", "load", load, low=0.0)
+        load = validate.real("treaty_table", "load", load, low=0.0)
         rows = []
         n = self.years
         for t, treaty in enumerate(self.programme.treaties):
@@ -365,11 +366,11 @@ class OccurrenceTable:
         """Group the rows (one per policy an occurrence touches; rows of one occurrence share
         ``occurrence_id`` and lie in one year)."""
         owner = "OccurrenceTable"
-        years = _validate.integer(owner, "years", years, low=1)
+        years = validate.integer(owner, "years", years, low=1)
         year = np.asarray(year, dtype=np.int64)
         occurrence_id = np.asarray(occurrence_id, dtype=np.int64)
         policy = np.asarray(policy, dtype=np.int64)
-        loss = _validate.real_array(owner, "loss", loss, low=0.0, min_size=0)
+        loss = validate.real_array(owner, "loss", loss, low=0.0, min_size=0)
         if not (year.shape == occurrence_id.shape == policy.shape == loss.shape):
             raise InputError(f"{owner}: year, occurrence_id, policy and loss must have the same length")
         if year.size and (year.min() < 0 or year.max() >= years):
@@ -469,7 +470,7 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     (``ProgrammeResult.group_net``). ``backend``, ``client``, ``threads`` or ``executor``: where the
     chunks run (as ``techins.simulate``); the same numbers on every executor.
     """
-    from techins.results import BookResult
+    from techins.results.simulation import BookResult
 
     if not isinstance(result, BookResult):
         raise InputTypeError(f"apply_programme: expected the BookResult of a simulated book, got {type(result).__name__}")
@@ -651,8 +652,8 @@ def treaty_accounts(result: ProgrammeResult, subject_premium, *, sum_insured=Non
     owner = "treaty_accounts"
     if not isinstance(result, ProgrammeResult):
         raise InputTypeError(f"{owner}: expected a ProgrammeResult, got {type(result).__name__}")
-    held = _validate.real_array(owner, "subject_premium", subject_premium, low=0.0).copy()
-    load = _validate.real(owner, "load", load, low=0.0)
+    held = validate.real_array(owner, "subject_premium", subject_premium, low=0.0).copy()
+    load = validate.real(owner, "load", load, low=0.0)
     group_of = None if groups is None else group_codes(owner, groups, held.size)
     n_groups = 0 if group_of is None else int(group_of.max(initial=-1)) + 1
     treaties = result.programme.treaties
@@ -707,13 +708,13 @@ def _stderr(x: np.ndarray) -> float:
 def sundt_premium(expected_layer_bands, limit: float, reinstatements) -> float:
     """Sundt's pure premium of a layer with reinstatements: ``E[min(S_L, (K + 1) L)] / (1 + sum_k c_k
     E[L_(k-1)] / L)`` from ``expected_layer_bands[k] = E[min(max(S_L - k L, 0), L)]``, k = 0..K (for a
-    single line these come from ``techins.exact`` with aggregate layers; see docs/treaties.md)."""
-    bands = _validate.real_array("sundt_premium", "expected_layer_bands", expected_layer_bands, low=0.0)
-    rates = [_validate.real("sundt_premium", f"reinstatements[{k}]", c, low=0.0) for k, c in enumerate(reinstatements)]
+    single line these come from ``techins.exact.aggregate`` with aggregate layers; see docs/treaties.md)."""
+    bands = validate.real_array("sundt_premium", "expected_layer_bands", expected_layer_bands, low=0.0)
+    rates = [validate.real("sundt_premium", f"reinstatements[{k}]", c, low=0.0) for k, c in enumerate(reinstatements)]
     if bands.size != len(rates) + 1:
         raise InputError(f"sundt_premium: give K + 1 = {len(rates) + 1} bands for {len(rates)} reinstatements, "
                          f"got {bands.size}")
-    limit = _validate.real("sundt_premium", "limit", limit, low=0.0, low_open=True)
+    limit = validate.real("sundt_premium", "limit", limit, low=0.0, low_open=True)
     return float(bands.sum() / (1.0 + sum(c * b for c, b in zip(rates, bands[:-1])) / limit))
 
 
@@ -728,8 +729,8 @@ def exact_treaty(line, treaty) -> dict:
         Without occurrence or aggregate terms of its own (the treaty brings them).
     treaty : OccurrenceXL or AggregateXL
     """
-    from techins.exact import exact
-    from techins.line import Layer, Line
+    from techins.exact.aggregate import exact
+    from techins.model.line import Layer, Line
 
     if not isinstance(line, Line):
         raise InputTypeError(f"exact_treaty: line must be a techins.Line, got {type(line).__name__}")
@@ -775,9 +776,9 @@ def burning_cost(year, occurrence_id, loss, programme: Programme, *, policy=None
     if year.size == 0:
         raise InputError("burning_cost: the history has no losses")
     first, last = int(year.min()), int(year.max())
-    to_year = last if to_year is None else _validate.integer("burning_cost", "to_year", to_year)
-    trend = _validate.real("burning_cost", "trend", trend, low=-1.0, low_open=True)
-    loss = _validate.real_array("burning_cost", "loss", loss, low=0.0) * (1.0 + trend) ** (to_year - year)
+    to_year = last if to_year is None else validate.integer("burning_cost", "to_year", to_year)
+    trend = validate.real("burning_cost", "trend", trend, low=-1.0, low_open=True)
+    loss = validate.real_array("burning_cost", "loss", loss, low=0.0) * (1.0 + trend) ** (to_year - year)
     policy = np.zeros(year.size, dtype=np.int64) if policy is None else policy
     applied = apply_to_occurrences(year - first, occurrence_id, policy, loss, last - first + 1, programme,
                                    sum_insured=sum_insured)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from techins import _validate
+from techins import validate
 
 __all__ = [
     "DEFAULT_RETURN_PERIODS",
@@ -41,7 +41,7 @@ def level_key(p: float) -> str:
 
 def check_level(owner: str, p, *, upper_open: bool = False) -> float:
     """Validate a probability level in [0, 1] (or [0, 1) for TVaR)."""
-    return _validate.real(owner, "p", p, low=0.0, high=1.0, high_open=upper_open)
+    return validate.real(owner, "p", p, low=0.0, high=1.0, high_open=upper_open)
 
 
 def quantile_sorted(values: np.ndarray, cumprob: np.ndarray, p: float) -> float:

@@ -1,4 +1,4 @@
-"""Output folders (techins.report.output_folder, used by price, reinsure, pool and backtest) get the
+"""Output folders (techins.io.outputs.output_folder, used by price, reinsure, pool and backtest) get the
 mode of any new folder under the process's umask, not the 0o700 of a temporary folder, and so do the
 files and folders written in them."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import techins.report as report_module
+import techins.io.outputs as outputs_module
 from techins.backtest import read_config, run_backtest
-from techins.report import MARKER, current_umask, output_folder, write_tables
+from techins.io.outputs import MARKER, current_umask, output_folder, write_tables
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "backtest"
 
@@ -47,7 +47,7 @@ def test_current_umask_reads_the_umask_and_leaves_it(umask):
 
 
 def test_current_umask_without_proc_sets_it_back(umask, monkeypatch, tmp_path):
-    monkeypatch.setattr(report_module, "_PROC_STATUS", str(tmp_path / "no such file"))
+    monkeypatch.setattr(outputs_module, "_PROC_STATUS", str(tmp_path / "no such file"))
     assert current_umask() == umask
     assert os.umask(umask) == umask
 
@@ -56,13 +56,13 @@ def test_current_umask_from_proc_without_a_umask_line_falls_back(umask, monkeypa
     # Linux before 4.7 has /proc/self/status but no Umask line.
     status = tmp_path / "status"
     status.write_text("Name:\tpython\nState:\tR (running)\n")
-    monkeypatch.setattr(report_module, "_PROC_STATUS", str(status))
+    monkeypatch.setattr(outputs_module, "_PROC_STATUS", str(status))
     assert current_umask() == umask
 
 
 def test_current_umask_without_proc_is_steady_under_threads(umask, monkeypatch, tmp_path):
     # The fallback's lock keeps concurrent readers from putting back each other's temporary umask.
-    monkeypatch.setattr(report_module, "_PROC_STATUS", str(tmp_path / "no such file"))
+    monkeypatch.setattr(outputs_module, "_PROC_STATUS", str(tmp_path / "no such file"))
     results = []
 
     def read():

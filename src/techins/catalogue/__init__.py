@@ -1,0 +1,1 @@
+"""The product catalogue (products/*.toml), a portfolio priced against it, and the quote path."""

@@ -1,0 +1,1 @@
+"""The techins command: it parses and calls the library."""

@@ -1,0 +1,1 @@
+"""Readers and writers at the boundary: output folders written atomically, tables, run.json."""

@@ -1,0 +1,1 @@
+"""Co-insurance pools: their specs, the members' money and the pool run."""

@@ -1,0 +1,1 @@
+"""Treaties, programmes in inuring order applied to simulated occurrences, and ORD exports."""

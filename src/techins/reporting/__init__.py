@@ -1,0 +1,1 @@
+"""Output folders written atomically, tables, run.json, plots and summaries."""

@@ -1,0 +1,1 @@
+"""Simulation results, risk figures with their standard errors and EP curves."""
