@@ -11,7 +11,7 @@ import pytest
 
 import techins as ti
 from techins.catalogue.quote import Quoter
-from tests.test_quote import BASIS, book, candidates
+from tests.catalogue.test_quote import BASIS, book, candidates
 
 YEARS, QUOTES = 40_000, 400
 

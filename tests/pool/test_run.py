@@ -15,9 +15,9 @@ import pytest
 import techins as ti
 from techins.pool.run import run_pool
 from techins.pool.spec import pool_capital, read_pool
-from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pools"
 
 

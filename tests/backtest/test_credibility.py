@@ -30,7 +30,7 @@ from techins.backtest import credibility
 from techins.backtest.credibility import buhlmann_straub, credibility_against_prior
 from techins.errors import InputError
 
-DATA = Path(__file__).parent / "data" / "hachemeister.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "hachemeister.csv"
 
 
 def hachemeister() -> tuple[np.ndarray, np.ndarray]:

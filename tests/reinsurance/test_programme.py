@@ -25,7 +25,7 @@ from techins.reinsurance.programme import (
     sundt_premium,
 )
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "treaties"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "treaties"
 REGENERATE = os.environ.get("TECHINS_REGENERATE_GOLDEN") == "1"
 
 
@@ -332,7 +332,7 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
     import subprocess
     import sys
 
-    from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+    from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
     products = write(tmp_path / "products", cyber=CYBER, fok=FOK)
     rows = [cyber_policy(policy_id=f"C{i}", cloud=["aws", "aliyun", "idc"][i % 3]) for i in range(20)]

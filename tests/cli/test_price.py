@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
 
 def techins(*args, cwd=None):

@@ -35,7 +35,7 @@ from techins.backtest import triangles as triangles_module
 from techins.backtest.triangles import ChainLadder, Triangle, chain_ladder
 from techins.errors import InputError, InputTypeError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _load(name: str) -> Triangle:

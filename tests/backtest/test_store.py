@@ -22,7 +22,7 @@ import techins.backtest.store as store_module
 from techins.backtest.store import SCHEMA_VERSION, RunStore, StoredRun
 from techins.errors import InputError, InputTypeError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 META = {"parameters": {"level": 0.95, "lines": ["cyber", "ip"]}, "inputs_hash": "sha256:ab12",
         "code_version": "0.1.0"}
 

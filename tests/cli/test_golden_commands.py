@@ -4,7 +4,7 @@ inputs, their output tables compared with the expected ones under ``tests/golden
 They pin what users see: a change of the numbers, the columns or their order fails here. The
 tolerance is declared (``RTOL``): the same arithmetic on another platform's libm may differ in the
 last bits, nothing more. After a deliberate change, regenerate with
-``TECHINS_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden_commands.py`` and say
+``TECHINS_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/cli/test_golden_commands.py`` and say
 why in the commit.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "commands"
 POLICIES = "tests/golden/commands/policies.csv"  # 12 policies of each product of examples/portfolio.csv
 REGENERATE = os.environ.get("TECHINS_REGENERATE_GOLDEN") == "1"

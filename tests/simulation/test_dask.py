@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +15,17 @@ import pytest
 
 import techins as ti
 from techins.catalogue.rating import price_catalogue
-from techins.errors import MissingExtraError
 from techins.simulation import plan
 from techins.simulation.api import book_tail_losses
 from techins.simulation.executors import dask as ti_distributed
 from techins.simulation.occurrences import annual_by_group
 from techins.simulation.plan import CHUNK_YEARS
-from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
 pytest.importorskip("distributed")
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK_FIELDS = ("annual", "max_occurrence", "line_annual", "policy_sum", "policy_sumsq", "policy_cross",
                "contract_sumsq", "chunk_groups")
 
@@ -228,38 +226,6 @@ def test_workers_with_other_versions_are_refused(client, monkeypatch):
     line = ti.Line(ti.Poisson(1.0), ti.Exponential(1.0))
     with pytest.raises(ti.InputError, match=r"worker tcp://.* runs techins .* \(here 0.0.0\)"):
         ti.simulate(line, 100, seed=0, backend="dask", client=client)
-
-
-def test_import_and_local_backend_never_touch_dask():
-    code = textwrap.dedent("""
-        import sys, techins as ti
-        ti.simulate(ti.Line(ti.Poisson(1.0), ti.Exponential(1.0)), years=1000, seed=0)
-        print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed", "tornado")))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_missing_extra_names_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` now fails
-    line = ti.Line(ti.Poisson(1.0), ti.Exponential(1.0))
-    with pytest.raises(MissingExtraError, match=r"pip install 'techins\[dask\]'"):
-        ti.simulate(line, 100, seed=0, backend="dask")
-    assert issubclass(MissingExtraError, ti.InputError)
-
-
-def test_bad_backend_client_and_address():
-    line = ti.Line(ti.Poisson(1.0), ti.Exponential(1.0))
-    with pytest.raises(ti.InputError, match="backend must be one of"):
-        ti.simulate(line, 100, seed=0, backend="spark")
-    with pytest.raises(ti.InputError, match="only used with backend='dask'"):
-        ti.simulate(line, 100, seed=0, client="tcp://127.0.0.1:8786")
-    with pytest.raises(ti.InputTypeError, match="client must be a distributed.Client"):
-        ti.simulate(line, 100, seed=0, backend="dask", client=42)
-    with pytest.raises(ti.InputError, match="not a scheduler address"):
-        ti.simulate(line, 100, seed=0, backend="dask", client="nowhere")
-    with pytest.raises(ti.InputError, match=r"tcp://127.0.0.1:1: no Dask scheduler answers there"):
-        ti.simulate(line, 100, seed=0, backend="dask", client="tcp://127.0.0.1:1")
 
 
 def techins(*args):

@@ -21,8 +21,8 @@ from techins.backtest.run import read_config, run_backtest
 from techins.backtest.store import RunStore
 from techins.backtest.synthetic import synthetic_history
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def techins(*args):
@@ -388,7 +388,7 @@ def test_priced_distributions_are_resimulated_from_product_version_and_seed(tmp_
     import techins as ti
     from techins.backtest.resimulate import PROBABILITIES, resimulated_forecasts
     from techins.results import figures
-    from tests.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+    from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
     products = write(tmp_path / "products", cyber=CYBER, fok=FOK)
     rng = np.random.default_rng(4)

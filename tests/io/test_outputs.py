@@ -14,7 +14,7 @@ import techins.io.outputs as outputs_module
 from techins.backtest import read_config, run_backtest
 from techins.io.outputs import MARKER, current_umask, output_folder, write_tables
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "backtest"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backtest"
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o027, 0o002])

@@ -19,7 +19,7 @@ from scipy import integrate
 import techins as ti
 from techins.model.linefile import SEVERITY_LAWS, law_from_mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"
 PORTFOLIO = ROOT / "examples" / "portfolio.csv"
 FILES = sorted(PRODUCTS.glob("*.toml"))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 FILE = DATA / "cas_lrdb_prodliab_othliab.csv"
 COLUMNS = ["GRCODE", "GRNAME", "LOB", "AccidentYear", "DevelopmentLag", "IncurLoss", "CumPaidLoss", "BulkLoss",
            "EarnedPremNet"]
