@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from techins.pool.spec import allocation_table
+from techins.pricing.allocation import allocation_table
 
 MEMBERS, YEARS = 10, 1_000_000
 

@@ -96,3 +96,34 @@ def real_array(owner: str, name: str, values, *, low: float = -math.inf, min_siz
         i = int(np.argmax(below))
         raise InputError(f"{owner}: {name}[{i}] must be >= {low:g}, got {float(arr[i])!r}")
     return arr
+
+
+def level(owner: str, name: str, value) -> float:
+    """A probability level strictly inside (0, 1): ``p = 0`` would make TVaR the mean and VaR the
+    minimum; ``p = 1`` leaves no tail to weigh."""
+    return real(owner, name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def same_length(owner: str, *named) -> None:
+    """Arrays given as ``(name, array)`` pairs have one value per policy each, like the first."""
+    (first_name, first), *rest = named
+    for name, arr in rest:
+        if arr.shape != first.shape:
+            raise InputError(f"{owner}: {name} must have one value per policy like {first_name} "
+                             f"({first.size}), got {arr.size}")
+
+
+def index_array(owner: str, name: str, values, size: int) -> np.ndarray:
+    """A one-dimensional array of integer indices in ``[0, size)``, as int64."""
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.ndim != 1:
+        raise InputError(f"{owner}: {name} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise InputTypeError(f"{owner}: {name} must hold integers, got dtype {arr.dtype}")
+    out_of_range = (arr < 0) | (arr >= size)
+    if out_of_range.any():
+        i = int(np.argmax(out_of_range))
+        raise InputError(f"{owner}: {name}[{i}] must be in [0, {size - 1}], got {int(arr[i])}")
+    return arr.astype(np.int64, copy=False)

@@ -14,7 +14,8 @@ import pytest
 
 import techins as ti
 from techins.pool.run import run_pool
-from techins.pool.spec import pool_capital, read_pool
+from techins.pool.spec import read_pool
+from techins.pricing.allocation import pool_capital
 from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
 
 ROOT = Path(__file__).resolve().parents[2]

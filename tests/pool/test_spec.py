@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from techins.pool.spec import (
+from techins.pricing.allocation import (
     allocation_table,
     coalition_capitals,
     euler_allocation,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from techins.errors import InputError
-from techins.pricing import premium as pricing
+from techins.pricing import allocation, premium as pricing
 from techins.pricing.premium import PricingBasis
 from techins.results import figures
 
@@ -148,9 +148,9 @@ def test_wang_premium_of_a_normal_is_the_shifted_mean():
 def test_tail_years_and_weights_by_hand():
     book = np.array(TEN)
     # VaR_0.8 = 8: the years holding 8, 9, 10
-    assert pricing.tail_years(book, 0.8).tolist() == [2, 6, 8]
+    assert allocation.tail_years(book, 0.8).tolist() == [2, 6, 8]
     # level 0.85: 9 and 10 are in the tail; the year at 8 is below VaR = 9
-    w = pricing.tail_weights(book, 0.85)
+    w = allocation.tail_weights(book, 0.85)
     expected = np.zeros(10)
     expected[6] = 0.1 / 0.15   # 10 is above VaR: 1 / (n (1 - p))
     expected[2] = 0.05 / 0.15  # 9 is the VaR atom: (F(9) - p) / (1 - p)
@@ -159,7 +159,7 @@ def test_tail_years_and_weights_by_hand():
 
 def test_ties_at_var_share_the_atom_weight_equally():
     # VaR_0.5 of {1, 2, 2, 2} is 2; F(2) - p = 1/2 is shared by the three years at 2
-    w = pricing.tail_weights([2.0, 1.0, 2.0, 2.0], 0.5)
+    w = allocation.tail_weights([2.0, 1.0, 2.0, 2.0], 0.5)
     np.testing.assert_allclose(w, [1 / 3, 0.0, 1 / 3, 1 / 3], rtol=1e-12)
 
 
@@ -183,7 +183,7 @@ def test_co_tvar_allocation_is_the_conditional_tail_mean(case):
     book = losses.sum(axis=1)
     m = losses.shape[1]
     years, policies, values = _tail_table(losses, book, level)
-    a = pricing.co_tvar_allocation(book, m, years, policies, values, level)
+    a = allocation.co_tvar_allocation(book, m, years, policies, values, level)
 
     # each a_i is the weighted tail mean computed on the full per-policy sample
     np.testing.assert_allclose(a, _brute_force_weights(book, level) @ losses, rtol=1e-12, atol=1e-12)
@@ -202,8 +202,8 @@ def test_euler_std_and_variance_allocations_add_up_to_the_book_loads():
     book = losses.sum(axis=1)
     total, cross = losses.sum(axis=0), losses.T @ book
     k = 0.3
-    std_loads = pricing.std_load_allocation(book, total, cross, k)
-    var_loads = pricing.variance_load_allocation(book, total, cross, k)
+    std_loads = allocation.std_load_allocation(book, total, cross, k)
+    var_loads = allocation.variance_load_allocation(book, total, cross, k)
     assert std_loads.sum() == pytest.approx(k * np.std(book, ddof=1), rel=1e-10)
     assert var_loads.sum() == pytest.approx(k * np.var(book, ddof=1), rel=1e-10)
     # each is k Cov(X_i, S) (/ sd(S)) on the full per-policy sample
@@ -213,10 +213,10 @@ def test_euler_std_and_variance_allocations_add_up_to_the_book_loads():
 
 
 def test_diversification_benefit_by_hand():
-    d = pricing.diversification_benefit([100.0, 50.0], [70.0, 20.0])
+    d = allocation.diversification_benefit([100.0, 50.0], [70.0, 20.0])
     np.testing.assert_array_equal(d.per_policy, [30.0, 30.0])
     assert d.total == 60.0 and d.ratio == pytest.approx(0.4)
-    assert math.isnan(pricing.diversification_benefit([0.0], [0.0]).ratio)
+    assert math.isnan(allocation.diversification_benefit([0.0], [0.0]).ratio)
 
 
 # ------------------------------------------------------------------------------------- price table
@@ -318,8 +318,23 @@ def test_function_validation():
     with pytest.raises(InputError, match=r"coc_load: measure must be one of 'coc_tvar', 'coc_var', got 'var'"):
         pricing.coc_load([1.0, 2.0], 0.1, "var")
     with pytest.raises(InputError, match=r"tail_policy\[0\] must be in \[0, 1\], got 2"):
-        pricing.co_tvar_allocation([1.0, 2.0], 2, [1], [2], [2.0], 0.5)
+        allocation.co_tvar_allocation([1.0, 2.0], 2, [1], [2], [2.0], 0.5)
 
 
 def test_docstring_examples_run():
     assert doctest.testmod(pricing, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_proportional_allocation_one_rule_for_policies_and_members():
+    """The rule pricing (Euler capitals as keys, which may be negative) and the pool (shares,
+    standalone capitals) share: the whole total in proportion to the keys."""
+    shares = allocation.proportional_allocation(90.0, [0.5, 0.3, 0.2])
+    np.testing.assert_allclose(shares, [45.0, 27.0, 18.0], rtol=1e-15)
+    signed = allocation.proportional_allocation(10.0, [3.0, -1.0, 2.0])  # a hedge takes a negative part
+    np.testing.assert_allclose(signed, [7.5, -2.5, 5.0], rtol=1e-15)
+    assert signed.sum() == pytest.approx(10.0, rel=1e-15)
+    assert allocation.proportional_allocation(0.0, [1.0, -1.0]).tolist() == [0.0, 0.0]
+    with pytest.raises(InputError, match="keys sum to 0"):
+        allocation.proportional_allocation(5.0, [1.0, -1.0])
+    with pytest.raises(InputError, match=r"keys\[1\] must be finite"):
+        allocation.proportional_allocation(5.0, [1.0, np.nan])

@@ -289,8 +289,8 @@ def _product_book(args):
 
 def _run_reinsure(args) -> int:
     import techins as ti
-    from techins.reinsurance.programme import apply_programme, read_programme
     from techins.io.outputs import output_folder
+    from techins.reinsurance.programme import apply_programme, read_programme
     from techins.reporting.report import write_programme
     from techins.simulation.executor import open_executor
 
@@ -327,9 +327,9 @@ def _run_reinsure(args) -> int:
 
 
 def _run_pool(args) -> int:
+    from techins.io.outputs import output_folder
     from techins.pool.run import run_pool
     from techins.pool.spec import read_pool
-    from techins.io.outputs import output_folder
     from techins.reporting.report import write_pool
 
     backend, client = _backend(args)

@@ -1,24 +1,10 @@
-"""Co-insurance pool: fair allocation of capital and of the diversification benefit among members.
+"""A co-insurance pool (共保体): its file (``read_pool`` -> ``PoolSpec`` with its ``PoolMember``s and
+``PoolBook``) and the money through it (``member_flows``: each member's premium, fees, loss and result
+per year).
 
-Inputs are the members' simulated annual losses ``parts[i, y]`` (member i, year y); the pool's loss
-is their sum ``S``. Capital is ``TVaR_p - mean`` (``techins.results.figures.tvar_equal``). Methods:
-
-* **standalone**: ``C_i = TVaR_p(X_i) - E[X_i]``; the pool's ``C = TVaR_p(S) - E[S]`` and the
-  diversification benefit ``D = sum_i C_i - C >= 0`` (TVaR is subadditive);
-* **proportional**: ``C`` shared in proportion to given shares (signed lines) or to the standalone
-  capitals;
-* **Euler / co-TVaR**: ``a_i = E[X_i | S in its TVaR tail] - E[X_i]`` with the tail weights of
-  ``techins.pricing.premium.tail_weights``; ``sum_i a_i = C`` exactly (Tasche 2007, arXiv:0708.2542);
-* **Shapley value of the diversification benefit**: the game ``v(T) = sum_{i in T} C_i - C(T)`` over
-  coalitions T of members (``C(T)`` the capital of their summed losses); ``phi_i`` averages member i's
-  marginal benefit over all orders of joining (Shapley 1953; Denault 2001, *Journal of Risk* 4(1)).
-  Exact over all ``2**m`` coalitions up to ``exact_up_to`` members (a parallel kernel); beyond, the
-  average over random orders, with its standard error. ``sum_i phi_i = D``; a member's capital in the
-  pool is ``C_i - phi_i``.
-
-The pool file (``read_pool`` -> ``PoolSpec`` with its ``PoolMember``s and ``PoolBook``) and the
-money through the pool (``member_flows``) are here too; ``techins.pool.run.run_pool`` runs a pool
-end to end. See ``docs/pool.md``.
+How the pool's capital and diversification benefit are shared among the members (standalone,
+proportional, Euler / co-TVaR, Shapley) is ``techins.pricing.allocation``, the rules pricing uses for
+policies; ``techins.pool.run.run_pool`` runs a pool end to end. See ``docs/pool.md``.
 """
 
 from __future__ import annotations
@@ -27,19 +13,13 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
-import pandas as pd
 
 from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
-from techins.kernels import allocation as kernels
-from techins.pricing.premium import tail_weights
-from techins.results import figures
 
-__all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES", "standalone_capitals", "pool_capital", "euler_allocation", "proportional_capital",
-           "coalition_capitals", "shapley_benefit", "allocation_table"]
+__all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
 
-EXACT_UP_TO = 12
 ROLES = ("member", "lead", "fronting")
 _SHARE_TOLERANCE = 1e-9
 
@@ -387,143 +367,3 @@ def pool_from_mapping(data: dict, source: str = "pool", base=None) -> PoolSpec:
     except TechinsError as exc:
         raise type(exc)(f"{source}: {exc}") from None
 
-
-def _parts(owner: str, parts) -> np.ndarray:
-    arr = np.asarray(parts, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 2:
-        raise InputError(f"{owner}: parts must be a [members, years] array with at least 2 years, got shape "
-                         f"{arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i, y = np.argwhere(bad)[0]
-        raise InputError(f"{owner}: parts[{i}, {y}] must be finite, got {arr[i, y]!r}")
-    return np.ascontiguousarray(arr)
-
-
-def _capital(x: np.ndarray, level: float) -> float:
-    return figures.tvar_equal(np.sort(x), level) - float(x.mean())
-
-
-def standalone_capitals(parts, level: float = 0.99) -> np.ndarray:
-    """``TVaR_p(X_i) - E[X_i]`` of each member alone."""
-    parts = _parts("standalone_capitals", parts)
-    level = figures.check_level("standalone_capitals", level, upper_open=True)
-    return np.array([_capital(x, level) for x in parts])
-
-
-def pool_capital(parts, level: float = 0.99) -> float:
-    """``TVaR_p(S) - E[S]`` of the pool's total ``S = sum_i X_i``."""
-    parts = _parts("pool_capital", parts)
-    return _capital(parts.sum(axis=0), figures.check_level("pool_capital", level, upper_open=True))
-
-
-def euler_allocation(parts, level: float = 0.99) -> np.ndarray:
-    """Euler (co-TVaR) capital of each member: ``sum_y w_y X_iy - E[X_i]``; sums to ``pool_capital``."""
-    parts = _parts("euler_allocation", parts)
-    weights = tail_weights(parts.sum(axis=0), level)
-    return parts @ weights - parts.mean(axis=1)
-
-
-def proportional_capital(total: float, keys) -> np.ndarray:
-    """``total`` shared in proportion to ``keys`` (shares, or standalone capitals); sums to ``total``."""
-    keys = validate.real_array("proportional_capital", "keys", keys, low=0.0)
-    if keys.sum() <= 0.0:
-        raise InputError("proportional_capital: the keys sum to 0; nothing to share in proportion to")
-    return float(total) * keys / keys.sum()
-
-
-def coalition_capitals(parts, level: float = 0.99) -> np.ndarray:
-    """``C(T)`` for every coalition ``T`` given as a bit mask ``0 .. 2**m - 1`` (``C(empty) = 0``)."""
-    parts = _parts("coalition_capitals", parts)
-    m, n = parts.shape
-    if m > 20:
-        raise InputError(f"coalition_capitals: {m} members make 2**{m} coalitions; use sampled Shapley values")
-    level = figures.check_level("coalition_capitals", level, upper_open=True)
-    tvars = kernels.coalition_tvars(parts, _kth(n, level), level, min(1 << m, 64))
-    means = parts.mean(axis=1)
-    masks = np.arange(1 << m)
-    bits = (masks[:, None] >> np.arange(m)) & 1
-    return np.where(masks > 0, tvars - bits @ means, 0.0)
-
-
-def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_TO, orders: int = 2000,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """Shapley value of the diversification benefit ``v(T) = sum_{i in T} C_i - C(T)``.
-
-    Returns ``(phi, stderr, method)``: exact (``stderr`` zeros) up to ``exact_up_to`` members, else the
-    mean marginal benefit over ``orders`` random joining orders drawn from ``seed`` and its standard
-    error.
-    """
-    parts = _parts("shapley_benefit", parts)
-    level = figures.check_level("shapley_benefit", level, upper_open=True)
-    m = parts.shape[0]
-    standalone = np.array([_capital(x, level) for x in parts])
-    if m <= validate.integer("shapley_benefit", "exact_up_to", exact_up_to, low=1, high=20):
-        capital = coalition_capitals(parts, level)
-        masks = np.arange(1 << m)
-        bits = (masks[:, None] >> np.arange(m)) & 1
-        value = bits @ standalone - capital
-        size = bits.sum(axis=1)
-        # weight of a coalition of k others joined by i: k! (m - k - 1)! / m!
-        weight = np.array([math.factorial(k) * math.factorial(m - k - 1) for k in range(m)]) / math.factorial(m)
-        phi = np.zeros(m)
-        for i in range(m):  # a loop over members, each vectorised over the coalitions without i
-            without = masks[bits[:, i] == 0]
-            phi[i] = float(np.sum(weight[size[without]] * (value[without | (1 << i)] - value[without])))
-        return phi, np.zeros(m), "exact"
-    orders = validate.integer("shapley_benefit", "orders", orders, low=2)
-    rng = np.random.default_rng(validate.integer("shapley_benefit", "seed", seed, low=0))
-    kth = _kth(parts.shape[1], level)
-    scratch = np.empty(parts.shape[1])
-    means = parts.mean(axis=1)
-    marginal = np.empty((orders, m))
-    for r in range(orders):  # one pass per order: m coalition capitals, each O(years)
-        total = np.zeros(parts.shape[1])
-        previous_value, mean_sum, standalone_sum = 0.0, 0.0, 0.0
-        for i in rng.permutation(m):
-            total += parts[i]
-            mean_sum += means[i]
-            standalone_sum += standalone[i]
-            value = standalone_sum - (kernels.tvar_of(total, scratch, kth, level) - mean_sum)
-            marginal[r, i] = value - previous_value
-            previous_value = value
-    return marginal.mean(axis=0), marginal.std(axis=0, ddof=1) / math.sqrt(orders), f"sampled ({orders} orders)"
-
-
-def allocation_table(parts, names, level: float = 0.99, *, shares=None, **shapley) -> pd.DataFrame:
-    """Per member: standalone capital, capital allocated in the pool by each method, the Shapley value
-    of the diversification benefit (with its error) and the capital it leaves the member; a last row
-    ``pool`` with the totals (every method allocates the pool's whole capital)."""
-    parts = _parts("allocation_table", parts)
-    names = [str(n) for n in names]
-    if len(names) != parts.shape[0]:
-        raise InputError(f"allocation_table: {len(names)} names for {parts.shape[0]} members")
-    level = figures.check_level("allocation_table", level, upper_open=True)
-    standalone = standalone_capitals(parts, level)
-    total = pool_capital(parts, level)
-    phi, stderr, method = shapley_benefit(parts, level, **shapley)
-    table = pd.DataFrame({
-        "member": names,
-        "expected_loss": parts.mean(axis=1),
-        "standalone_capital": standalone,
-        "proportional_to_standalone": proportional_capital(total, standalone),
-        "euler_capital": euler_allocation(parts, level),
-        "shapley_benefit": phi,
-        "shapley_benefit_stderr": stderr,
-        "shapley_capital": standalone - phi,
-    })
-    if shares is not None:
-        table.insert(4, "proportional_to_share", proportional_capital(total, shares))
-    totals = table.drop(columns=["member", "shapley_benefit_stderr"]).sum()
-    totals["standalone_capital"] = standalone.sum()
-    row = {"member": "pool", **totals.to_dict(), "shapley_benefit_stderr": math.nan}
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
-    table.attrs.update(level=level, pool_capital=total, diversification_benefit=standalone.sum() - total,
-                       shapley_method=method)
-    return table
-
-
-def _kth(n: int, level: float) -> int:
-    # the VaR order statistic of figures.quantile_equal, 0-based
-    k = math.ceil(n * level * (1.0 - 4.0 * np.finfo(float).eps))
-    return min(max(k, 1), n) - 1

@@ -37,6 +37,14 @@ from scipy import stats
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.pricing.allocation import (
+    ADDITIVITY_RTOL,
+    co_tvar_allocation,
+    diversification_benefit,
+    proportional_allocation,
+    std_load_allocation,
+    variance_load_allocation,
+)
 from techins.results import figures
 from techins.simulation.api import book_tail_losses
 
@@ -46,7 +54,6 @@ __all__ = [
     "RISK_MEASURES",
     "PricingBasis",
     "PremiumSplit",
-    "DiversificationBenefit",
     "std_load",
     "variance_load",
     "coc_load",
@@ -55,15 +62,7 @@ __all__ = [
     "book_risk_load",
     "technical_premium",
     "apply_cap_and_subsidy",
-    "tail_years",
-    "tail_weights",
-    "co_tvar_allocation",
-    "covariance_with_book",
-    "std_load_allocation",
-    "variance_load_allocation",
-    "proportional_allocation",
     "expected_loss_and_stderr",
-    "diversification_benefit",
     "book_figures",
     "price_book",
 ]
@@ -73,9 +72,6 @@ _COC_MEASURES = ("coc_tvar", "coc_var")
 # default level by measure: TVaR 99% (Swiss Solvency Test style), VaR 99.5% (Solvency II style)
 _DEFAULT_LEVEL = {"coc_var": 0.995}
 _DEFAULT_TVAR_LEVEL = 0.99
-# float sums of the same terms in another order differ by about (terms) x eps x sum|terms|;
-# 1e-8 leaves a wide margin for 1e6 years or policies and still catches a missing policy or year
-_ADDITIVITY_RTOL = 1e-8
 
 
 # ---------------------------------------------------------------------------------------- basis
@@ -128,7 +124,7 @@ class PricingBasis:
         high = 1.0 if measure in _COC_MEASURES else math.inf
         object.__setattr__(self, "load", validate.real(owner, "load", self.load, low=0.0, high=high))
         level = _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if self.level is None else self.level
-        object.__setattr__(self, "level", _level(owner, "level", level))
+        object.__setattr__(self, "level", validate.level(owner, "level", level))
         object.__setattr__(self, "fixed_expense", validate.real(owner, "fixed_expense", self.fixed_expense,
                                                                  low=0.0))
         variable, profit = _expense_ratios(owner, self.variable_expense, self.profit)
@@ -172,25 +168,6 @@ class PremiumSplit:
     insured_pays: np.ndarray
 
 
-@dataclass(frozen=True, eq=False)
-class DiversificationBenefit:
-    """Standalone minus allocated capital.
-
-    Attributes
-    ----------
-    per_policy : numpy.ndarray
-        ``standalone_i - allocated_i``.
-    total : float
-        ``sum standalone - sum allocated``.
-    ratio : float
-        ``total / sum standalone``; NaN when the standalone capitals sum to 0.
-    """
-
-    per_policy: np.ndarray
-    total: float
-    ratio: float
-
-
 # ---------------------------------------------------------------------------------------- risk loads
 def std_load(x, k: float) -> float:
     """``k * sd(x)``, the standard deviation with divisor ``n - 1`` (0 for one value).
@@ -202,14 +179,14 @@ def std_load(x, k: float) -> float:
     """
     x = _sample("std_load", x)
     k = validate.real("std_load", "k", k, low=0.0)
-    return k * math.sqrt(_sample_variance(x))
+    return k * math.sqrt(figures.sample_variance(x))
 
 
 def variance_load(x, k: float) -> float:
     """``k * var(x)``, the variance with divisor ``n - 1`` (0 for one value)."""
     x = _sample("variance_load", x)
     k = validate.real("variance_load", "k", k, low=0.0)
-    return k * _sample_variance(x)
+    return k * figures.sample_variance(x)
 
 
 def coc_load(x, rate: float, measure: str = "coc_tvar", level: float | None = None) -> float:
@@ -223,7 +200,7 @@ def coc_load(x, rate: float, measure: str = "coc_tvar", level: float | None = No
     x = _sample(owner, x)
     rate = validate.real(owner, "rate", rate, low=0.0, high=1.0)
     measure = _risk_measure(owner, measure, _COC_MEASURES, name="measure")
-    level = _level(owner, "level", _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if level is None else level)
+    level = validate.level(owner, "level", _DEFAULT_LEVEL.get(measure, _DEFAULT_TVAR_LEVEL) if level is None else level)
     return rate * _capital(np.sort(x), measure, level)
 
 
@@ -341,133 +318,6 @@ def apply_cap_and_subsidy(technical, sum_insured=None, rate_cap: float | None = 
 
 
 # ---------------------------------------------------------------------------------------- allocation
-def tail_years(book, level: float) -> np.ndarray:
-    """Indices of the years whose book loss is at or above ``VaR_level(book)``: the years for which
-    the simulator must report every policy's loss (the rows of the tail table)."""
-    book = validate.real_array("tail_years", "book", book)
-    level = _level("tail_years", "level", level)
-    q = figures.quantile_equal(np.sort(book), level)
-    return np.flatnonzero(book >= q)
-
-
-def tail_weights(book, level: float) -> np.ndarray:
-    """Weight of each year in ``TVaR_level(book)``, so that ``TVaR = sum_y w_y book_y``.
-
-    With ``q = VaR_level(book)`` (``figures.quantile_equal``) and ``n`` years:
-
-    * years with ``book > q`` get ``1 / (n (1 - p))``;
-    * the years with ``book == q`` share equally ``(F_n(q) - p) / (1 - p)`` (floored at 0), the
-      weight of the VaR atom in ``figures.tvar_equal``;
-    * all other years get 0.
-
-    The weights sum to 1 (up to round-off) and ``sum_y w_y book_y == tvar_equal(sort(book), p)``.
-    Equal shares among the years at ``q`` make the allocation symmetric: it does not depend on how
-    the years tied with the VaR are ordered.
-    """
-    owner = "tail_weights"
-    book = validate.real_array(owner, "book", book)
-    p = _level(owner, "level", level)
-    n = book.size
-    ordered = np.sort(book)
-    q = figures.quantile_equal(ordered, p)
-    at_or_below = int(np.searchsorted(ordered, q, side="right"))
-    above = book > q
-    at = book == q
-    weights = np.zeros(n)
-    weights[above] = 1.0 / (n * (1.0 - p))
-    # the same atom weight as figures.tvar_equal, max(F(q) - p, 0) / (1 - p), split over the tied years
-    weights[at] = max(at_or_below / n - p, 0.0) / (1.0 - p) / int(np.count_nonzero(at))
-    return weights
-
-
-def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss, level: float, *,
-                       check_additivity: bool = True) -> np.ndarray:
-    """Euler (co-TVaR) allocation ``a_i = E[X_i | S in the TVaR tail] = sum_y w_y X_iy``.
-
-    ``w`` are the ``tail_weights`` of the book, so ``sum_i a_i == tvar_equal(sort(book), level)`` when
-    every tail year's policy losses add up to that year's book loss.
-
-    Parameters
-    ----------
-    book : array_like
-        The book's loss in each of the ``n`` years.
-    n_policies : int
-        Number of policies ``m`` (allocations are returned for policies ``0 .. m-1``).
-    tail_year, tail_policy : array_like of int
-        Year index in ``[0, n)`` and policy index in ``[0, m)`` of each row of the tail table; rows may
-        be omitted for zero losses; repeated (year, policy) rows add up. Rows of years outside the tail
-        get weight 0.
-    tail_loss : array_like of float
-        The policy's loss in that year.
-    level : float
-        TVaR level ``p`` in (0, 1).
-    check_additivity : bool
-        Check that each year of positive weight has rows adding up to its book loss (a missing year or
-        policy would otherwise silently bias the allocation); turn off to allocate to a sub-portfolio.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``a_i``, one per policy; the policy's Euler capital is ``a_i - E[X_i]``.
-    """
-    owner = "co_tvar_allocation"
-    book = validate.real_array(owner, "book", book)
-    n_policies = validate.integer(owner, "n_policies", n_policies, low=1)
-    n = book.size
-    years = _index_array(owner, "tail_year", tail_year, n)
-    policies = _index_array(owner, "tail_policy", tail_policy, n_policies)
-    losses = validate.real_array(owner, "tail_loss", tail_loss, min_size=0)
-    if not years.size == policies.size == losses.size:
-        raise InputError(f"{owner}: tail_year, tail_policy and tail_loss must have the same length, got "
-                         f"{years.size}, {policies.size} and {losses.size}")
-    weights = tail_weights(book, level)
-    if check_additivity:
-        _check_tail_additivity(owner, book, weights, years, losses)
-    return np.bincount(policies, weights=weights[years] * losses, minlength=n_policies)
-
-
-def covariance_with_book(book, policy_sum, policy_cross) -> np.ndarray:
-    """``Cov(X_i, S)`` with divisor ``n - 1`` from the running sums (0 for one year).
-
-    ``(sum_y X_iy S_y - sum_y X_iy * mean(S)) / (n - 1)``; summed over the policies it is the book's
-    variance with divisor ``n - 1`` when the policies add up to the book.
-    """
-    owner = "covariance_with_book"
-    book = validate.real_array(owner, "book", book)
-    total = validate.real_array(owner, "policy_sum", policy_sum)
-    cross = validate.real_array(owner, "policy_cross", policy_cross)
-    _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
-    n = book.size
-    if n < 2:
-        return np.zeros(total.size)
-    return (cross - total * float(np.mean(book))) / (n - 1)
-
-
-def std_load_allocation(book, policy_sum, policy_cross, k: float) -> np.ndarray:
-    """Euler allocation of ``k sd(S)``: ``k Cov(X_i, S) / sd(S)``; sums to ``std_load(book, k)``."""
-    k = validate.real("std_load_allocation", "k", k, low=0.0)
-    cov = covariance_with_book(book, policy_sum, policy_cross)
-    sd = math.sqrt(_sample_variance(np.asarray(book, dtype=np.float64)))
-    # a constant book has no risk to allocate (and 0/0 would raise under warnings-as-errors)
-    return k * cov / sd if sd > 0.0 else np.zeros(cov.size)
-
-
-def variance_load_allocation(book, policy_sum, policy_cross, k: float) -> np.ndarray:
-    """Covariance allocation of ``k var(S)``: ``k Cov(X_i, S)``; sums to ``variance_load(book, k)``.
-
-    The variance is homogeneous of degree 2, so this is the Euler gradient ``d var / d u_i = 2 Cov``
-    scaled by 1/2 -- the covariance principle.
-    """
-    k = validate.real("variance_load_allocation", "k", k, low=0.0)
-    return k * covariance_with_book(book, policy_sum, policy_cross)
-
-
-def proportional_allocation(total: float, keys) -> np.ndarray:
-    """``total * key_i / sum(keys)``; all zeros when the keys sum to 0."""
-    total = validate.real("proportional_allocation", "total", total)
-    keys = validate.real_array("proportional_allocation", "keys", keys)
-    key_sum = float(np.sum(keys))
-    return total * keys / key_sum if key_sum != 0.0 else np.zeros(keys.size)
 
 
 def expected_loss_and_stderr(policy_sum, policy_sumsq, years: int) -> tuple[np.ndarray, np.ndarray]:
@@ -479,29 +329,13 @@ def expected_loss_and_stderr(policy_sum, policy_sumsq, years: int) -> tuple[np.n
     owner = "expected_loss_and_stderr"
     total = validate.real_array(owner, "policy_sum", policy_sum)
     sumsq = validate.real_array(owner, "policy_sumsq", policy_sumsq, low=0.0)
-    _same_length(owner, ("policy_sum", total), ("policy_sumsq", sumsq))
+    validate.same_length(owner, ("policy_sum", total), ("policy_sumsq", sumsq))
     n = validate.integer(owner, "years", years, low=1)
     mean = total / n
     if n < 2:
         return mean, np.zeros(total.size)
     var = np.maximum(sumsq - total * mean, 0.0) / (n - 1)
     return mean, np.sqrt(var / n)
-
-
-def diversification_benefit(standalone_capitals, allocated_capitals) -> DiversificationBenefit:
-    """Standalone capitals minus allocated (e.g. Euler) capitals, per policy and in total.
-
-    For a subadditive measure such as TVaR the Euler capital never exceeds the standalone one
-    (Tasche 2007), so the benefits are >= 0 up to Monte Carlo noise.
-    """
-    owner = "diversification_benefit"
-    standalone = validate.real_array(owner, "standalone_capitals", standalone_capitals)
-    allocated = validate.real_array(owner, "allocated_capitals", allocated_capitals)
-    _same_length(owner, ("standalone_capitals", standalone), ("allocated_capitals", allocated))
-    total_standalone = float(np.sum(standalone))
-    total = total_standalone - float(np.sum(allocated))
-    ratio = total / total_standalone if total_standalone != 0.0 else math.nan
-    return DiversificationBenefit(per_policy=standalone - allocated, total=total, ratio=ratio)
 
 
 # ---------------------------------------------------------------------------------------- tables
@@ -536,8 +370,8 @@ def book_figures(book, basis: PricingBasis, *, n_policies: int | None = None) ->
         "years": n,
         "level": basis.level,
         "expected_loss": mean,
-        "expected_loss_stderr": math.sqrt(_sample_variance(book) / n),
-        "std": math.sqrt(_sample_variance(book)),
+        "expected_loss_stderr": math.sqrt(figures.sample_variance(book) / n),
+        "std": math.sqrt(figures.sample_variance(book)),
         "value_at_risk": figures.quantile_equal(ordered, basis.level),
         "tail_value_at_risk": figures.tvar_equal(ordered, basis.level),
         "capital": _capital(ordered, "coc_tvar", basis.level),
@@ -609,7 +443,7 @@ def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss
     premium = technical_premium(mean, load, fixed, basis.variable_expense, basis.profit)
     insured = (np.full(m, math.nan) if sum_insured is None
                else validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
-    _same_length(owner, ("policy_sum", total), ("sum_insured", insured))
+    validate.same_length(owner, ("policy_sum", total), ("sum_insured", insured))
     split = apply_cap_and_subsidy(premium, None if sum_insured is None else insured, basis.rate_cap,
                                   basis.subsidy_share)
     ids = np.arange(m) if policy_id is None else np.asarray(policy_id)
@@ -649,7 +483,7 @@ def _allocated_load(owner: str, book: np.ndarray, total: np.ndarray, policy_cros
             raise InputError(f"{owner}: risk_measure {measure!r} needs policy_cross (per policy, the sum "
                              f"over years of its loss times the book loss) for its Euler allocation")
         cross = validate.real_array(owner, "policy_cross", policy_cross)
-        _same_length(owner, ("policy_sum", total), ("policy_cross", cross))
+        validate.same_length(owner, ("policy_sum", total), ("policy_cross", cross))
         _check_total(owner, "policy_cross", cross, book * book)
         allocate = std_load_allocation if measure == "std" else variance_load_allocation
         return allocate(book, total, cross, basis.load)
@@ -662,18 +496,8 @@ def _capital(ordered: np.ndarray, measure: str, level: float) -> float:
     return risk - float(np.mean(ordered))
 
 
-def _sample_variance(x: np.ndarray) -> float:
-    # divisor n - 1 as SimulationResult.var; one year carries no spread information
-    return float(np.var(x, ddof=1)) if x.size > 1 else 0.0
-
-
 def _sample(owner: str, x) -> np.ndarray:
     return validate.real_array(owner, "x", x)
-
-
-def _level(owner: str, name: str, value) -> float:
-    # p = 0 would make TVaR the mean and VaR the minimum; p = 1 has no tail weight to share
-    return validate.real(owner, name, value, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _risk_measure(owner: str, value, allowed: tuple, name: str = "risk_measure") -> str:
@@ -724,49 +548,12 @@ def _broadcast(owner: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: st
                          f"match") from None
 
 
-def _same_length(owner: str, *named) -> None:
-    (first_name, first), *rest = named
-    for name, arr in rest:
-        if arr.shape != first.shape:
-            raise InputError(f"{owner}: {name} must have one value per policy like {first_name} "
-                             f"({first.size}), got {arr.size}")
-
-
-def _index_array(owner: str, name: str, values, size: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.ndim != 1:
-        raise InputError(f"{owner}: {name} must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        raise InputTypeError(f"{owner}: {name} must hold integers, got dtype {arr.dtype}")
-    out_of_range = (arr < 0) | (arr >= size)
-    if out_of_range.any():
-        i = int(np.argmax(out_of_range))
-        raise InputError(f"{owner}: {name}[{i}] must be in [0, {size - 1}], got {int(arr[i])}")
-    return arr.astype(np.int64, copy=False)
-
-
-def _check_tail_additivity(owner: str, book: np.ndarray, weights: np.ndarray, years: np.ndarray,
-                           losses: np.ndarray) -> None:
-    n = book.size
-    year_sum = np.bincount(years, weights=losses, minlength=n)
-    year_abs = np.bincount(years, weights=np.abs(losses), minlength=n)
-    tolerance = _ADDITIVITY_RTOL * (np.abs(book) + year_abs)
-    bad = (weights > 0.0) & (np.abs(year_sum - book) > tolerance)
-    if bad.any():
-        y = int(np.argmax(bad))
-        raise InputError(f"{owner}: tail year {y} has book loss {float(book[y])!r} but its policy losses "
-                         f"sum to {float(year_sum[y])!r}; the tail table must hold every policy's loss in "
-                         f"every year with book loss >= VaR (see tail_years)")
-
-
 def _check_total(owner: str, name: str, parts: np.ndarray, whole_terms: np.ndarray) -> None:
     """Euler allocations add up only if the policies add up to the book: check the totals."""
     parts_total = float(np.sum(parts))
     whole_total = float(np.sum(whole_terms))
     scale = float(np.sum(np.abs(parts))) + float(np.sum(np.abs(whole_terms)))
-    if abs(parts_total - whole_total) > _ADDITIVITY_RTOL * scale:
+    if abs(parts_total - whole_total) > ADDITIVITY_RTOL * scale:
         raise InputError(f"{owner}: {name} sums to {parts_total!r} over the policies but the book gives "
                          f"{whole_total!r}; the policies' losses must add up to the book's")
 
@@ -823,7 +610,7 @@ def line_capital_table(result, priced: pd.DataFrame, level: float | None = None)
     level : float, optional
         TVaR level; the level ``priced`` was allocated at (its basis level) should be used. Default 0.99.
     """
-    level = _level("line_capital_table", "level", 0.99 if level is None else level)
+    level = validate.level("line_capital_table", "level", 0.99 if level is None else level)
     rows = []
     for name in result.portfolio.line_names:
         losses = np.sort(result.line_result(name).annual)

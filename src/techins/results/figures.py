@@ -96,3 +96,9 @@ def _between(var: float, tvar: float, top: float) -> float:
     # VaR <= TVaR <= max holds exactly; when the tail is one atom, (F(q) - p) q / (1 - p) can land an
     # ulp outside it
     return min(max(tvar, var), top)
+
+
+def sample_variance(x: np.ndarray) -> float:
+    """The variance with divisor ``n - 1``, as ``SimulationResult.var``; 0 for one value (one year
+    carries no spread information)."""
+    return float(np.var(x, ddof=1)) if x.size > 1 else 0.0

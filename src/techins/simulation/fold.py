@@ -10,7 +10,7 @@ import numpy as np
 
 from techins.model.portfolio import Portfolio
 from techins.results.simulation import BookResult, SimulationResult
-from techins.simulation.jobs import BookChunks, LineChunks
+from techins.simulation.jobs import BookChunks
 from techins.simulation.plan import BookPlan, LinePlan
 
 __all__ = ["fold_line", "fold_book", "fold_tail", "BookSums"]
