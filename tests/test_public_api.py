@@ -50,3 +50,16 @@ def test_contract_figures_on_both_paths():
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_import_techins_is_cheap():
+    """``import techins`` loads no SciPy submodule, plotting or Dask: scripts and underwriting systems
+    pay for those only on the paths that use them (techins.lazy)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, techins; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('matplotlib', 'dask', 'distributed') or m.startswith(('scipy.stats', 'scipy.special', 'scipy.fft', "
+            "'scipy.optimize'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -66,14 +66,16 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import scipy.fft
 
 from techins import validate
 from techins.errors import AccuracyWarning, InputError, InputTypeError
 from techins.kernels.panjer import panjer as _panjer_kernel
+from techins.lazy import lazy_module
 from techins.model.distributions import Empirical
 from techins.model.line import Line
 from techins.results import figures
+
+fft = lazy_module("scipy.fft")
 
 __all__ = ["exact", "ExactResult"]
 
@@ -431,9 +433,9 @@ def _fft_aggregate(f: np.ndarray, frequency, tilt: float = 10.0) -> np.ndarray:
     """Aggregate lattice probabilities by FFT, tilted by ``exp(-tilt j / n)`` (raw: round-off may be < 0)."""
     n = f.size
     weight = np.exp(np.arange(n, dtype=np.float64) * (-tilt / n))
-    spectrum = scipy.fft.rfft(f * weight)
+    spectrum = fft.rfft(f * weight)
     spectrum = np.asarray(frequency.pgf(spectrum), dtype=np.complex128)
-    g = scipy.fft.irfft(spectrum, n, overwrite_x=True)
+    g = fft.irfft(spectrum, n, overwrite_x=True)
     g /= weight
     return g
 

@@ -19,10 +19,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.lazy import lazy_module
+
+special = lazy_module("scipy.special")
 
 __all__ = [
     "FrequencyLaw",

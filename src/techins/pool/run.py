@@ -22,8 +22,13 @@ from techins.catalogue.products import read_catalogue
 from techins.catalogue.rating import price_catalogue
 from techins.errors import InputError
 from techins.pool.spec import PoolFlows, PoolSpec, member_flows
-from techins.pricing.allocation import (allocation_table, euler_allocation, pool_capital, shapley_benefit,
-                                        standalone_capitals)
+from techins.pricing.allocation import (
+    allocation_table,
+    euler_allocation,
+    pool_capital,
+    shapley_benefit,
+    standalone_capitals,
+)
 from techins.reinsurance.programme import apply_programme, read_programme, treaty_accounts
 from techins.results import figures
 from techins.simulation.api import simulate

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.lazy import lazy_module
 from techins.pricing.allocation import (
     ADDITIVITY_RTOL,
     co_tvar_allocation,
@@ -47,6 +47,8 @@ from techins.pricing.allocation import (
 )
 from techins.results import figures
 from techins.simulation.api import book_tail_losses
+
+stats = lazy_module("scipy.stats")
 
 __all__ = [
     "price_portfolio",

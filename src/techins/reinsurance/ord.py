@@ -27,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.lazy import lazy_module
 from techins.results.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
+
+stats = lazy_module("scipy.stats")
 
 __all__ = [
     "SUMMARY_ID", "SAMPLE_ID", "SAMPLE_TYPE_SAMPLED", "EPCALC_FULL_UNCERTAINTY",

@@ -20,11 +20,13 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from techins import validate
 from techins.errors import InputError
+from techins.lazy import lazy_module
 from techins.results import figures
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["SimulationResult", "BookResult"]
 
