@@ -338,3 +338,29 @@ def test_proportional_allocation_one_rule_for_policies_and_members():
         allocation.proportional_allocation(5.0, [1.0, -1.0])
     with pytest.raises(InputError, match=r"keys\[1\] must be finite"):
         allocation.proportional_allocation(5.0, [1.0, np.nan])
+
+
+def test_one_premium_path_for_book_catalogue_and_quote():
+    """``premium_components`` is the second half of every pricing: the book's ``price_book`` gives
+    the same premium columns as the components on its own expected losses and loads."""
+    rng = np.random.default_rng(3)
+    years, m = 400, 5
+    losses = rng.gamma(1.5, 1e4, (m, years))
+    book = losses.sum(axis=0)
+    basis = PricingBasis("coc_tvar", load=0.1, level=0.95, fixed_expense=50.0, variable_expense=0.2, profit=0.05,
+                         rate_cap=0.04, subsidy_share=0.5)
+    tail = allocation.tail_years(book, basis.level)
+    y, p = np.meshgrid(tail, np.arange(m), indexing="ij")
+    insured = np.full(m, 4e5)
+    table = pricing.price_book(book, losses.sum(axis=1), (losses ** 2).sum(axis=1), y.ravel(), p.ravel(),
+                               losses[p.ravel(), y.ravel()], basis, sum_insured=insured)
+    parts = pricing.premium_components(table.expected_loss.to_numpy(), table.risk_load.to_numpy(), basis,
+                                       cap_base=insured)
+    for name, values in parts.items():
+        np.testing.assert_array_equal(table[name].to_numpy(), values, err_msg=name)
+    # by hand for the first policy: (E + load + fixed) / (1 - v - q), capped at 4% of 400,000
+    e, load = float(table.expected_loss[0]), float(table.risk_load[0])
+    technical = (e + load + 50.0) / (1.0 - 0.2 - 0.05)
+    assert parts["technical_premium"][0] == pytest.approx(technical, rel=1e-15)
+    assert parts["capped_premium"][0] == pytest.approx(min(technical, 16_000.0), rel=1e-15)
+    assert parts["subsidy"][0] == pytest.approx(0.5 * min(technical, 16_000.0), rel=1e-15)

@@ -28,7 +28,7 @@ import pandas as pd
 from techins.errors import InputError, InputTypeError
 from techins.kernels import book as book_kernels
 from techins.model.portfolio import Portfolio
-from techins.pricing.premium import PricingBasis, apply_cap_and_subsidy, book_risk_load, technical_premium
+from techins.pricing.premium import PricingBasis, book_risk_load, premium_components
 from techins.results.simulation import BookResult
 from techins.simulation.plan import BookPlan, LawTable, chunk_states
 
@@ -154,16 +154,17 @@ class Quoter:
         stderr = float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
         standalone_load = book_risk_load(x, b)
         marginal_load = book_risk_load(self.result.annual + x, b) - self.book_load
-        standalone = technical_premium(mean, standalone_load, b.fixed_expense, b.variable_expense, b.profit)
-        marginal = technical_premium(mean, marginal_load, b.fixed_expense, b.variable_expense, b.profit)
-        split = apply_cap_and_subsidy(marginal, sum_insured if b.rate_cap is not None else None, b.rate_cap,
-                                      b.subsidy_share)
+        # the pricing path of every policy (pricing.premium.premium_components), here for one row
+        # priced twice: on its own load and on the load it adds to the book
+        premium = premium_components(np.array([mean, mean]), np.array([standalone_load, marginal_load]), b,
+                                     cap_base=None if b.rate_cap is None else np.array([sum_insured, sum_insured]))
         return {
             "expected_loss": mean, "expected_loss_stderr": stderr,
-            "standalone_risk_load": float(standalone_load), "standalone_premium": float(standalone),
-            "marginal_risk_load": float(marginal_load), "marginal_premium": float(marginal),
-            "capped_premium": float(split.capped_premium), "shortfall": float(split.shortfall),
-            "subsidy": float(split.subsidy), "insured_pays": float(split.insured_pays),
+            "standalone_risk_load": float(standalone_load),
+            "standalone_premium": float(premium["technical_premium"][0]),
+            "marginal_risk_load": float(marginal_load), "marginal_premium": float(premium["technical_premium"][1]),
+            "capped_premium": float(premium["capped_premium"][1]), "shortfall": float(premium["shortfall"][1]),
+            "subsidy": float(premium["subsidy"][1]), "insured_pays": float(premium["insured_pays"][1]),
         }
 
 

@@ -21,14 +21,8 @@ import numpy as np
 import pandas as pd
 
 from techins.catalogue.products import Catalogue, ProductBook
-from techins.pricing.premium import (
-    PricingBasis,
-    apply_cap_and_subsidy,
-    diversification_benefit,
-    line_capital_table,
-    price_book,
-    technical_premium,
-)
+from techins.pricing.allocation import diversification_benefit
+from techins.pricing.premium import PricingBasis, allocate_book, line_capital_table, premium_components
 from techins.results import figures
 from techins.simulation.api import book_tail_losses, simulate
 from techins.simulation.executor import open_executor
@@ -133,21 +127,23 @@ def _priced_portfolio(catalogue: Catalogue, book: ProductBook, result, executor)
 
 
 def _row_allocation(catalogue: Catalogue, book: ProductBook, result, product_of_row: np.ndarray,
-                    executor) -> pd.DataFrame:
+                    executor) -> dict:
     """Per coverage row: expected loss, error, co-TVaR, allocated capital and risk load, each row under
-    its own product's measure (one allocation per distinct measure, load and level)."""
+    its own product's measure (one allocation of the whole book per distinct measure, load and level;
+    each row takes the one of its product)."""
     out = None
     tails = {}
     for basis, products in _bases(catalogue, set(product_of_row)).items():
         if basis.level not in tails:
             tails[basis.level] = book_tail_losses(result, basis.level, executor=executor)
-        table = price_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
-                           policy_cross=result.policy_cross)
-        mine = np.isin(product_of_row, products)
+        allocated = allocate_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
+                                  policy_cross=result.policy_cross)
         if out is None:
-            out = table
-        else:
-            out.loc[mine] = table.loc[mine]
+            out = allocated
+            continue
+        mine = np.isin(product_of_row, products)
+        for name, values in allocated.items():
+            out[name][mine] = values[mine]
     return out
 
 
@@ -190,19 +186,14 @@ def _policy_table(catalogue: Catalogue, book: ProductBook, rows: pd.DataFrame, c
     for pid in sorted(set(product_of)):
         mine = np.flatnonzero(product_of == pid)
         p = catalogue[pid].pricing
-        loss, load = table["expected_loss"].to_numpy()[mine], table["risk_load"].to_numpy()[mine]
-        technical = technical_premium(loss, load, np.full(mine.size, p.fixed_expense), p.variable_expense, p.profit)
         base = None if p.rate_cap is None else book.rate_cap_base[mine]
-        split = apply_cap_and_subsidy(technical, base, p.rate_cap, p.subsidy_share)
-        for name, value in (("fixed_expense", p.fixed_expense), ("variable_expense", technical * p.variable_expense),
-                            ("profit", technical * p.profit), ("technical_premium", technical),
-                            ("rate_cap", math.nan if p.rate_cap is None else p.rate_cap),
-                            ("rate_cap_base", math.nan if base is None else base),
-                            ("premium_cap", split.premium_cap), ("capped_premium", split.capped_premium),
-                            ("shortfall", split.shortfall), ("subsidy", split.subsidy),
-                            ("insured_pays", split.insured_pays)):
-            columns[name][mine] = value
-        cap_binding[mine] = split.cap_binding
+        premium = premium_components(table["expected_loss"].to_numpy()[mine], table["risk_load"].to_numpy()[mine],
+                                     p.basis(), cap_base=base)
+        premium["rate_cap"] = math.nan if p.rate_cap is None else p.rate_cap
+        premium["rate_cap_base"] = math.nan if base is None else base
+        for name in columns:
+            columns[name][mine] = premium[name]
+        cap_binding[mine] = premium["cap_binding"]
     for name, values in columns.items():
         table[name] = values
     table.insert(table.columns.get_loc("shortfall"), "cap_binding", cap_binding)

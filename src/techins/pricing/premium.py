@@ -67,6 +67,8 @@ __all__ = [
     "expected_loss_and_stderr",
     "book_figures",
     "price_book",
+    "allocate_book",
+    "premium_components",
 ]
 
 RISK_MEASURES = ("std", "variance", "coc_tvar", "coc_var", "wang", "none")
@@ -431,45 +433,82 @@ def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss
     ``expected_loss + risk_load + fixed_expense + variable_expense + profit == technical_premium``.
     """
     owner = "price_book"
+    allocated = allocate_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss, basis,
+                              policy_cross=policy_cross)
+    m = allocated["expected_loss"].size
+    insured = (np.full(m, math.nan) if sum_insured is None
+               else validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
+    validate.same_length(owner, ("policy_sum", allocated["expected_loss"]), ("sum_insured", insured))
+    ids = np.arange(m) if policy_id is None else np.asarray(policy_id)
+    if ids.shape != (m,):
+        raise InputError(f"{owner}: policy_id must hold one label per policy ({m}), got shape {ids.shape}")
+    premium = premium_components(allocated["expected_loss"], allocated["risk_load"], basis,
+                                 cap_base=None if sum_insured is None else insured)
+    return pd.DataFrame({"policy_id": ids, **allocated, **{k: premium[k] for k in _BEFORE_CAP},
+                         "sum_insured": insured, **{k: premium[k] for k in _FROM_CAP}})
+
+
+def allocate_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss, basis: PricingBasis, *,
+                  policy_cross=None) -> dict:
+    """The first half of the pricing path: each policy's expected loss (with its Monte Carlo error),
+    co-TVaR, allocated capital and allocated risk load under ``basis`` (see ``price_book``).
+
+    Returns
+    -------
+    dict
+        ``expected_loss, expected_loss_stderr, co_tvar, allocated_capital, risk_load``: one array each,
+        one value per policy.
+    """
+    owner = "price_book"
     if not isinstance(basis, PricingBasis):
         raise InputTypeError(f"{owner}: basis must be a PricingBasis, got {basis!r}")
     book = validate.real_array(owner, "book", book)
     total = validate.real_array(owner, "policy_sum", policy_sum)
-    m = total.size
     mean, stderr = expected_loss_and_stderr(total, policy_sumsq, book.size)
     _check_total(owner, "policy_sum", total, book)
-    co_tvar = co_tvar_allocation(book, m, tail_year, tail_policy, tail_loss, basis.level)
+    co_tvar = co_tvar_allocation(book, total.size, tail_year, tail_policy, tail_loss, basis.level)
     capital = co_tvar - mean
     load = _allocated_load(owner, book, total, policy_cross, capital, basis)
-    fixed = np.full(m, basis.fixed_expense)
-    premium = technical_premium(mean, load, fixed, basis.variable_expense, basis.profit)
-    insured = (np.full(m, math.nan) if sum_insured is None
-               else validate.real_array(owner, "sum_insured", sum_insured, low=0.0))
-    validate.same_length(owner, ("policy_sum", total), ("sum_insured", insured))
-    split = apply_cap_and_subsidy(premium, None if sum_insured is None else insured, basis.rate_cap,
-                                  basis.subsidy_share)
-    ids = np.arange(m) if policy_id is None else np.asarray(policy_id)
-    if ids.shape != (m,):
-        raise InputError(f"{owner}: policy_id must hold one label per policy ({m}), got shape {ids.shape}")
-    return pd.DataFrame({
-        "policy_id": ids,
-        "expected_loss": mean,
-        "expected_loss_stderr": stderr,
-        "co_tvar": co_tvar,
-        "allocated_capital": capital,
-        "risk_load": load,
-        "fixed_expense": fixed,
-        "variable_expense": premium * basis.variable_expense,
-        "profit": premium * basis.profit,
-        "technical_premium": premium,
-        "sum_insured": insured,
-        "premium_cap": split.premium_cap,
-        "capped_premium": split.capped_premium,
-        "cap_binding": split.cap_binding,
-        "shortfall": split.shortfall,
-        "subsidy": split.subsidy,
-        "insured_pays": split.insured_pays,
-    })
+    return {"expected_loss": mean, "expected_loss_stderr": stderr, "co_tvar": co_tvar, "allocated_capital": capital,
+            "risk_load": load}
+
+
+_BEFORE_CAP = ("fixed_expense", "variable_expense", "profit", "technical_premium")
+_FROM_CAP = ("premium_cap", "capped_premium", "cap_binding", "shortfall", "subsidy", "insured_pays")
+
+
+def premium_components(expected_loss, risk_load, basis: PricingBasis, cap_base=None) -> dict:
+    """The second half of the pricing path, the same for a book's policies, a catalogue's products and
+    a quote: the technical premium of each policy from its expected loss and risk load under ``basis``,
+    then the rate cap and the subsidy.
+
+    Parameters
+    ----------
+    expected_loss, risk_load : numpy.ndarray
+        One value per policy.
+    basis : PricingBasis
+        Its expenses, profit, rate cap and subsidy share (its risk measure made ``risk_load``).
+    cap_base : numpy.ndarray, optional
+        What the rate cap is a share of (the sum insured, or the product's cap base); needed when
+        ``basis.rate_cap`` is set.
+
+    Returns
+    -------
+    dict
+        One array per component: ``fixed_expense, variable_expense, profit, technical_premium`` (so
+        ``expected_loss + risk_load + fixed_expense + variable_expense + profit == technical_premium``)
+        and ``premium_cap, capped_premium, cap_binding, shortfall, subsidy, insured_pays``.
+    """
+    if not isinstance(basis, PricingBasis):
+        raise InputTypeError(f"premium_components: basis must be a PricingBasis, got {basis!r}")
+    expected_loss = np.asarray(expected_loss, dtype=np.float64)
+    fixed = np.full(expected_loss.shape, basis.fixed_expense)
+    technical = technical_premium(expected_loss, risk_load, fixed, basis.variable_expense, basis.profit)
+    split = apply_cap_and_subsidy(technical, cap_base, basis.rate_cap, basis.subsidy_share)
+    return {"fixed_expense": fixed, "variable_expense": technical * basis.variable_expense,
+            "profit": technical * basis.profit, "technical_premium": technical, "premium_cap": split.premium_cap,
+            "capped_premium": split.capped_premium, "cap_binding": split.cap_binding, "shortfall": split.shortfall,
+            "subsidy": split.subsidy, "insured_pays": split.insured_pays}
 
 
 # ---------------------------------------------------------------------------------------- helpers
