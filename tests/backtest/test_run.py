@@ -335,6 +335,7 @@ def test_backtest_json_is_one_object_of_figures(config):
     assert strings_of_json(stored) == [] and stored["lines"] == report["lines"]
 
 
+@pytest.mark.slow
 def test_backtest_command_runs_lists_and_shows(config):
     done = techins("backtest", config / "bt.toml", "--json")
     assert done.returncode == 0, done.stderr

@@ -373,6 +373,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 @settings(max_examples=25, deadline=None)
 @given(n_rows=st.integers(1, 4), agg_deductible=st.sampled_from([0.0, 1e4, 2e5]),
        agg_limit=st.sampled_from([math.inf, 5e4, 1e6]), seed=st.integers(0, 2**31))
+@pytest.mark.slow
 def test_contract_terms_apply_to_the_sum_of_its_rows(n_rows, agg_deductible, agg_limit, seed):
     """The same draws with and without the contract's terms: each year's contract loss is exactly
     min(max(S - D, 0), L) of the free sum S, and no row gains from the cut."""

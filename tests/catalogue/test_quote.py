@@ -5,6 +5,7 @@ import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 import pandas as pd
 
 import techins as ti
@@ -38,6 +39,7 @@ def candidates(n: int) -> list[dict]:
              "cloud": "aws" if i % 3 else "other"} for i in range(n)]
 
 
+@pytest.mark.slow
 def test_ten_thousand_concurrent_quotes_equal_the_serial_quotes_bit_for_bit():
     quoter = Quoter(ti.simulate(book(), years=2_000, seed=5), BASIS)
     policies = candidates(250)

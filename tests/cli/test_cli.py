@@ -106,6 +106,7 @@ def test_console_script_and_module_agree():
     assert run.returncode == 0 and run.stdout.startswith("techins ")
 
 
+@pytest.mark.slow
 def test_line_on_the_command_line_matches_the_file():
     inline = techins("simulate", "--frequency", "poisson:mean=5", "--severity", "lognormal:mu=10,sigma=2",
                      "--occurrence", "limit=5e6,deductible=1e6", "--years", 20_000, "--seed", 3, "--json")
@@ -129,6 +130,7 @@ def test_bad_command_line_exits_2_with_one_line(args, message):
     assert len(lines) == 1 and message in lines[0], run.stderr
 
 
+@pytest.mark.slow
 def test_warmup_compiles_every_entry_point():
     run = techins("warmup")
     assert run.returncode == 0, run.stderr

@@ -54,6 +54,7 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame, name: str) -> N
             assert a.fillna("").astype(str).tolist() == b.fillna("").astype(str).tolist(), f"{name}: {column}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_command_outputs_equal_the_golden_tables(tmp_path, case):
     out = tmp_path / "out"

@@ -31,6 +31,7 @@ def inputs(tmp_path):
     return products, portfolio
 
 
+@pytest.mark.slow
 def test_price_writes_every_output_and_they_add_up(inputs, tmp_path):
     products, portfolio = inputs
     out = tmp_path / "out"
@@ -59,6 +60,7 @@ def test_price_writes_every_output_and_they_add_up(inputs, tmp_path):
     assert json.loads(again.stdout)["book"] == book
 
 
+@pytest.mark.slow
 def test_price_table_for_people(inputs, tmp_path):
     products, portfolio = inputs
     run = techins("price", products / "cyber.toml", "--portfolio", portfolio.with_name("c.csv"), "--years", 2000,

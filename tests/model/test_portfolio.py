@@ -111,6 +111,7 @@ print(numba.get_num_threads(), h)
 """
 
 
+@pytest.mark.slow
 def test_book_identical_with_one_and_two_threads():
     digests = set()
     for threads in (1, 2):

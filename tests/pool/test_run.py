@@ -211,6 +211,7 @@ def test_negative_written_premium_names_the_row(small_pool):
         run_pool(read_pool(small_pool / "pool.toml"))
 
 
+@pytest.mark.slow
 def test_pool_command_writes_tables_and_plots_atomically(small_pool, tmp_path):
     out = tmp_path / "out"
     done = techins("pool", small_pool / "pool.toml", "--out", out, "--years", 800, "--json")

@@ -327,6 +327,7 @@ def test_programme_needs_distinct_names_and_surplus_needs_sums_insured():
 
 
 # ---------------------------------------------------------------------------------------- command
+@pytest.mark.slow
 def test_reinsure_command_writes_tables_and_ord(tmp_path):
     import json
     import subprocess
