@@ -5,8 +5,8 @@ import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 import techins as ti
 from techins.catalogue.quote import Quoter

@@ -27,6 +27,7 @@ import pandas as pd
 
 from techins.errors import InputError, InputTypeError
 from techins.kernels import book as book_kernels
+from techins.kernels.records import EventExposure, OwnClaims
 from techins.model.portfolio import Portfolio
 from techins.pricing.premium import PricingBasis, book_risk_load, premium_components
 from techins.results.simulation import BookResult
@@ -70,9 +71,8 @@ class Quoter:
         self.book_load = book_risk_load(result.annual, basis)
         run = BookPlan(result.portfolio, result.years, result.seed, result.thin)
         states = chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
-        theta, event_shock, event_year = book_kernels.book_events(
-            states, result.chunk_years, result.years, run.line_cv, run.shock_rate, run.shock_q,
-            run.exposed_offsets)
+        theta, event_shock, event_year = book_kernels.book_events(states, result.chunk_years, result.years,
+                                                                  run.line_cv, run.book.shocks)
         # built once and never written again: quotes run concurrently from many threads (the kernel
         # releases the GIL), so each quote writes only into arrays of its own
         self._theta = _read_only(theta)
@@ -111,15 +111,14 @@ class Quoter:
         threshold = deductible / scale if self.result.thin else 0.0
         own_row, survival = law_table.row(book.severities[a["severity_key"][0]], threshold)
         rate = float(a["claim_rate"][0]) * survival
-        event_years, event_rows, event_q, event_scale = self._exposure(table, a, law_table)
+        events = self._exposure(table, a, law_table)
         terms = np.array([deductible, a["limit"][0], a["share"][0], a["agg_deductible"][0], a["agg_limit"][0]])
+        own = OwnClaims(rate, self._line_theta(a["line_names"][0]), own_row, scale, terms)
         seq = np.random.SeedSequence(self.result.seed,
                                      spawn_key=(QUOTE_STREAM, zlib.crc32(str(a["policy_id"][0]).encode())))
         state = seq.generate_state(4, np.uint64)
         annual = np.empty(self.result.years)
-        book_kernels.policy_years(state, self.result.years, rate, self._line_theta(a["line_names"][0]), own_row,
-                                  scale, terms, event_years, event_rows, event_q, event_scale, *law_table.arrays(),
-                                  annual)
+        book_kernels.policy_years(state, self.result.years, law_table.arrays(), own, events, annual)
         return annual, float(a["sum_insured"][0])
 
     def _line_theta(self, line: str) -> np.ndarray:
@@ -127,7 +126,7 @@ class Quoter:
         names = self.result.portfolio.line_names
         return self._theta[names.index(line)] if line in names else np.ones(self.result.years)
 
-    def _exposure(self, table, a, law_table):
+    def _exposure(self, table, a, law_table) -> EventExposure:
         years, rows, q, scale = [], [], [], []
         for s, shock in enumerate(self.result.portfolio.shocks):
             if shock.factor not in table.columns or str(table[shock.factor].iloc[0]) not in shock.values:
@@ -144,8 +143,8 @@ class Quoter:
             q.append(np.full(hit_years.size, shock.hit_probability))
             scale.append(np.full(hit_years.size, a["sum_insured"][0] if shock.basis == "sum_insured" else 1.0))
         if not years:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-        return (np.concatenate(years), np.concatenate(rows), np.concatenate(q), np.concatenate(scale))
+            return EventExposure(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        return EventExposure(np.concatenate(years), np.concatenate(rows), np.concatenate(q), np.concatenate(scale))
 
     def _price(self, x: np.ndarray, sum_insured: float) -> dict:
         b = self.basis

@@ -25,20 +25,24 @@ from numba import prange
 
 from techins.kernels import rng, severity
 from techins.kernels._jit import jit, jit_parallel
+from techins.kernels.records import BookArrays, ClaimScratch
 
 
 @jit
-def _fill_row(state, row, codes, params, offsets, values, probs, aliases, out, m):
-    lo = offsets[row]
-    hi = offsets[row + 1]
-    severity.fill(state, codes[row], params[row], values[lo:hi], probs[lo:hi], aliases[lo:hi], out, m)
+def _fill_row(state, laws, row, out, m):
+    # m sizes of kernel row ``row`` of ``laws`` (a LawRows) into out[:m]
+    lo = laws.offsets[row]
+    hi = laws.offsets[row + 1]
+    severity.fill(state, laws.codes[row], laws.params[row], laws.values[lo:hi], laws.probs[lo:hi],
+                  laws.aliases[lo:hi], out, m)
 
 
 @jit
-def event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets):
-    """The first draws of a chunk: each common-shock event's scenario, year and number of policies hit.
-    The quote path replays it to see the book's events."""
+def event_schedule(state, first, stop, shocks):
+    """The first draws of a chunk: each common-shock event's scenario, year and number of policies hit
+    (``shocks`` a ``ShockArrays``). The quote path replays it to see the book's events."""
     n_years = stop - first
+    shock_rate, shock_q, exposed_offsets = shocks.rate, shocks.q, shocks.exposed_offsets
     ev_per_shock = np.empty(shock_rate.size, dtype=np.int64)
     for s in range(shock_rate.size):
         ev_per_shock[s] = rng.poisson(state, shock_rate[s] * n_years)
@@ -58,12 +62,12 @@ def event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets):
 
 
 @jit
-def book_events(states, chunk_years, years, line_cv, shock_rate, shock_q, exposed_offsets):
-    """Replay the first draws of every chunk of a book run: each line's parameter-risk factor per
-    year (``theta[line, year]``, 1 for unmixed lines) and the scenario and year of every
-    common-shock event."""
+def book_events(states, chunk_years, years, line_cv, shocks):
+    """Replay the first draws of every chunk of a book run (``shocks`` a ``ShockArrays``): each
+    line's parameter-risk factor per year (``theta[line, year]``, 1 for unmixed lines) and the
+    scenario and year of every common-shock event."""
     theta = np.ones((line_cv.size, years))
-    shocks = []
+    scenarios = []
     event_years = []
     for c in range(states.shape[0]):
         state = states[c].copy()
@@ -76,62 +80,63 @@ def book_events(states, chunk_years, years, line_cv, shock_rate, shock_q, expose
                 for y in range(stop - first):
                     theta[ln, first + y] = cum[ln, y] - previous
                     previous = cum[ln, y]
-        ev_shock, ev_year, _ = event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets)
-        shocks.append(ev_shock)
+        ev_shock, ev_year, _ = event_schedule(state, first, stop, shocks)
+        scenarios.append(ev_shock)
         event_years.append(ev_year)
     n = 0
-    for part in shocks:
+    for part in scenarios:
         n += part.size
     out_shock = np.empty(n, dtype=np.int64)
     out_year = np.empty(n, dtype=np.int64)
     k = 0
-    for c in range(len(shocks)):
-        for j in range(shocks[c].size):
-            out_shock[k] = shocks[c][j]
+    for c in range(len(scenarios)):
+        for j in range(scenarios[c].size):
+            out_shock[k] = scenarios[c][j]
             out_year[k] = event_years[c][j]
             k += 1
     return theta, out_shock, out_year
 
 
 @jit
-def policy_years(state, years, rate, theta, own_row, scale, terms, event_years, event_rows, event_q, event_scale,
-                 codes, params, offsets, values, probs, aliases, annual):
+def policy_years(state, years, laws, own, events, annual):
     """Annual losses of one policy over ``years`` into ``annual``: its own Poisson(``rate theta_y``)
-    claims (sizes from kernel row ``own_row`` times ``scale``; ``theta`` its line's parameter-risk
-    factors, ones without), and in each book event ``e`` it is exposed
-    to, a hit with probability ``event_q[e]`` (size from row ``event_rows[e]`` times
-    ``event_scale[e]``); ``terms`` = (deductible, limit, share, agg_deductible, agg_limit)."""
+    claims (``own``, an ``OwnClaims``: sizes from kernel row ``own.row`` of ``laws`` times
+    ``own.scale``; ``theta`` its line's parameter-risk factors, ones without), and in each book event
+    ``e`` it is exposed to (``events``, an ``EventExposure``), a hit with probability ``events.q[e]``
+    (size from row ``events.row[e]`` times ``events.scale[e]``), all through ``own.terms``."""
+    terms, scale = own.terms, own.scale
     annual[:] = 0.0
-    cum = np.cumsum(theta)
-    total = rng.poisson(state, rate * cum[years - 1]) if rate > 0.0 else 0
+    cum = np.cumsum(own.theta)
+    total = rng.poisson(state, own.rate * cum[years - 1]) if own.rate > 0.0 else 0
     sizes = np.empty(max(total, 1))
-    _fill_row(state, own_row, codes, params, offsets, values, probs, aliases, sizes, total)
+    _fill_row(state, laws, own.row, sizes, total)
     for n in range(total):
         # the year of a claim has probability proportional to the line's factor theta_y
         y = min(np.searchsorted(cum, rng.uniform(state) * cum[years - 1], side="right"), years - 1)
         annual[y] += terms[2] * min(max(scale * sizes[n] - terms[0], 0.0), terms[1])
-    one = np.empty(1)
-    for e in range(event_years.size):
-        if rng.uniform(state) < event_q[e]:
-            _fill_row(state, event_rows[e], codes, params, offsets, values, probs, aliases, one, 1)
-            annual[event_years[e]] += terms[2] * min(max(event_scale[e] * one[0] - terms[0], 0.0), terms[1])
+    one = np.empty(1)  # per call: each event hit reuses it
+    for e in range(events.year.size):
+        if rng.uniform(state) < events.q[e]:
+            _fill_row(state, laws, events.row[e], one, 1)
+            annual[events.year[e]] += terms[2] * min(max(events.scale[e] * one[0] - terms[0], 0.0), terms[1])
     for y in range(years):
         annual[y] = min(max(annual[y] - terms[3], 0.0), terms[4])
 
 
 @jit
-def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values, probs, aliases,
-                shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
-                max_occurrence):
+def _shock_hits(state, first, stop, book, max_occurrence):
     """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss, and
-    the event's index in the chunk)."""
-    ev_shock, ev_year, ev_hits = event_schedule(state, first, stop, shock_rate, shock_q, exposed_offsets)
+    the event's index in the chunk); ``max_occurrence[y - first]`` takes each year's largest event."""
+    shocks = book.shocks
+    pol_terms, sum_insured = book.policies.terms, book.policies.sum_insured
+    exposed_offsets = shocks.exposed_offsets
+    ev_shock, ev_year, ev_hits = event_schedule(state, first, stop, shocks)
     n_hits = ev_hits.sum()
     h_pol = np.empty(n_hits, dtype=np.int64)
     h_year = np.empty(n_hits, dtype=np.int64)
     h_loss = np.empty(n_hits)
     h_event = np.empty(n_hits, dtype=np.int64)
-    pool = exposed.copy()
+    pool = shocks.exposed.copy()
     sizes = np.empty(ev_hits.max() if ev_hits.size > 0 else 0)
     n = 0
     for e in range(ev_shock.size):
@@ -140,14 +145,14 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
         n_exp = exposed_offsets[s + 1] - lo
         start = n
         k = ev_hits[e]
-        _fill_row(state, shock_row[s], codes, params, offsets, values, probs, aliases, sizes, k)
+        _fill_row(state, book.laws, shocks.row[s], sizes, k)
         gross_total = 0.0
         for j in range(k):
             # partial Fisher-Yates: pool[lo + j] becomes a uniformly chosen not-yet-hit policy
             r = j + min(np.intp(rng.uniform(state) * (n_exp - j)), n_exp - j - 1)
             pool[lo + j], pool[lo + r] = pool[lo + r], pool[lo + j]
             i = pool[lo + j]
-            g = sizes[j] * sum_insured[i] if shock_on_si[s] else sizes[j]
+            g = sizes[j] * sum_insured[i] if shocks.on_si[s] else sizes[j]
             h_pol[n] = i
             h_year[n] = ev_year[e]
             h_loss[n] = g
@@ -155,9 +160,9 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
             n += 1
             gross_total += g
         event_loss = 0.0
-        if shock_batch[s]:
+        if shocks.batch[s]:
             # one occurrence, one deductible and one limit, shared back pro rata to ground-up
-            paid = min(max(gross_total - shock_terms[s, 0], 0.0), shock_terms[s, 1])
+            paid = min(max(gross_total - shocks.terms[s, 0], 0.0), shocks.terms[s, 1])
             ratio = paid / gross_total if gross_total > 0.0 else 0.0
             for m in range(start, n):
                 h_loss[m] = pol_terms[h_pol[m], 2] * h_loss[m] * ratio
@@ -167,26 +172,30 @@ def _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offse
                 i = h_pol[m]
                 h_loss[m] = pol_terms[i, 2] * min(max(h_loss[m] - pol_terms[i, 0], 0.0), pol_terms[i, 1])
                 event_loss += h_loss[m]
-        y = ev_year[e]
+        y = ev_year[e] - first
         if event_loss > max_occurrence[y]:
             max_occurrence[y] = event_loss
     return h_pol, h_year, h_loss, h_event
 
 
 @jit
-def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob,
-                pol_scale, pol_terms, codes, params, offsets, values, probs, aliases, max_occurrence, cum_theta,
-                c_first, c_year, c_loss):
-    """Step 2: the independent claims, group by group (policies of one law and one line); policy
-    ``perm[k]``'s claims are ``c_*[c_first[k]:c_first[k + 1]]``. A line with parameter risk has
-    year weights ``cum_theta[line]`` (cumulative): its claims fall in year y with probability
-    proportional to theta_y. Returns the number of claims."""
+def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
+    """Step 2: the independent claims, group by group (policies of one law and one line), into
+    ``claims`` (a ``ClaimScratch`` of one chunk): policy ``perm[k]``'s claims are
+    ``claims.*[claims.first[k]:claims.first[k + 1]]``. A line with parameter risk has year weights
+    ``cum_theta[line]`` (cumulative): its claims fall in year y with probability proportional to
+    theta_y. ``max_occurrence[y - first]`` takes each year's largest claim. Returns the number of
+    claims, or -1 when ``claims`` is too small."""
+    groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
+    perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
+    line_cv = groups.line_cv
+    c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     n_years = stop - first
     n = 0
     sizes = np.empty(c_year.size)  # one scratch for every group's batch: a book may have many laws
     for g in range(group_start.size - 1):
         lo, hi = group_start[g], group_start[g + 1]
-        ln = group_line[g]
+        ln = groups.group_line[g]
         mixed = line_cv[ln] > 0.0
         if group_rate[g] <= 0.0:
             for k in range(lo, hi):
@@ -196,7 +205,7 @@ def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, gr
         remaining = rng.poisson(state, group_rate[g] * weight)
         if n + remaining > c_year.size:
             return -1  # the caller's buffers are too small: it grows them and runs the chunk again
-        _fill_row(state, group_row[g], codes, params, offsets, values, probs, aliases, sizes, remaining)
+        _fill_row(state, book.laws, groups.group_row[g], sizes, remaining)
         used = 0
         for k in range(lo, hi):
             c_first[k] = n
@@ -216,8 +225,8 @@ def _own_claims(state, first, stop, perm, group_start, group_rate, group_row, gr
                 c_year[n] = y
                 c_loss[n] = loss
                 n += 1
-                if loss > max_occurrence[y]:
-                    max_occurrence[y] = loss
+                if loss > max_occurrence[y - first]:
+                    max_occurrence[y - first] = loss
     c_first[perm.size] = n
     return n
 
@@ -288,10 +297,12 @@ def _order_by_major_then_year(major, n_major, year, first, n_years):
 
 
 @jit
-def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, pol_contract, contract_terms, csumsq):
+def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, csumsq):
     """Each contract's annual aggregate over its policies (coverages): the (policy, year) losses of a
     contract are gathered by year (a stable sort by contract and year), summed, put through the
-    contract's (agg_deductible, agg_limit), and each policy's share cut back in proportion."""
+    contract's (agg_deductible, agg_limit) (``policies``, a ``PolicyTerms``), and each policy's share
+    cut back in proportion."""
+    pol_contract, contract_terms = policies.contract, policies.contract_terms
     n_contracts = contract_terms.shape[0]
     contract = np.empty(n_groups, dtype=np.int64)
     for g in range(n_groups):
@@ -315,42 +326,54 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, pol_contrac
 
 
 @jit
-def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
-                        sum_insured, codes, params, offsets, values, probs, aliases,
-                        shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms,
-                        exposed, exposed_offsets, pol_contract, contract_terms,
-                        annual, max_occurrence, line_annual, psum, psumsq, pcross, csumsq,
-                        keep_above, tail_year, tail_pol, tail_loss, c_first, c_year, c_loss):
-    """Simulate years ``[first, stop)`` of a book; write the book's and lines' years, add to the
-    policy sums ``psum``, ``psumsq`` (of annual losses) and ``pcross`` (of annual loss x book loss).
-    The policies' losses in the years whose book loss is at least ``keep_above`` go to the
-    ``tail_*`` arrays (which must hold them). ``c_*`` are scratch buffers for the claims.
+def simulate_book_chunk(state, first, stop, book, out, w, tail, scratch):
+    """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave.
 
-    ``pol_terms[i]`` = (deductible, limit, share, agg_deductible, agg_limit) of policy i;
-    ``shock_terms[s]`` = (event deductible, event limit). Policies may be the coverages of contracts:
-    ``pol_contract[i]`` is policy i's contract and ``contract_terms[c]`` = (agg_deductible, agg_limit)
-    of contract c over its policies' annual losses (cut back pro rata when they bind); ``csumsq[c]``
-    adds the squares of the contracts' annual losses. An empty ``contract_terms`` means no contracts.
-    Returns the number of (policy, year) losses and the number kept, or (-1, 0) when the claim buffers
-    were too small (nothing is then valid).
+    Writes the book's and lines' years into ``out`` (a ``WaveOutputs``) and its row ``w`` of the
+    policy sums ``psum``, ``psumsq`` (of annual losses), ``pcross`` (of annual loss x book loss) and
+    ``csumsq`` (of the contracts' annual losses squared). The policies' losses in the years whose
+    book loss is at least ``tail.keep_above`` go to ``tail`` (a ``TailBuffers``) from
+    ``tail.offsets[w]`` on (it must hold them). Row ``w`` of ``scratch`` (a ``ClaimScratch``) holds
+    the claims. ``out.n_groups[w]`` is the number of (policy, year) losses, or -1 when the claim
+    scratch was too small (nothing is then valid); ``out.n_kept[w]`` the number kept.
+
+    Policies may be the coverages of contracts: each contract's (agg_deductible, agg_limit) applies to
+    its policies' annual losses (cut back pro rata when they bind); no contract terms means no
+    contracts.
     """
+    n_groups, kept = _book_chunk(state, first, stop, book, out, w, tail, scratch)
+    out.n_groups[w] = n_groups
+    out.n_kept[w] = kept
+
+
+@jit
+def _book_chunk(state, first, stop, book, out, w, tail, scratch):
+    # simulate_book_chunk's work; returns (number of (policy, year) losses, number kept)
+    policies = book.policies
+    pol_terms, pol_line = policies.terms, policies.line
+    perm = book.groups.perm
+    annual, line_annual = out.annual, out.line_annual
+    psum, psumsq, pcross, csumsq = out.psum[w], out.psumsq[w], out.pcross[w], out.csumsq[w]
+    psum[:] = 0.0
+    psumsq[:] = 0.0
+    pcross[:] = 0.0
+    csumsq[:] = 0.0
     for y in range(first, stop):
         annual[y] = 0.0
-        max_occurrence[y] = 0.0
+        out.max_occurrence[y] = 0.0
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
-    cum_theta = line_year_weights(state, stop - first, line_cv)
-    h_pol, h_year, h_loss, _ = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params, offsets, values,
-                                        probs, aliases, shock_rate, shock_q, shock_row, shock_on_si, shock_batch,
-                                        shock_terms, exposed, exposed_offsets, max_occurrence)
-    n_claims = _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv,
-                           cond_prob, pol_scale, pol_terms, codes, params, offsets, values, probs, aliases,
-                           max_occurrence, cum_theta, c_first, c_year, c_loss)
+    max_occurrence = out.max_occurrence[first:stop]
+    claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
+    cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
+    h_pol, h_year, h_loss, _ = _shock_hits(state, first, stop, book, max_occurrence)
+    n_claims = _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims)
     if n_claims < 0:
         return -1, 0
+    c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     # 3. every claim and hit of the chunk by (policy position, year), each policy's own claims before
     # its shock hits within a year, then policy by policy: annual aggregate terms, sums
-    n_pol = pol_scale.size
+    n_pol = policies.scale.size
     position = np.empty(n_pol, dtype=np.int64)
     for k in range(n_pol):
         position[perm[k]] = k
@@ -383,8 +406,8 @@ def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group
         g_year[n_groups] = y
         g_loss[n_groups] = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
         n_groups += 1
-    if contract_terms.shape[0] > 0:
-        _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, pol_contract, contract_terms, csumsq)
+    if policies.contract_terms.shape[0] > 0:
+        _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -394,35 +417,29 @@ def simulate_book_chunk(state, first, stop, perm, group_start, group_rate, group
         psum[i] += v
         psumsq[i] += v * v
     kept = 0
+    lo = tail.offsets[w]
     for g in range(n_groups):
         book_year = annual[g_year[g]]
         pcross[g_pol[g]] += g_loss[g] * book_year
-        if book_year >= keep_above:
-            tail_year[kept] = g_year[g]
-            tail_pol[kept] = g_pol[g]
-            tail_loss[kept] = g_loss[g]
+        if book_year >= tail.keep_above:
+            tail.year[lo + kept] = g_year[g]
+            tail.policy[lo + kept] = g_pol[g]
+            tail.loss[lo + kept] = g_loss[g]
             kept += 1
     return n_groups, kept
 
 
 @jit
-def occurrence_table_chunk(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms,
-                           pol_line, sum_insured, codes, params, offsets, values, probs, aliases, shock_rate,
-                           shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
-                           c_first, c_year, c_loss):
+def occurrence_table_chunk(state, first, stop, book, scratch):
     """The chunk's occurrences after the policies' occurrence terms, drawn exactly as in
-    ``simulate_book_chunk``: (year, occurrence index in the chunk, policy, loss), one row per policy
-    an occurrence touches (an event touches many, with one index). Returns ``n = -1`` arrays when the
-    claim buffers are too small."""
-    scratch = np.zeros(max(stop, 1))  # the maxima are not wanted here
-    cum_theta = line_year_weights(state, stop - first, line_cv)
-    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, pol_terms, sum_insured, codes, params,
-                                                 offsets, values, probs, aliases, shock_rate, shock_q, shock_row,
-                                                 shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets,
-                                                 scratch)
-    n_claims = _own_claims(state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv,
-                           cond_prob, pol_scale, pol_terms, codes, params, offsets, values, probs, aliases,
-                           scratch, cum_theta, c_first, c_year, c_loss)
+    ``simulate_book_chunk`` (``book`` a ``BookArrays``, ``scratch`` one chunk's ``ClaimScratch``):
+    (year, occurrence index in the chunk, policy, loss), one row per policy an occurrence touches (an
+    event touches many, with one index). Returns ``n = -1`` arrays when the claim scratch is too
+    small."""
+    unused = np.zeros(max(stop - first, 1))  # the chunk's yearly maxima, not wanted here
+    cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book, unused)
+    n_claims = _own_claims(state, first, stop, book, unused, cum_theta, scratch)
     n = max(n_claims, 0) + h_pol.size
     year = np.empty(n, dtype=np.int64)
     occurrence = np.empty(n, dtype=np.int64)
@@ -430,12 +447,13 @@ def occurrence_table_chunk(state, first, stop, perm, group_start, group_rate, gr
     loss = np.empty(n)
     if n_claims < 0:
         return year[:0], occurrence[:0], policy[:0], loss[:0], -1
+    perm = book.groups.perm
     for k in range(perm.size):
-        for m in range(c_first[k], c_first[k + 1]):
-            year[m] = c_year[m]
+        for m in range(scratch.first[k], scratch.first[k + 1]):
+            year[m] = scratch.year[m]
             occurrence[m] = m
             policy[m] = perm[k]
-            loss[m] = c_loss[m]
+            loss[m] = scratch.loss[m]
     for j in range(h_pol.size):
         year[n_claims + j] = h_year[j]
         occurrence[n_claims + j] = n_claims + h_event[j]
@@ -444,30 +462,23 @@ def occurrence_table_chunk(state, first, stop, perm, group_start, group_rate, gr
     return year, occurrence, policy, loss, n
 
 
+@jit
+def simulate_book_wave(states, chunk_ids, chunk_years, years, book, out, tail, scratch):
+    """Chunks ``chunk_ids`` of a ``years``-year run of ``book`` (a ``BookArrays``) in parallel, chunk
+    ``chunk_ids[w]`` from generator state ``states[w]``, as row ``w`` of ``out`` (a ``WaveOutputs``),
+    of ``tail`` (a ``TailBuffers``) and of ``scratch`` (a ``ClaimScratch``) (``simulate_book_chunk``).
+    The caller adds the rows up in chunk order (the same order for any thread count);
+    ``out.n_groups[w] = -1`` asks it for larger claim scratch."""
+    _book_wave(states, chunk_ids, chunk_years, years, book.laws, book.groups, book.policies, book.shocks, out, tail,
+               scratch)
+
+
 @jit_parallel
-def simulate_book_wave(states, chunk_ids, chunk_years, years, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale,
-                       pol_terms, pol_line, sum_insured, codes, params, offsets, values, probs, aliases,
-                       shock_rate, shock_q, shock_row, shock_on_si, shock_batch, shock_terms, exposed,
-                       exposed_offsets, pol_contract, contract_terms, annual, max_occurrence, line_annual,
-                       psum, psumsq, pcross, csumsq, keep_above, tail_offsets, tail_year, tail_pol, tail_loss,
-                       n_groups, n_kept, c_first, c_year, c_loss):
-    """Chunks ``chunk_ids`` in parallel; chunk ``chunk_ids[w]`` adds into row ``w`` of the policy
-    sums, which the caller then adds up in chunk order (the same order for any thread count), keeps
-    its tail losses in ``tail_*[tail_offsets[w]:tail_offsets[w + 1]]`` and uses row ``w`` of the
-    claim buffers ``c_*``; ``n_groups[w] = -1`` asks the caller for larger buffers."""
+def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, shocks, out, tail, scratch):
+    # The loop body only calls: Numba drops writes made in a parallel loop's own body to the arrays of
+    # a record (numba/numba#5872), not those made in a function it calls. And a nested record cannot
+    # cross into the loop, so the book comes in flat and is put together per chunk (no copy).
     for w in prange(states.shape[0]):
-        state = states[w].copy()
         first = chunk_ids[w] * chunk_years
-        stop = min(first + chunk_years, years)
-        psum[w, :] = 0.0
-        psumsq[w, :] = 0.0
-        pcross[w, :] = 0.0
-        csumsq[w, :] = 0.0
-        lo = tail_offsets[w]
-        hi = tail_offsets[w + 1]
-        n_groups[w], n_kept[w] = simulate_book_chunk(
-            state, first, stop, perm, group_start, group_rate, group_row, group_line, line_cv, cond_prob, pol_scale, pol_terms, pol_line,
-            sum_insured, codes, params, offsets, values, probs, aliases, shock_rate, shock_q,
-            shock_row, shock_on_si, shock_batch, shock_terms, exposed, exposed_offsets, pol_contract,
-            contract_terms, annual, max_occurrence, line_annual, psum[w], psumsq[w], pcross[w], csumsq[w],
-            keep_above, tail_year[lo:hi], tail_pol[lo:hi], tail_loss[lo:hi], c_first[w], c_year[w], c_loss[w])
+        simulate_book_chunk(states[w].copy(), first, min(first + chunk_years, years),
+                            BookArrays(laws, groups, policies, shocks), out, w, tail, scratch)

@@ -61,15 +61,13 @@ def draw_counts(state, freq_code, fp, first, stop, counts):
 
 
 @jit
-def simulate_chunk(state, first, stop, freq_code, fp, sev_code, sp, values, probs, aliases, occ, agg,
-                   annual, max_occurrence, counts):
-    """Simulate years ``[first, stop)`` into ``annual``, ``max_occurrence`` and ``counts``.
-
-    ``occ`` and ``agg`` are (deductible, limit, share) of the occurrence and aggregate terms.
-    """
-    remaining = draw_counts(state, freq_code, fp, first, stop, counts)
-    occ_d, occ_l, occ_s = occ[0], occ[1], occ[2]
-    buffer = np.empty(BATCH)
+def simulate_chunk(state, first, stop, line, out):
+    """Simulate years ``[first, stop)`` of ``line`` (a ``LineArrays``) into ``out`` (a ``LineOutputs``)."""
+    counts = out.counts
+    remaining = draw_counts(state, line.freq_code, line.fp, first, stop, counts)
+    occ_d, occ_l, occ_s = line.occ[0], line.occ[1], line.occ[2]
+    agg = line.agg
+    buffer = np.empty(BATCH)  # per chunk: refilled every BATCH claims
     filled = 0
     pos = 0
     for year in range(first, stop):
@@ -78,25 +76,24 @@ def simulate_chunk(state, first, stop, freq_code, fp, sev_code, sp, values, prob
         for _ in range(counts[year]):
             if pos == filled:
                 filled = min(BATCH, remaining)
-                severity.fill(state, sev_code, sp, values, probs, aliases, buffer, filled)
+                severity.fill(state, line.sev_code, line.sp, line.values, line.probs, line.aliases, buffer, filled)
                 remaining -= filled
                 pos = 0
             loss = layer(buffer[pos], occ_d, occ_l, occ_s)
             pos += 1
             total += loss
             largest = max(largest, loss)
-        annual[year] = layer(total, agg[0], agg[1], agg[2])
-        max_occurrence[year] = largest
+        out.annual[year] = layer(total, agg[0], agg[1], agg[2])
+        out.max_occurrence[year] = largest
 
 
 @jit_parallel
-def simulate_line(states, chunk_years, years, freq_code, fp, sev_code, sp, values, probs, aliases,
-                  occ, agg, annual, max_occurrence, counts):
-    """Simulate ``years`` years over ``states.shape[0]`` chunks in parallel (one state per chunk)."""
+def simulate_line(states, chunk_years, years, line, out):
+    """Simulate ``years`` years of ``line`` (a ``LineArrays``) into ``out`` (a ``LineOutputs``) over
+    ``states.shape[0]`` chunks in parallel (one state per chunk)."""
     n_chunks = states.shape[0]
     for c in prange(n_chunks):
         state = states[c].copy()
         first = c * chunk_years
         stop = min(first + chunk_years, years)
-        simulate_chunk(state, first, stop, freq_code, fp, sev_code, sp, values, probs, aliases,
-                       occ, agg, annual, max_occurrence, counts)
+        simulate_chunk(state, first, stop, line, out)

@@ -10,6 +10,7 @@ import numpy as np
 
 from techins.errors import InputError, InputTypeError
 from techins.kernels import book as book_kernels
+from techins.kernels.records import ClaimScratch
 from techins.simulation.executor import open_executor
 from techins.simulation.plan import BookPlan, chunk_states
 
@@ -116,9 +117,9 @@ def chunk_occurrences(plan: BookPlan, chunk: int, *, after_aggregates: bool = Fa
     first = chunk * plan.chunk_years
     stop = min(first + plan.chunk_years, plan.years)
     while True:
-        c_first, c_year, c_loss = (b[0] for b in plan.claim_buffers(1))
-        year, occurrence, policy, loss, n = book_kernels.occurrence_table_chunk(
-            state.copy(), first, stop, *plan.inputs, c_first, c_year, c_loss)
+        scratch = ClaimScratch(*(b[0] for b in plan.claim_buffers(1)))
+        year, occurrence, policy, loss, n = book_kernels.occurrence_table_chunk(state.copy(), first, stop, plan.book,
+                                                                                 scratch)
         if n >= 0:
             break
         plan.grow_claim_buffers()

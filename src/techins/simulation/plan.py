@@ -21,6 +21,18 @@ import numpy as np
 
 from techins.errors import InputTypeError
 from techins.kernels import book as book_kernels, compound, severity as sev_kernels
+from techins.kernels.records import (
+    BookArrays,
+    ClaimGroups,
+    ClaimScratch,
+    LawRows,
+    LineArrays,
+    LineOutputs,
+    PolicyTerms,
+    ShockArrays,
+    TailBuffers,
+    WaveOutputs,
+)
 from techins.model import distributions as dist
 from techins.model.line import Line
 from techins.model.portfolio import Portfolio
@@ -56,13 +68,13 @@ def chunk_states(seed: int, years: int, first_chunk: int = 0, n_chunks: int | No
 
 
 class LinePlan:
-    """A line turned into kernel codes and parameters once: any run of consecutive chunks of its
-    simulation from them (``run_chunks``)."""
+    """A line turned into kernel codes and parameters once (``arrays``, a ``LineArrays``): any run of
+    consecutive chunks of its simulation from them (``run_chunks``)."""
 
     chunk_years = CHUNK_YEARS
 
-    def __init__(self, args: tuple, counted_above: float, claim_rate: float, reach_probability: float):
-        self.args = args
+    def __init__(self, arrays: LineArrays, counted_above: float, claim_rate: float, reach_probability: float):
+        self.arrays = arrays
         self.counted_above, self.claim_rate, self.reach_probability = counted_above, claim_rate, reach_probability
 
     @classmethod
@@ -72,8 +84,9 @@ class LinePlan:
         frequency, survival = _thinned_frequency(line, threshold)
         freq_code, fp = frequency_kernel_params(frequency)
         sev_code, sp, values, probs, aliases = severity_kernel_params(line.severity, threshold)
-        args = (freq_code, fp, sev_code, sp, values, probs, aliases, _terms(occ), _terms(line.aggregate_layer))
-        return cls(args, threshold, frequency.mean(), survival)
+        arrays = LineArrays(freq_code, fp, sev_code, sp, values, probs, aliases, _terms(occ),
+                            _terms(line.aggregate_layer))
+        return cls(arrays, threshold, frequency.mean(), survival)
 
     def run_chunks(self, seed: int, years: int, first_chunk: int, n_chunks: int):
         """Annual losses, largest occurrences and claim counts of chunks ``first_chunk ...`` (``n_chunks``
@@ -81,13 +94,11 @@ class LinePlan:
         start = first_chunk * CHUNK_YEARS
         span = min(years - start, n_chunks * CHUNK_YEARS)
         states = chunk_states(seed, years, first_chunk, n_chunks)
-        annual = np.empty(span)
-        max_occurrence = np.empty(span)
-        counts = np.empty(span, dtype=np.int32)
+        out = LineOutputs(np.empty(span), np.empty(span), np.empty(span, dtype=np.int32))
         # the kernel puts chunk c of ``states`` at year c * CHUNK_YEARS of the arrays it is given and no
         # draw depends on where a chunk sits, so these chunks alone give the whole run's numbers
-        compound.simulate_line(states, CHUNK_YEARS, span, *self.args, annual, max_occurrence, counts)
-        return annual, max_occurrence, counts
+        compound.simulate_line(states, CHUNK_YEARS, span, self.arrays, out)
+        return out.annual, out.max_occurrence, out.counts
 
 
 def frequency_kernel_params(frequency: dist.FrequencyLaw) -> tuple[int, np.ndarray]:
@@ -202,7 +213,7 @@ def book_chunk_years(portfolio: Portfolio, total_rate: float) -> int:
 
 
 class BookPlan:
-    """A book turned into kernel arrays once, and its chunks run wave by wave."""
+    """A book turned into kernel arrays once (``book``, a ``BookArrays``), and its chunks run wave by wave."""
 
     def __init__(self, portfolio: Portfolio, years: int, seed: int, thin: bool):
         a = portfolio.arrays
@@ -218,10 +229,7 @@ class BookPlan:
             if mine.size:
                 rows[mine], survival = table.row(law, float(thresholds[mine].min()))
                 rates[mine] = a["claim_rate"][mine] * survival
-        shocks = portfolio.shocks
-        exposed = [portfolio.exposed(s) for s in shocks]
-        shock_rows = np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64)
-        codes, params, offsets, values, probs, aliases = table.arrays()
+        shocks = _shock_arrays(portfolio, table)
         # policies grouped by (kernel row, line), and each one's share of its group's remaining rate:
         # the chain of conditional binomials that splits a group's claims by rate (a line is part of
         # the group because a line with parameter risk weights its years)
@@ -244,28 +252,23 @@ class BookPlan:
         self.line_cv = portfolio.line_cv
         self.years, self.seed, self.n_policies = years, seed, n
         self.total_rate = float(rates.sum())
-        self.shock_rate = np.array([s.rate for s in shocks], dtype=np.float64)
-        self.shock_q = np.array([s.hit_probability for s in shocks], dtype=np.float64)
-        self.exposed_offsets = np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64)
+        self.shock_rate, self.shock_q, self.exposed_offsets = shocks.rate, shocks.q, shocks.exposed_offsets
+        self.contract_of, self.contract_terms = a["contract"], a["contract_terms"]
+        self.aggregate_terms = np.column_stack([a["agg_deductible"], a["agg_limit"]])
+        policies = PolicyTerms(
+            scale=a["severity_scale"],
+            terms=np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
+            line=a["line"], sum_insured=a["sum_insured"], contract=self.contract_of,
+            contract_terms=self.contract_terms)
+        groups = ClaimGroups(perm=perm, group_start=group_start, group_rate=group_rate, group_row=group_row,
+                             group_line=group_line, line_cv=self.line_cv, cond_prob=cond_prob)
+        self.book = BookArrays(laws=table.arrays(), groups=groups, policies=policies, shocks=shocks)
         self.chunk_years = book_chunk_years(portfolio, self.total_rate)
         self.n_chunks = -(-years // self.chunk_years)
         # parameter risk moves a year's claims up and down: budget for a high factor
         expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * float(self.line_cv.max(initial=0.0)))
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
-        self.contract_of, self.contract_terms = a["contract"], a["contract_terms"]
-        self.aggregate_terms = np.column_stack([a["agg_deductible"], a["agg_limit"]])
-        self.inputs = (
-            perm, group_start, group_rate, group_row, group_line, self.line_cv, cond_prob, a["severity_scale"],
-            np.column_stack([a["deductible"], a["limit"], a["share"], a["agg_deductible"], a["agg_limit"]]),
-            a["line"], a["sum_insured"], codes, params, offsets, values, probs, aliases,
-            self.shock_rate, self.shock_q, shock_rows,
-            np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_),
-            np.array([s.clause == "batch" for s in shocks], dtype=np.bool_),
-            np.array([(s.event_deductible, s.event_limit) for s in shocks], dtype=np.float64).reshape(-1, 2),
-            np.concatenate(exposed).astype(np.int64) if exposed else np.zeros(0, np.int64),
-            self.exposed_offsets,
-        )
 
     def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None, origin: int = 0):
         """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail.
@@ -280,29 +283,26 @@ class BookPlan:
                                  for k in ids])
         shift = origin * self.chunk_years
         local_ids = np.ascontiguousarray(ids - origin, dtype=np.int64)
-        psum, psumsq, pcross = (np.empty((width, self.n_policies)) for _ in range(3))
-        csumsq = np.empty((width, self.contract_terms.shape[0]))
+        n = self.n_policies
+        out = WaveOutputs(annual=annual, max_occurrence=max_occurrence, line_annual=line_annual,
+                          psum=np.empty((width, n)), psumsq=np.empty((width, n)), pcross=np.empty((width, n)),
+                          csumsq=np.empty((width, self.contract_terms.shape[0])),
+                          n_groups=np.zeros(width, dtype=np.int64), n_kept=np.zeros(width, dtype=np.int64))
         capacity = np.zeros(width, dtype=np.int64) if capacity is None else capacity
         offsets = np.concatenate([[0], np.cumsum(capacity)]).astype(np.int64)
-        tail_year = np.empty(offsets[-1], dtype=np.int64)
-        tail_pol = np.empty(offsets[-1], dtype=np.int64)
-        tail_loss = np.empty(offsets[-1])
-        n_groups = np.zeros(width, dtype=np.int64)
-        n_kept = np.zeros(width, dtype=np.int64)
+        tail = TailBuffers(keep_above=float(keep_above), offsets=offsets, year=np.empty(offsets[-1], dtype=np.int64),
+                           policy=np.empty(offsets[-1], dtype=np.int64), loss=np.empty(offsets[-1]))
         while True:
-            c_first, c_year, c_loss = self.claim_buffers(width)
-            book_kernels.simulate_book_wave(states, local_ids, self.chunk_years, self.years - shift, *self.inputs,
-                                            self.contract_of, self.contract_terms, annual, max_occurrence,
-                                            line_annual, psum, psumsq, pcross, csumsq, keep_above, offsets,
-                                            tail_year, tail_pol, tail_loss, n_groups, n_kept, c_first, c_year,
-                                            c_loss)
-            if (n_groups >= 0).all():
+            book_kernels.simulate_book_wave(states, local_ids, self.chunk_years, self.years - shift, self.book, out,
+                                            tail, self.claim_buffers(width))
+            if (out.n_groups >= 0).all():
                 break
             # a chunk drew more claims than the buffers hold (far in the Poisson tail): every chunk
             # of the wave runs again from its own stream, with room to spare, to the same numbers
             self.grow_claim_buffers()
-        keep = np.concatenate([np.arange(offsets[w], offsets[w] + n_kept[w]) for w in range(width)])
-        return psum, psumsq, pcross, csumsq, n_groups, (tail_year[keep] + shift, tail_pol[keep], tail_loss[keep])
+        keep = np.concatenate([np.arange(offsets[w], offsets[w] + out.n_kept[w]) for w in range(width)])
+        return (out.psum, out.psumsq, out.pcross, out.csumsq, out.n_groups,
+                (tail.year[keep] + shift, tail.policy[keep], tail.loss[keep]))
 
     def fresh(self) -> "BookPlan":
         """A copy sharing the book's (read-only) arrays with its own claim buffers: the buffers are
@@ -316,14 +316,14 @@ class BookPlan:
         state["_buffers"] = None  # scratch, never worth sending to a Dask worker
         return state
 
-    def claim_buffers(self, width: int):
-        """Scratch for the claims of each chunk in a wave, allocated once per run: fresh pages for
-        every wave would cost more than the wave's arithmetic."""
+    def claim_buffers(self, width: int) -> ClaimScratch:
+        """Scratch for the claims of each chunk in a wave (row ``w``: chunk ``w``), allocated once per
+        run: fresh pages for every wave would cost more than the wave's arithmetic."""
         if self._buffers is None:
-            self._buffers = (np.empty((BOOK_WAVE, self.n_policies + 1), dtype=np.int64),
-                             np.empty((BOOK_WAVE, self.claim_capacity), dtype=np.int64),
-                             np.empty((BOOK_WAVE, self.claim_capacity)))
-        return tuple(b[:width] for b in self._buffers)
+            self._buffers = ClaimScratch(np.empty((BOOK_WAVE, self.n_policies + 1), dtype=np.int64),
+                                         np.empty((BOOK_WAVE, self.claim_capacity), dtype=np.int64),
+                                         np.empty((BOOK_WAVE, self.claim_capacity)))
+        return ClaimScratch(*(b[:width] for b in self._buffers))
 
     def grow_claim_buffers(self) -> None:
         """Double the claim scratch after a chunk overflowed it (a re-run then gives the same numbers)."""
@@ -331,8 +331,25 @@ class BookPlan:
         self._buffers = None
 
 
+def _shock_arrays(portfolio: Portfolio, table: "LawTable") -> ShockArrays:
+    """The book's common shocks as the kernels take them; their laws join ``table`` (ground-up)."""
+    shocks = portfolio.shocks
+    exposed = [portfolio.exposed(s) for s in shocks]
+    return ShockArrays(
+        rate=np.array([s.rate for s in shocks], dtype=np.float64),
+        q=np.array([s.hit_probability for s in shocks], dtype=np.float64),
+        row=np.array([table.row(s.severity, 0.0)[0] for s in shocks], dtype=np.int64),
+        on_si=np.array([s.basis == "sum_insured" for s in shocks], dtype=np.bool_),
+        batch=np.array([s.clause == "batch" for s in shocks], dtype=np.bool_),
+        terms=np.array([(s.event_deductible, s.event_limit) for s in shocks], dtype=np.float64).reshape(-1, 2),
+        exposed=np.concatenate(exposed).astype(np.int64) if exposed else np.zeros(0, np.int64),
+        exposed_offsets=np.concatenate([[0], np.cumsum([e.size for e in exposed])]).astype(np.int64),
+    )
+
+
 class LawTable:
-    """Kernel rows of the distinct (law, threshold) pairs of a book, with their alias tables."""
+    """Kernel rows of the distinct (law, threshold) pairs of a book, with their alias tables
+    (``arrays``: the ``LawRows`` record the kernels take)."""
 
     def __init__(self):
         self._index = {}
@@ -346,7 +363,7 @@ class LawTable:
             self._rows.append(severity_kernel_params(law, threshold))
         return self._index[key]
 
-    def arrays(self):
+    def arrays(self) -> LawRows:
         codes = np.array([r[0] for r in self._rows], dtype=np.int64)
         params = np.array([r[1] for r in self._rows]).reshape(-1, sev_kernels.N_PARAMS)
         sizes = [r[2].size for r in self._rows]
@@ -354,4 +371,4 @@ class LawTable:
         values = np.concatenate([r[2] for r in self._rows]) if self._rows else np.zeros(1)
         probs = np.concatenate([r[3] for r in self._rows]) if self._rows else np.ones(1)
         aliases = np.concatenate([r[4] for r in self._rows]) if self._rows else np.zeros(1, np.intp)
-        return codes, params, offsets, values, probs, aliases.astype(np.intp)
+        return LawRows(codes, params, offsets, values, probs, aliases.astype(np.intp))
