@@ -6,8 +6,6 @@ the report as they were), bad input naming file, row and column, the command, an
 import json
 import math
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +18,10 @@ from techins.backtest.history import history_from_frames, read_history
 from techins.backtest.run import read_config, run_backtest
 from techins.backtest.store import RunStore
 from techins.backtest.synthetic import synthetic_history
+from tests.cli_runner import techins
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-def techins(*args):
-    return subprocess.run([sys.executable, "-m", "techins", *map(str, args)], capture_output=True, text=True)
 
 
 def tiny_history():

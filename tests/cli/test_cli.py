@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import techins
+
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "examples" / "lines" / "reference_poisson_lognormal.toml"
-
-
-def techins(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "techins", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
 
 
 def test_simulate_json_is_one_object_with_errors():

@@ -9,13 +9,13 @@ why in the commit.
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.cli_runner import techins
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "commands"
@@ -38,7 +38,7 @@ CASES = {
 def run_case(case: str, out: Path) -> None:
     args, _ = CASES[case]
     args = [a.format(tmp=out.parent) for a in args] + ["--out", str(out)]
-    done = subprocess.run([sys.executable, "-m", "techins", *args], cwd=ROOT, capture_output=True, text=True)
+    done = techins(*args, cwd=ROOT)
     assert done.returncode == 0, done.stderr
 
 

@@ -2,19 +2,13 @@
 ends with exit status 2, one line on stderr naming the file and field or row, and nothing in --out."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
-
-
-def techins(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "techins", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+from tests.cli_runner import techins
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ every allocation sums to the pool's total, a member bringing no book gets a zero
 pool inputs name the file and field; the command writes its folder whole or not at all."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +15,10 @@ from techins.pool.run import run_pool
 from techins.pool.spec import read_pool
 from techins.pricing.allocation import pool_capital
 from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+from tests.cli_runner import techins
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pools"
-
-
-def techins(*args):
-    return subprocess.run([sys.executable, "-m", "techins", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture

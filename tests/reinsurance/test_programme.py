@@ -330,10 +330,9 @@ def test_programme_needs_distinct_names_and_surplus_needs_sums_insured():
 @pytest.mark.slow
 def test_reinsure_command_writes_tables_and_ord(tmp_path):
     import json
-    import subprocess
-    import sys
 
     from tests.catalogue.test_products import CYBER, FOK, cyber_policy, fok_policy, write
+    from tests.cli_runner import techins
 
     products = write(tmp_path / "products", cyber=CYBER, fok=FOK)
     rows = [cyber_policy(policy_id=f"C{i}", cloud=["aws", "aliyun", "idc"][i % 3]) for i in range(20)]
@@ -343,9 +342,8 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
     programme.write_text("[[treaty]]\ntype='quota_share'\ncession=0.4\n[[treaty]]\ntype='occurrence_xl'\n"
                          "limit=2e6\nretention=5e5\nreinstatements=[1.0]\nrate_on_line=0.1\n")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "techins", "reinsure", str(programme), str(products), "--portfolio",
-                          str(tmp_path / "p.csv"), "--years", "3000", "--out", str(out), "--ord", "--json"],
-                         capture_output=True, text=True)
+    run = techins("reinsure", programme, products, "--portfolio", tmp_path / "p.csv", "--years", "3000", "--out", out,
+                  "--ord", "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     years = pd.read_parquet(out / "years.parquet")
@@ -357,8 +355,7 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
         assert set(ept["EPType"]) == {1, 2, 3, 4}
     bad = tmp_path / "bad.toml"
     bad.write_text("[[treaty]]\ntype='quota_share'\ncession=1.5\n")
-    run = subprocess.run([sys.executable, "-m", "techins", "reinsure", str(bad), str(products), "--portfolio",
-                          str(tmp_path / "p.csv"), "--out", str(tmp_path / "o2")], capture_output=True, text=True)
+    run = techins("reinsure", bad, products, "--portfolio", tmp_path / "p.csv", "--out", tmp_path / "o2")
     assert run.returncode == 2 and "cession must be in [0, 1], got 1.5" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o2").exists()
 
