@@ -131,7 +131,28 @@ class Line:
         if math.isinf(first):
             return math.inf, math.inf
         second = m2_u - m2_d - 2.0 * d * first
+        first, second = self._within_bounds(first, second)
         return s * first, s * s * second
+
+    def _within_bounds(self, first: float, second: float) -> tuple[float, float]:
+        """Clamp ``E[Z]``, ``E[Z^2]`` of ``Z = min(max(X - d, 0), l)`` into the bounds they obey exactly.
+
+        The closed forms subtract moments of the whole law, so for a layer far in the tail they keep
+        only rounding noise (even a negative ``E[Z^2]``). As ``l 1{X >= u} <= Z <= l 1{X > d}``:
+        ``l S(u) <= E[Z] <= l S(d)`` and ``max(E[Z]^2, l^2 S(u)) <= E[Z^2] <= l E[Z]``, tight exactly
+        where the subtraction fails (``S(u)`` close to ``S(d)``); clamping never moves a value away
+        from the true one.
+        """
+        layer = self.occurrence_layer
+        lim = layer.limit
+        if math.isinf(lim):
+            first = max(first, 0.0)
+            return first, max(second, first * first)
+        sf_d = float(self.severity.sf(layer.deductible))
+        sf_u = float(self.severity.sf(layer.exhaustion_point))
+        first = min(max(first, lim * sf_u), lim * sf_d)
+        second = min(max(second, first * first, lim * lim * sf_u), lim * first)
+        return first, second
 
     def expected_loss(self) -> float:
         """Closed-form ``E[S] = E[N] E[Y]``; only without aggregate terms (use ``exact`` otherwise)."""

@@ -100,13 +100,21 @@ def law_from_mapping(table, laws: dict, source: str, where: str):
 
 
 def _build(cls, table: dict, source: str, where: str):
-    allowed = {f.name for f in dataclasses.fields(cls) if f.init}
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    allowed = {f.name for f in fields}
     _only_keys(table, allowed, source, where)
+    # a missing value is an InputError like every other missing input (the product reader's too),
+    # not the TypeError the constructor would raise
+    required = [f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in table]
+    if missing:
+        raise InputError(f"{source}: [{where}] missing key {missing[0]!r}; fields are {sorted(allowed)}")
     try:
         return cls(**table)
     except TechinsError as exc:
         raise type(exc)(f"{source}: [{where}] {exc}") from None
-    except TypeError as exc:  # a required field is missing
+    except TypeError as exc:  # any other misfit of the table to the constructor
         raise InputTypeError(f"{source}: [{where}] {exc}; fields are {sorted(allowed)}") from None
 
 
