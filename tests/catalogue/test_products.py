@@ -159,7 +159,7 @@ BAD_PRODUCTS = {
     "unknown_key": (CYBER.replace("exponent = 0.5", "exponant = 0.5"), r"\[exposure\] unknown key 'exponant'"),
     "unknown_coverage_key": (CYBER.replace("deductible = 20000.0", "deductable = 20000.0"),
                              "unknown key 'deductable'"),
-    "missing_pricing": (CYBER[: CYBER.index("[pricing]")], r"missing \[pricing\]"),
+    "missing_pricing": (CYBER[: CYBER.index("[pricing]")], r"missing table \[pricing\]"),
     "text_money": (CYBER.replace("fixed_expense = 500.0", "fixed_expense = '500'"), "fixed_expense must be a real"),
     "bad_measure": (CYBER.replace('risk_measure = "coc_tvar"', 'risk_measure = "tvar"'), "risk_measure must be one of"),
     "expenses": (CYBER.replace("profit = 0.05", "profit = 0.85"), "variable_expense \\+ profit must be < 1"),

@@ -76,7 +76,7 @@ BAD = {
     "product_syntax": ("products", lambda folder: (folder / "cyber.toml").write_text(CYBER.replace("[pricing]", "[pricing")),
                        "cyber.toml: not valid TOML"),
     "product_negative": ("products", lambda folder: (folder / "fok.toml").write_text(FOK.replace("load = 0.1", "load = -0.1")),
-                         "fok.toml: [pricing]: PricingBasis: load must be in [0, 1], got -0.1"),
+                         "fok.toml: [pricing] PricingBasis: load must be in [0, 1], got -0.1"),
     "product_unknown_law": ("products", lambda folder: (folder / "fok.toml").write_text(
         FOK.replace('law = "exponential"', 'law = "expo"', 1)), "law 'expo' is unknown"),
     "product_truncated": ("products", lambda folder: (folder / "cyber.toml").write_text(CYBER[: CYBER.index("sigma = 1.2")]),

@@ -302,7 +302,7 @@ BAD = {
     "unknown_type": ("[[treaty]]\ntype='cat_bond'\n", "type must be one of quota_share, .* got 'cat_bond'"),
     "unknown_key": ("[[treaty]]\ntype='quota_share'\ncession=0.2\ncommision=0.3\n", "unknown key 'commision'"),
     "syntax": ("[[treaty]\ntype='quota_share'\n", "not valid TOML"),
-    "no_treaty": ("name = 'empty'\n", r"give the treaties as \[\[treaty\]\] tables"),
+    "no_treaty": ("name = 'empty'\n", r"missing \[\[treaty\]\] tables; one per treaty"),
 }
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,14 +24,15 @@ import pandas as pd
 from techins.backtest.experience import JSON_COLUMNS, BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
-from techins.errors import InputError, InputTypeError, TechinsError
+from techins.errors import InputError, InputTypeError
+from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table
 from techins.version import VERSION
 
 __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records"]
 
 INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
-_CONFIG_KEYS = {"scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate"}
-_RESIMULATE_KEYS = {"products", "years"}
+_CONFIG_KEYS = ("scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate")
+_RESIMULATE_KEYS = ("products", "years")
 
 
 @dataclass(frozen=True)
@@ -90,71 +91,59 @@ class BacktestRun:
 
 
 def read_config(path) -> BacktestConfig:
-    """Read a back-test configuration; paths in it are relative to the file. Errors name the file and
-    the key."""
-    from techins.model.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
+    """Read a back-test configuration; paths in it are relative to the file. Errors name the file, the
+    table and the key."""
+    from techins.model.linefile import SEVERITY_LAWS, law_from_table
 
     path = Path(path)
     data = load_toml(path)
-    source = str(path)
-    unknown = sorted(set(data) - _CONFIG_KEYS)
-    if unknown:
-        raise InputError(f"{source}: unknown key {unknown[0]!r}; allowed keys are {sorted(_CONFIG_KEYS)}")
+    top = Where(str(path))
+    only_keys(data, _CONFIG_KEYS, top)
     scope = data.get("scope")
     if not isinstance(scope, str) or not scope.strip():
-        raise InputError(f"{source}: scope must be a non-empty text naming what the run covers, got {scope!r}")
-    inputs = data.get("inputs")
-    if not isinstance(inputs, dict):
-        raise InputError(f"{source}: give an [inputs] table with the policies and claims files")
-    bad = sorted(set(inputs) - set(INPUTS))
-    if bad:
-        raise InputError(f"{source}: [inputs] unknown key {bad[0]!r}; allowed keys are {list(INPUTS)}")
-    for key in ("policies", "claims"):
-        if key not in inputs:
-            raise InputError(f"{source}: [inputs] needs {key!r}")
-    resolved = {}
-    for key, value in inputs.items():
-        if not isinstance(value, str) or not value.strip():
-            raise InputTypeError(f"{source}: [inputs] {key} must be a path, got {value!r}")
-        resolved[key] = os.path.normpath(path.parent / value)
-    table = dict(data.get("parameters", {}))
-    allowed = {f.name for f in fields(BacktestParameters)} - {"severity"}
-    bad = sorted(set(table) - allowed)
-    if bad:
-        raise InputError(f"{source}: [parameters] unknown key {bad[0]!r}; allowed keys are {sorted(allowed)}")
-    severity = {}
-    for line, law in dict(data.get("severity", {})).items():
-        if not isinstance(law, dict):
-            raise InputError(f"{source}: [severity.{line}] must be a table with a law and its parameters")
-        severity[str(line)] = law_from_mapping(dict(law), SEVERITY_LAWS, source, f"severity.{line}")
-    try:
-        parameters = BacktestParameters(**table, severity=severity)
-    except TechinsError as exc:
-        raise type(exc)(f"{source}: {exc}") from None
-    except TypeError as exc:
-        raise InputTypeError(f"{source}: [parameters] {exc}") from None
+        raise InputError(top.message(f"scope must be a non-empty text naming what the run covers, got {scope!r}"))
+    inputs = _inputs(sub_table(data, "inputs", top, required=True, hint="the policies and claims files"),
+                     top.sub("inputs"), path.parent)
+    where = top.sub("severity")
+    severity = {str(line): law_from_table(law, SEVERITY_LAWS, where.sub(str(line)))
+                for line, law in sub_table(data, "severity", top).items()}
+    parameters = spec_from_table(BacktestParameters, sub_table(data, "parameters", top), top.sub("parameters"),
+                                 severity=severity)
     store = data.get("store", "backtest_runs.sqlite")
     report = data.get("report", "backtest_report")
     for key, value in (("store", store), ("report", report)):
         if not isinstance(value, str) or not value.strip():
-            raise InputTypeError(f"{source}: {key} must be a path, got {value!r}")
+            raise InputTypeError(top.message(f"{key} must be a path, got {value!r}"))
     resimulate = None
     if "resimulate" in data:
-        table = data["resimulate"]
-        if not isinstance(table, dict) or "products" not in table:
-            raise InputError(f"{source}: [resimulate] needs products (the catalogue the policies were priced with)")
-        bad = sorted(set(table) - _RESIMULATE_KEYS)
-        if bad:
-            raise InputError(f"{source}: [resimulate] unknown key {bad[0]!r}; allowed keys are {sorted(_RESIMULATE_KEYS)}")
-        if "forecasts" in resolved:
-            raise InputError(f"{source}: give [inputs] forecasts or [resimulate], not both")
-        years = table.get("years", 20_000)
-        if isinstance(years, bool) or not isinstance(years, int) or years < 100:
-            raise InputError(f"{source}: [resimulate] years must be a whole number of at least 100, got {years!r}")
-        resimulate = {"products": os.path.normpath(path.parent / str(table["products"])), "years": years}
-    return BacktestConfig(scope=scope.strip(), inputs=resolved, parameters=parameters,
+        if "forecasts" in inputs:
+            raise InputError(top.message("give [inputs] forecasts or [resimulate], not both"))
+        resimulate = _resimulate(sub_table(data, "resimulate", top), top.sub("resimulate"), path.parent)
+    return BacktestConfig(scope=scope.strip(), inputs=inputs, parameters=parameters,
                           store=os.path.normpath(path.parent / store), report=os.path.normpath(path.parent / report),
-                          source=source, resimulate=resimulate)
+                          source=str(path), resimulate=resimulate)
+
+
+def _inputs(table: dict, where: Where, folder: Path) -> dict:
+    """The ``[inputs]`` table: each input's path, relative to the configuration's folder."""
+    only_keys(table, INPUTS, where)
+    require_keys(table, ("policies", "claims"), where)
+    resolved = {}
+    for key, value in table.items():
+        if not isinstance(value, str) or not value.strip():
+            raise InputTypeError(where.message(f"{key} must be a path, got {value!r}"))
+        resolved[key] = os.path.normpath(folder / value)
+    return resolved
+
+
+def _resimulate(table: dict, where: Where, folder: Path) -> dict:
+    """The ``[resimulate]`` table: the catalogue the policies were priced with and the years."""
+    only_keys(table, _RESIMULATE_KEYS, where)
+    require_keys(table, ("products",), where, hint="the catalogue the policies were priced with")
+    years = table.get("years", 20_000)
+    if isinstance(years, bool) or not isinstance(years, int) or years < 100:
+        raise InputError(where.message(f"years must be a whole number of at least 100, got {years!r}"))
+    return {"products": os.path.normpath(folder / str(table["products"])), "years": years}
 
 
 def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:

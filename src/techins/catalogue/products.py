@@ -22,8 +22,10 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
+from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
+                             sub_table, table)
 from techins.model.distributions import SeverityLaw
-from techins.model.linefile import SEVERITY_LAWS, law_from_mapping, load_toml
+from techins.model.linefile import SEVERITY_LAWS, law_from_table
 from techins.model.portfolio import CommonShock, Portfolio, checked_numbers
 from techins.pricing.premium import RISK_MEASURES, PricingBasis
 
@@ -351,15 +353,9 @@ class Catalogue:
 
 # ---------------------------------------------------------------------------------------- reading
 def read_product(path) -> Product:
-    """Read and validate one product file; every error names the file and the field."""
+    """Read and validate one product file; every error names the file, the table and the field."""
     path = Path(path)
-    data = load_toml(path)
-    try:
-        return _product_from_mapping(data, str(path))
-    except TechinsError as exc:
-        message = str(exc)
-        prefix = f"{path}: "
-        raise type(exc)(message if message.startswith(prefix) else prefix + message) from None
+    return _product_from_mapping(load_toml(path), str(path))
 
 
 def read_catalogue(path) -> Catalogue:
@@ -415,125 +411,66 @@ _EXPOSURE_KEYS = {"column", "unit", "exponent"}
 
 
 def _product_from_mapping(data: dict, source: str) -> Product:
-    _only(data, _TOP_KEYS, "")
-    for required in ("product", "exposure", "coverage", "pricing"):
-        if required not in data:
-            raise InputError(f"missing [{required}] table" if required != "coverage"
-                             else "missing [[coverage]]: a product needs at least one coverage")
-    ident = _table(data["product"], "product")
-    _only(ident, _PRODUCT_KEYS, "product")
-    for key in ("id", "name", "line", "currency", "version"):
-        if key not in ident:
-            raise InputError(f"[product] missing key {key!r}")
-        _text("[product]", key, ident[key])
-    exposure = _table(data["exposure"], "exposure")
-    _only(exposure, _EXPOSURE_KEYS, "exposure")
-    for key in ("column", "unit"):
-        if key not in exposure:
-            raise InputError(f"[exposure] missing key {key!r}")
-    rating = tuple(_rating_factor(column, table) for column, table in _table(data.get("rating", {}), "rating").items())
-    policy = _table(data.get("policy", {}), "policy")
-    _only(policy, set(POLICY_TERMS), "policy")
-    coverages = tuple(_coverage(table, i) for i, table in enumerate(_array(data["coverage"], "coverage")))
-    scenarios = tuple(_scenario(table, i) for i, table in enumerate(_array(data.get("scenario", []), "scenario")))
-    pricing_table = _table(data["pricing"], "pricing")
-    pricing = _build(ProductPricing, pricing_table, "pricing")
-    if pricing.risk_measure not in RISK_MEASURES:  # PricingBasis checked it; keep the reader explicit
-        raise InputError(f"[pricing] risk_measure {pricing.risk_measure!r} is unknown")
-    return Product(
-        id=ident["id"], name=ident["name"], line=ident["line"], currency=ident["currency"],
-        version=str(ident["version"]), description=ident.get("description", ""),
-        parameter_risk_cv=ident.get("parameter_risk_cv", 0.0),
-        exposure_column=_text("[exposure]", "column", exposure["column"]), exposure_unit=exposure["unit"],
-        exposure_exponent=exposure.get("exponent", 1.0), rating=rating,
-        aggregate_deductible=policy.get("aggregate_deductible", 0.0),
-        aggregate_limit=policy.get("aggregate_limit", math.inf),
-        coverages=coverages, scenarios=scenarios, pricing=pricing, source=source)
+    top = Where(source)
+    # a Product's own checks (duplicate coverages, currency...) name no table of the file: the file is enough
+    with placed(top):
+        only_keys(data, _TOP_KEYS, top)
+        ident = sub_table(data, "product", top, required=True)
+        exposure = sub_table(data, "exposure", top, required=True)
+        coverage_tables = array_of_tables(data, "coverage", top, required=True,
+                                          hint="a product needs at least one coverage")
+        pricing_table = sub_table(data, "pricing", top, required=True)
+        where = top.sub("product")
+        only_keys(ident, _PRODUCT_KEYS, where)
+        require_keys(ident, ("id", "name", "line", "currency", "version"), where)
+        with placed(where):
+            for key in ("id", "name", "line", "currency", "version"):
+                _text(where.table, key, ident[key])
+        where = top.sub("exposure")
+        only_keys(exposure, _EXPOSURE_KEYS, where)
+        require_keys(exposure, ("column", "unit"), where)
+        with placed(where):
+            exposure_column = _text(where.table, "column", exposure["column"])
+        rating_where = top.sub("rating")
+        rating = tuple(_rating_factor(column, value, rating_where.sub(column))
+                       for column, value in sub_table(data, "rating", top).items())
+        policy = sub_table(data, "policy", top)
+        only_keys(policy, POLICY_TERMS, top.sub("policy"))
+        coverages = tuple(_with_severity(Coverage, t, top.item("coverage", i, t.get("name")))
+                          for i, t in enumerate(coverage_tables))
+        scenarios = tuple(_with_severity(Scenario, t, top.item("scenario", i, t.get("id")))
+                          for i, t in enumerate(array_of_tables(data, "scenario", top)))
+        pricing = spec_from_table(ProductPricing, pricing_table, top.sub("pricing"))
+        if pricing.risk_measure not in RISK_MEASURES:  # PricingBasis checked it; keep the reader explicit
+            raise InputError(f"[pricing] risk_measure {pricing.risk_measure!r} is unknown")
+        return Product(
+            id=ident["id"], name=ident["name"], line=ident["line"], currency=ident["currency"],
+            version=str(ident["version"]), description=ident.get("description", ""),
+            parameter_risk_cv=ident.get("parameter_risk_cv", 0.0),
+            exposure_column=exposure_column, exposure_unit=exposure["unit"],
+            exposure_exponent=exposure.get("exponent", 1.0), rating=rating,
+            aggregate_deductible=policy.get("aggregate_deductible", 0.0),
+            aggregate_limit=policy.get("aggregate_limit", math.inf),
+            coverages=coverages, scenarios=scenarios, pricing=pricing, source=source)
 
 
-def _rating_factor(column: str, table) -> RatingFactor:
-    where = f"rating.{column}"
-    table = dict(_table(table, where))
-    _only(table, {"applies_to", "levels", "coverages"}, where)
-    for key in ("applies_to", "levels"):
-        if key not in table:
-            raise InputError(f"[{where}] missing key {key!r}")
-    levels = _table(table["levels"], f"{where}.levels")
-    return _wrap(where, lambda: RatingFactor(column, table["applies_to"], dict(levels), table.get("coverages")))
+def _rating_factor(column: str, value, where: Where) -> RatingFactor:
+    """A ``[rating.<column>]`` table: the column is the table's name."""
+    factor = dict(table(value, where))
+    if "levels" in factor:
+        factor["levels"] = dict(table(factor["levels"], where.sub("levels")))
+    return spec_from_table(RatingFactor, factor, where, column=column)
 
 
-def _coverage(table, i: int) -> Coverage:
-    return _with_severity(Coverage, table, "coverage", "name", i)
-
-
-def _scenario(table, i: int) -> Scenario:
-    return _with_severity(Scenario, table, "scenario", "id", i)
-
-
-def _with_severity(cls, table, kind: str, key: str, i: int):
+def _with_severity(cls, value: dict, where: Where):
     """A ``[[coverage]]`` or ``[[scenario]]`` table: its severity law first, then the dataclass."""
-    table = dict(_table(table, f"{kind} #{i + 1}"))
-    where = f"[[{kind}]] {table.get(key, f'#{i + 1}')!r}"
-    if "severity" not in table:
-        raise InputError(f"{where}: missing key 'severity' (a table with a 'law')")
-    table["severity"] = _law(table["severity"], where + " severity")
-    if isinstance(table.get("values"), list):
-        table["values"] = tuple(table["values"])
-    return _build(cls, table, where, raw=True)
-
-
-def _law(table, where: str) -> SeverityLaw:
-    try:
-        return law_from_mapping(table, SEVERITY_LAWS, "", where)
-    except TechinsError as exc:
-        # law_from_mapping starts its messages with "<source>: "; the source is added by read_product
-        raise type(exc)(str(exc).removeprefix(": ")) from None
-
-
-def _build(cls, table: dict, where: str, raw: bool = False):
-    import dataclasses
-
-    allowed = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(table) - allowed)
-    place = where if raw else f"[{where}]"
-    if unknown:
-        raise InputError(f"{place}: unknown key {unknown[0]!r}; allowed keys are {sorted(allowed)}")
-    try:
-        return cls(**table)
-    except TechinsError as exc:
-        message = str(exc)
-        raise type(exc)(message if message.startswith(place) else f"{place}: {message}") from None
-    except TypeError as exc:  # a required key is missing
-        missing = re.findall(r"'(\w+)'", str(exc))
-        what = f"missing key {missing[0]!r}" if missing else str(exc)
-        raise InputError(f"{place}: {what}") from None
-
-
-def _wrap(where: str, make):
-    try:
-        return make()
-    except TechinsError as exc:
-        message = str(exc)
-        raise type(exc)(message if message.startswith(f"[{where}]") else f"[{where}] {message}") from None
-
-
-def _table(value, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise InputTypeError(f"[{where}] must be a table, got {value!r}")
-    return value
-
-
-def _array(value, where: str) -> list:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise InputTypeError(f"[[{where}]] must be an array of tables (write [[{where}]] headers)")
-    return value
-
-
-def _only(table: dict, allowed: set, where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        place = f"[{where}] " if where else ""
-        raise InputError(f"{place}unknown key {unknown[0]!r}; allowed keys are {sorted(allowed)}")
+    spec = dict(value)
+    require_keys(spec, ("severity",), where, hint="a table with a 'law'")
+    spec["severity"] = law_from_table(spec["severity"], SEVERITY_LAWS, where.sub("severity"))
+    if isinstance(spec.get("values"), list):
+        # absent values and [] differ for Scenario: a tuple is what it is given when the key is absent
+        spec["values"] = tuple(spec["values"])
+    return spec_from_table(cls, spec, where)
 
 
 def _text(owner: str, name: str, value) -> str:

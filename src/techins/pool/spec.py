@@ -10,13 +10,16 @@ policies; ``techins.pool.run.run_pool`` runs a pool end to end. See ``docs/pool.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from techins import validate
-from techins.errors import InputError, InputTypeError, TechinsError
+from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
+from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
+                             sub_table, table)
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
 
@@ -292,15 +295,11 @@ def _by_line(owner: str, name: str, values, n_lines: int, years: int, weight, lo
 def read_pool(path) -> PoolSpec:
     """Read a pool TOML file (``docs/pool.md``); errors name the file, the member and the field.
     Paths inside the file (products, portfolio, programme, members' books) are relative to it."""
-    from pathlib import Path
-
-    from techins.model.linefile import load_toml
-
     return pool_from_mapping(load_toml(path), str(path), base=Path(path).parent)
 
 
-_POOL_KEYS = {"name", "description", "lines", "admin_expense", "unplaced", "book", "member"}
-_MEMBER_KEYS = {"name", "share", "role", "fee", "book"}
+_POOL_KEYS = ("name", "description", "lines", "admin_expense", "unplaced", "book", "member")
+_MEMBER_KEYS = ("name", "share", "role", "fee", "book")
 _BOOK_PATHS = ("products", "portfolio", "programme")
 
 
@@ -309,61 +308,41 @@ def pool_from_mapping(data: dict, source: str = "pool", base=None) -> PoolSpec:
     ``admin_expense``, ``unplaced``, an optional ``[book]`` table (``PoolBook``'s fields) and
     ``[[member]]`` tables (``name``, ``share`` (a number for every line, or a table by line), ``role``,
     ``fee``, ``book``). Relative paths are taken from ``base`` when given."""
-    from pathlib import Path
 
     def resolve(value):
         return str(Path(base) / value) if base is not None and isinstance(value, str) else value
 
-    extra = sorted(set(data) - _POOL_KEYS)
-    if extra:
-        raise InputError(f"{source}: unknown key {extra[0]!r}; allowed keys are {sorted(_POOL_KEYS)}")
-    for key in ("lines", "member"):
-        if key not in data:
-            raise InputError(f"{source}: missing key {key!r}")
+    top = Where(source)
+    data = table(data, top)
+    only_keys(data, _POOL_KEYS, top)
+    require_keys(data, ("lines",), top, hint="the lines the pool writes")
     lines = data["lines"]
     if not isinstance(lines, list):
-        raise InputTypeError(f"{source}: lines must be a list of line names, got {lines!r}")
-    tables = data["member"]
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise InputError(f"{source}: give the members as [[member]] tables")
-    members = []
-    for i, table in enumerate(tables):
-        table = dict(table)
-        where = f"{source}: [[member]] {table.get('name', f'#{i + 1}')!r}"
-        unknown = sorted(set(table) - _MEMBER_KEYS)
-        if unknown:
-            raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed keys are {sorted(_MEMBER_KEYS)}")
-        if "name" not in table or "share" not in table:
-            raise InputError(f"{where}: give name and share")
-        share = table.pop("share")
-        shares = dict(share) if isinstance(share, dict) else {line: share for line in lines}
-        if "book" in table:
-            table["book"] = resolve(table["book"])
-        try:
-            members.append(PoolMember(shares=shares, **table))
-        except TechinsError as exc:
-            raise type(exc)(f"{where}: {exc}") from None
+        raise InputTypeError(top.message(f"lines must be a list of line names, got {lines!r}"))
+    members = [_member(t, top.item("member", i, t.get("name")), lines, resolve)
+               for i, t in enumerate(array_of_tables(data, "member", top, required=True, hint="one per member"))]
     book = None
     if "book" in data:
-        book_table = data["book"]
-        if not isinstance(book_table, dict):
-            raise InputError(f"{source}: book must be a table ([book])")
-        allowed = {f.name for f in fields(PoolBook)}
-        unknown = sorted(set(book_table) - allowed)
-        if unknown:
-            raise InputError(f"{source}: [book] unknown key {unknown[0]!r}; allowed keys are {sorted(allowed)}")
-        if "products" not in book_table:
-            raise InputError(f"{source}: [book] needs products (the product catalogue folder)")
-        try:
-            book = PoolBook(**{k: resolve(v) if k in _BOOK_PATHS else v for k, v in book_table.items()})
-        except TechinsError as exc:
-            raise type(exc)(f"{source}: {exc}") from None
+        where = top.sub("book")
+        book_table = sub_table(data, "book", top)
+        require_keys(book_table, ("products",), where, hint="the product catalogue folder")
+        book = spec_from_table(PoolBook, {k: resolve(v) if k in _BOOK_PATHS else v for k, v in book_table.items()},
+                               where)
         if book.portfolio is None and not any(m.book for m in members):
-            raise InputError(f"{source}: [book] has no portfolio and no member brings a book; give book.portfolio "
-                             f"or a book for the members who bring policies")
-    try:
+            raise InputError(top.message("[book] has no portfolio and no member brings a book; give book.portfolio "
+                                         "or a book for the members who bring policies"))
+    with placed(top):
         return PoolSpec(name=str(data.get("name", "pool")), lines=tuple(lines), members=tuple(members),
                         admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"), book=book)
-    except TechinsError as exc:
-        raise type(exc)(f"{source}: {exc}") from None
 
+
+def _member(value: dict, where: Where, lines: list, resolve) -> PoolMember:
+    """One ``[[member]]`` table; a number for ``share`` is the member's share of every line."""
+    spec = dict(value)
+    only_keys(spec, _MEMBER_KEYS, where)
+    require_keys(spec, ("name", "share"), where)
+    share = spec.pop("share")
+    shares = dict(share) if isinstance(share, dict) else {line: share for line in lines}
+    if "book" in spec:
+        spec["book"] = resolve(spec["book"])
+    return spec_from_table(PoolMember, spec, where, shares=shares)

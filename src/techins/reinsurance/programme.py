@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from techins import validate
-from techins.errors import InputError, InputTypeError, TechinsError
+from techins.errors import InputError, InputTypeError
+from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
 from techins.kernels import treaties as kernels
 from techins.results import figures
 from techins.simulation.executor import open_executor
@@ -215,53 +216,43 @@ def read_programme(path) -> Programme:
     """Read a programme TOML file: ``name`` and one ``[[treaty]]`` table per treaty with a ``type``
     (quota_share, surplus, per_risk_xl, occurrence_xl, aggregate_xl) and its fields; an aggregate XL
     may give ``limit_share``, ``attachment_share`` and ``subject_premium`` instead of money."""
-    from techins.model.linefile import load_toml
-
     return programme_from_mapping(load_toml(path), str(path))
 
 
+_PROGRAMME_KEYS = ("name", "treaty")
+# an aggregate XL written as shares of the subject premium (AggregateXL.on_premium)
+_STOP_LOSS_KEYS = ("limit_share", "attachment_share", "subject_premium", "name", "premium")
+
+
 def programme_from_mapping(data: dict, source: str = "programme") -> Programme:
-    """Build a ``Programme`` from a mapping shaped like the programme file."""
-    unknown = sorted(set(data) - {"name", "treaty"})
-    if unknown:
-        raise InputError(f"{source}: unknown key {unknown[0]!r}; a programme has 'name' and [[treaty]] tables")
-    tables = data.get("treaty")
-    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise InputError(f"{source}: give the treaties as [[treaty]] tables, in inuring order")
-    treaties = [_treaty(dict(t), source, i) for i, t in enumerate(tables)]
-    try:
+    """Build a ``Programme`` from a mapping shaped like the programme file; ``source`` names it in
+    messages."""
+    top = Where(source)
+    data = table(data, top)
+    only_keys(data, _PROGRAMME_KEYS, top)
+    tables = array_of_tables(data, "treaty", top, required=True, hint="one per treaty, in inuring order")
+    treaties = [_treaty(t, top.item("treaty", i)) for i, t in enumerate(tables)]
+    with placed(top):
         return Programme(tuple(treaties), name=str(data.get("name", "programme")))
-    except TechinsError as exc:
-        raise type(exc)(f"{source}: {exc}") from None
 
 
-def _treaty(table: dict, source: str, i: int):
-    where = f"{source}: [[treaty]] #{i + 1}"
-    kind = table.pop("type", None)
-    if kind not in TREATY_TYPES:
-        raise InputError(f"{where}: type must be one of {', '.join(TREATY_TYPES)}, got {kind!r}")
+def _treaty(value: dict, where: Where):
+    """One ``[[treaty]]`` table: its ``type`` picks the treaty class, the other keys are its fields."""
+    spec = dict(value)
+    kind = spec.pop("type", None)
+    if not isinstance(kind, str) or kind not in TREATY_TYPES:
+        raise InputError(where.message(f"type must be one of {', '.join(TREATY_TYPES)}, got {kind!r}"))
+    where = Where(where.source, f"{where.table} ({kind})")
     cls = TREATY_TYPES[kind]
-    if cls is AggregateXL and "subject_premium" in table:
-        shares = {k: table.pop(k) for k in ("limit_share", "attachment_share", "subject_premium") if k in table}
-        try:
-            return AggregateXL.on_premium(shares.get("limit_share", math.inf), shares.get("attachment_share", 0.0),
-                                          shares["subject_premium"], **table)
-        except TechinsError as exc:
-            raise type(exc)(f"{where} ({kind}): {exc}") from None
-        except TypeError as exc:
-            raise InputError(f"{where} ({kind}): {exc}") from None
-    if "reinstatements" in table and isinstance(table["reinstatements"], list):
-        table["reinstatements"] = tuple(table["reinstatements"])
-    allowed = {f.name for f in fields(cls)}
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise InputError(f"{where} ({kind}): unknown key {extra[0]!r}; allowed keys are {sorted(allowed)}")
-    try:
-        return cls(**table)
-    except TechinsError as exc:
-        raise type(exc)(f"{where} ({kind}): {exc}") from None
-    except TypeError as exc:  # a required field is missing
-        raise InputError(f"{where} ({kind}): {exc}") from None
+    if cls is AggregateXL and "subject_premium" in spec:
+        only_keys(spec, _STOP_LOSS_KEYS, where)
+        money = {k: spec[k] for k in ("name", "premium") if k in spec}
+        with placed(where):
+            return AggregateXL.on_premium(spec.get("limit_share", math.inf), spec.get("attachment_share", 0.0),
+                                          spec["subject_premium"], **money)
+    if isinstance(spec.get("reinstatements"), list):
+        spec["reinstatements"] = tuple(spec["reinstatements"])
+    return spec_from_table(cls, spec, where)
 
 
 # ---------------------------------------------------------------------------------------- applying
