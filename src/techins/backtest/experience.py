@@ -26,15 +26,13 @@ from techins.backtest.history import History, forecast_probabilities
 from techins.backtest.indications import credibility_weighted_rate_change, fit_frequency, fit_severity
 from techins.backtest.triangles import Triangle, chain_ladder
 from techins.errors import InputError
+from techins.io.schema import DEVELOPMENT_COLUMNS, DEVELOPMENT_TEXT_COLUMNS
 
 __all__ = ["BacktestParameters", "Experience", "analyse"]
 
 SEVERITY_FITS = ("lognormal", "gamma", "weibull", "pareto", "exponential")
 _GRID = np.concatenate([[0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999]])
 _MIN_CLAIMS_TO_FIT = 10
-DEVELOPMENT_COLUMNS = ["line", "origin", "latest", "lag", "cdf", "ultimate", "reserve", "mack_se"]
-# lines columns holding a JSON object as text (a table cell is a scalar in CSV and in the store)
-JSON_COLUMNS = ("severity_parameters", "severity_stderrs")
 
 
 @dataclass(frozen=True)
@@ -204,8 +202,9 @@ def _period_table(history: History, p: BacktestParameters) -> tuple[pd.DataFrame
         table["expense_vs_plan"] = table["expenses"] / table["plan"]
     table["combined_ratio"] = table["loss_ratio"] + table["expense_ratio"]
     table["breakeven_loss"] = premium - other - table["claim_expenses"].to_numpy()
-    development = pd.concat(development, ignore_index=True)[DEVELOPMENT_COLUMNS] if development else \
-        pd.DataFrame({c: pd.Series(dtype=object if c == "line" else float) for c in DEVELOPMENT_COLUMNS})
+    development = pd.concat(development, ignore_index=True)[list(DEVELOPMENT_COLUMNS)] if development else \
+        pd.DataFrame({c: pd.Series(dtype=object if c in DEVELOPMENT_TEXT_COLUMNS else float)
+                      for c in DEVELOPMENT_COLUMNS})
     return table, development
 
 

@@ -14,14 +14,12 @@ import numpy as np
 import pandas as pd
 
 from techins.errors import InputError
+from techins.io.schema import CLAIM_COLUMNS, EXPENSE_COLUMNS, FORECAST_COLUMNS, HISTORY_TEXT_COLUMNS, TRIANGLE_COLUMNS
+from techins.io.schema import HISTORY_POLICY_COLUMNS as POLICY_COLUMNS
 from techins.model.portfolio import checked_numbers
 
 __all__ = ["History", "read_history", "history_from_frames", "forecast_probabilities"]
 
-POLICY_COLUMNS = ("policy_id", "line", "period", "exposure", "earned_premium", "expected_loss")
-CLAIM_COLUMNS = ("claim_id", "policy_id", "accident_period", "paid", "incurred")
-EXPENSE_COLUMNS = ("line", "period", "expenses", "plan")
-TRIANGLE_COLUMNS = ("line", "origin", "lag", "value")
 _QUANTILE = re.compile(r"^q(0?\.\d+)$")
 
 
@@ -68,7 +66,7 @@ def read_table(path, name: str) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".csv":
-            return pd.read_csv(path, dtype={"policy_id": str, "claim_id": str, "line": str})
+            return pd.read_csv(path, dtype=dict.fromkeys(HISTORY_TEXT_COLUMNS, str))
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise InputError(f"{path}: cannot read the {name} table ({str(exc).splitlines()[0]})") from None
     raise InputError(f"{path}: the {name} file must be .csv or .parquet, got {suffix or 'no extension'!r}")
@@ -240,7 +238,7 @@ def _triangles(frame, where: str, policies: pd.DataFrame) -> pd.DataFrame:
 
 
 def _forecasts(frame, where: str, policies: pd.DataFrame) -> pd.DataFrame:
-    frame = _require(frame, ("line", "period"), where)
+    frame = _require(frame, FORECAST_COLUMNS, where)
     probs, columns = forecast_probabilities(frame)
     if probs.size < 2 or probs[0] <= 0.0 or probs[-1] >= 1.0:
         raise InputError(f"{where}: give at least two quantile columns named q<probability> with probabilities in "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from techins import validate
 from techins.errors import InputError
+from techins.io.schema import RESIMULATE_COLUMNS as REQUIRED
 from techins.results import figures
 from techins.simulation.api import simulate
 from techins.simulation.executor import open_executor
@@ -23,7 +24,6 @@ __all__ = ["PROBABILITIES", "resimulated_forecasts"]
 
 PROBABILITIES = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99,
                  0.995, 0.999)
-REQUIRED = ("policy_id", "line", "period", "product", "version", "seed")
 
 
 def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source: str = "policies",

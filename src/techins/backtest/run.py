@@ -21,16 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.backtest.experience import JSON_COLUMNS, BacktestParameters, Experience, analyse
+from techins.backtest.experience import BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
 from techins.errors import InputError, InputTypeError
+from techins.io.schema import BACKTEST_INPUTS as INPUTS
+from techins.io.schema import JSON_COLUMNS
 from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table
 from techins.version import VERSION
 
 __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records"]
 
-INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
 _CONFIG_KEYS = ("scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate")
 _RESIMULATE_KEYS = ("products", "years")
 

@@ -22,6 +22,7 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
+from techins.io.schema import COVERAGE_TERMS, POLICY_TERMS
 from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
                              sub_table, table)
 from techins.model.distributions import SeverityLaw
@@ -33,10 +34,6 @@ __all__ = ["RatingFactor", "Coverage", "Scenario", "ProductPricing", "Product", 
            "read_product", "read_catalogue", "read_policies", "COVERAGE_TERMS"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-# the per-policy overrides of a coverage's terms: column "<coverage>_<term>"
-COVERAGE_TERMS = ("deductible", "limit", "aggregate_deductible", "aggregate_limit", "waiting_hours",
-                  "indemnity_hours")
-POLICY_TERMS = ("aggregate_deductible", "aggregate_limit")
 _APPLIES_TO = ("frequency", "severity")
 _CLAUSES = ("per_policy", "batch")
 

@@ -4,7 +4,7 @@ The policies table is the boundary format (a pandas DataFrame, one row per polic
 a set of float64 / int64 arrays, one entry per policy, built once and validated with errors that name
 the row, the column and the value.
 
-Columns of the policies table (``POLICY_COLUMNS``; each schema once):
+Columns of the policies table (``POLICY_COLUMNS``, defined once in ``techins.io.schema``):
 
 =================  ========  ===========================================================================
 column             default   meaning
@@ -44,26 +44,11 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
+from techins.io.schema import CONTRACT_COLUMNS, POLICY_COLUMNS, TEXT_COLUMNS
 from techins.model.distributions import SeverityLaw
 
 __all__ = ["POLICY_COLUMNS", "CommonShock", "Portfolio"]
 
-# column -> (default, low, low_open, allow_inf); default None means required
-POLICY_COLUMNS = {
-    "claim_rate": (None, 0.0, False, False),
-    "severity_scale": (1.0, 0.0, True, False),
-    "deductible": (0.0, 0.0, False, False),
-    "limit": (math.inf, 0.0, True, True),
-    "share": (1.0, 0.0, True, False),
-    "agg_deductible": (0.0, 0.0, False, False),
-    "agg_limit": (math.inf, 0.0, True, True),
-    "sum_insured": (math.nan, 0.0, False, False),
-}
-CONTRACT_COLUMNS = {
-    "contract_agg_deductible": (0.0, 0.0, False, False),
-    "contract_agg_limit": (math.inf, 0.0, True, True),
-}
-TEXT_COLUMNS = ("policy_id", "line", "severity")
 CLAUSES = ("per_policy", "batch")
 BASES = ("sum_insured", "amount")
 

@@ -30,6 +30,8 @@ import pandas as pd
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.io.schema import (ALCT_COLUMNS, ALT_COLUMNS, ANNUAL_COLUMNS, ELT_COLUMNS, EPT_COLUMNS, ORD_INPUT_COLUMNS,
+                               ORD_TABLE_NAMES, PERSPECTIVE_COLUMN, PLT_COLUMNS)
 from techins.lazy import lazy_module
 from techins.results.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
 
@@ -52,19 +54,9 @@ SAMPLE_TYPE_SAMPLED = 2       # ALT/MELT SampleType: 1 = analytical mean, 2 = sa
 EPCALC_FULL_UNCERTAINTY = 2   # EPCalc: 1 = MeanDR, 2 = Full, 3 = PerSampleMean, 4 = MeanSample
 EPTYPE_OEP, EPTYPE_OEP_TVAR, EPTYPE_AEP, EPTYPE_AEP_TVAR = 1, 2, 3, 4
 
-# the ORD columns this module can fill, in the order OasisLMF writes them
-PLT_COLUMNS = ("Period", "PeriodWeight", "EventId", "SummaryId", "SampleId", "Loss")
-ELT_COLUMNS = ("EventId", "SummaryId", "SampleType", "EventRate", "MeanLoss")
-ALT_COLUMNS = ("SummaryId", "SampleType", "MeanLoss", "SDLoss")
-ALCT_COLUMNS = ("SummaryId", "MeanLoss", "SDLoss", "SampleSize", "LowerCI", "UpperCI", "StandardError",
-                "RelativeError")
-EPT_COLUMNS = ("SummaryId", "EPCalc", "EPType", "ReturnPeriod", "Loss")
-# not an ORD table: one aggregate loss per period, periods without loss included
-ANNUAL_COLUMNS = ("Period", "PeriodWeight", "SummaryId", "SampleId", "Loss")
-PERSPECTIVE_COLUMN = "Perspective"
-TABLE_NAMES = ("plt", "elt", "annual", "alt", "alct", "ept")
-
-INPUT_COLUMNS = ("year", "occurrence_id", "loss")
+# the ORD columns this module can fill (their order is OasisLMF's) and its input: techins.io.schema
+TABLE_NAMES = ORD_TABLE_NAMES
+INPUT_COLUMNS = ORD_INPUT_COLUMNS
 ALCT_CONFIDENCE = 0.95
 _PERSPECTIVE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")   # no "_": it separates perspective and table
 _TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 
 from techins.io.outputs import write_run_json, write_tables
+from techins.io.schema import PRICED_TABLES as TABLES
 
 __all__ = ["TABLES", "write_priced", "write_programme", "write_pool"]
-
-TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
 
 
 def write_priced(priced, folder: Path, meta: dict) -> dict:

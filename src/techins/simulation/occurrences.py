@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from techins.errors import InputError, InputTypeError
+from techins.io.schema import OCCURRENCE_COLUMNS, PERIOD_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import ClaimScratch
 from techins.simulation.executor import open_executor
@@ -18,8 +19,6 @@ __all__ = ["PERIOD_COLUMNS", "OCCURRENCE_COLUMNS", "period_folder", "write_perio
            "occurrence_chunks", "occurrence_arrays", "chunk_occurrences", "annual_by_group", "group_codes",
            "add_by_group_and_year", "cut_by_annual_terms", "GroupJob"]
 
-
-PERIOD_COLUMNS = ("year", "loss", "max_occurrence")
 
 
 def period_folder(folder):
@@ -67,8 +66,6 @@ def book_period_columns(line_names, annual, max_occurrence, line_annual) -> dict
         columns[f"line:{name}"] = line_annual[k]
     return columns
 
-
-OCCURRENCE_COLUMNS = ("year", "occurrence_id", "policy_id", "line", "loss")
 
 
 def occurrence_chunks(result, *, after_aggregates: bool = False):

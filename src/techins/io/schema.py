@@ -1,0 +1,100 @@
+"""Every table's column names, once: the tables techins reads (policies, back-test history) and the
+tables it writes (loss tables, ORD exports, priced and back-test results), with their order and, where
+the code fixes them, their defaults, bounds and types.
+
+The modules that read or write a table import its names from here; a column renamed or moved here is
+renamed or moved everywhere (and ``tests/cli/test_golden_commands.py`` shows it in the outputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+from techins.frozen import FrozenMap
+
+__all__ = [
+    "POLICY_COLUMNS", "CONTRACT_COLUMNS", "TEXT_COLUMNS",
+    "PERIOD_COLUMNS", "OCCURRENCE_COLUMNS",
+    "PLT_COLUMNS", "ELT_COLUMNS", "ALT_COLUMNS", "ALCT_COLUMNS", "EPT_COLUMNS", "ANNUAL_COLUMNS",
+    "PERSPECTIVE_COLUMN", "ORD_TABLE_NAMES", "ORD_INPUT_COLUMNS",
+    "COVERAGE_TERMS", "POLICY_TERMS",
+    "HISTORY_POLICY_COLUMNS", "CLAIM_COLUMNS", "EXPENSE_COLUMNS", "TRIANGLE_COLUMNS", "FORECAST_COLUMNS",
+    "HISTORY_TEXT_COLUMNS", "BACKTEST_INPUTS", "RESIMULATE_COLUMNS",
+    "DEVELOPMENT_COLUMNS", "DEVELOPMENT_TEXT_COLUMNS", "JSON_COLUMNS",
+    "PRICED_TABLES",
+]
+
+# ---------------------------------------------------------------------------------------- the policies
+# The policies table of a ``techins.Portfolio`` (one row per policy; its module notes give each
+# column's meaning). Numeric columns: column -> (default, low, low_open, allow_inf), float64; a
+# default of None means the column is required.
+POLICY_COLUMNS = FrozenMap({
+    "claim_rate": (None, 0.0, False, False),
+    "severity_scale": (1.0, 0.0, True, False),
+    "deductible": (0.0, 0.0, False, False),
+    "limit": (math.inf, 0.0, True, True),
+    "share": (1.0, 0.0, True, False),
+    "agg_deductible": (0.0, 0.0, False, False),
+    "agg_limit": (math.inf, 0.0, True, True),
+    "sum_insured": (math.nan, 0.0, False, False),
+})
+# a contract's terms, on every row of the contract (optional, with ``contract_id``)
+CONTRACT_COLUMNS = FrozenMap({
+    "contract_agg_deductible": (0.0, 0.0, False, False),
+    "contract_agg_limit": (math.inf, 0.0, True, True),
+})
+# required text columns
+TEXT_COLUMNS = ("policy_id", "line", "severity")
+
+# ---------------------------------------------------------------------------------------- loss tables
+# a run's period (year) loss files: these first, then ``claims`` (a line) or ``line:<name>`` (a book)
+PERIOD_COLUMNS = ("year", "loss", "max_occurrence")
+# the occurrence loss table of a book
+OCCURRENCE_COLUMNS = ("year", "occurrence_id", "policy_id", "line", "loss")
+
+# ---------------------------------------------------------------------------------------- ORD exports
+# The Open Results Data columns techins fills, in the order OasisLMF writes them
+# (ODS_OpenResultsData Schema/ORD_List_of_Fields.csv, ORD v1).
+PLT_COLUMNS = ("Period", "PeriodWeight", "EventId", "SummaryId", "SampleId", "Loss")
+ELT_COLUMNS = ("EventId", "SummaryId", "SampleType", "EventRate", "MeanLoss")
+ALT_COLUMNS = ("SummaryId", "SampleType", "MeanLoss", "SDLoss")
+ALCT_COLUMNS = ("SummaryId", "MeanLoss", "SDLoss", "SampleSize", "LowerCI", "UpperCI", "StandardError",
+                "RelativeError")
+EPT_COLUMNS = ("SummaryId", "EPCalc", "EPType", "ReturnPeriod", "Loss")
+# not an ORD table: one aggregate loss per period, periods without loss included
+ANNUAL_COLUMNS = ("Period", "PeriodWeight", "SummaryId", "SampleId", "Loss")
+# added to each table written for a perspective (gross, ceded, net)
+PERSPECTIVE_COLUMN = "Perspective"
+ORD_TABLE_NAMES = ("plt", "elt", "annual", "alt", "alct", "ept")
+# the occurrence table the ORD tables are made from
+ORD_INPUT_COLUMNS = ("year", "occurrence_id", "loss")
+
+# ---------------------------------------------------------------------------------------- catalogue
+# per-policy overrides of a coverage's terms in a portfolio: column "<coverage>_<term>"
+COVERAGE_TERMS = ("deductible", "limit", "aggregate_deductible", "aggregate_limit", "waiting_hours",
+                  "indemnity_hours")
+# per-policy overrides of a product's policy terms: the column is the term
+POLICY_TERMS = ("aggregate_deductible", "aggregate_limit")
+
+# ---------------------------------------------------------------------------------------- back-test
+# the required columns of each input table (docs/backtest.md)
+HISTORY_POLICY_COLUMNS = ("policy_id", "line", "period", "exposure", "earned_premium", "expected_loss")
+CLAIM_COLUMNS = ("claim_id", "policy_id", "accident_period", "paid", "incurred")
+EXPENSE_COLUMNS = ("line", "period", "expenses", "plan")
+TRIANGLE_COLUMNS = ("line", "origin", "lag", "value")
+FORECAST_COLUMNS = ("line", "period")  # then one column q<probability> per quantile
+# read from CSV as text: "007" is an id, not the number 7
+HISTORY_TEXT_COLUMNS = ("policy_id", "claim_id", "line")
+# the input tables, in the order the run hashes them
+BACKTEST_INPUTS = ("policies", "claims", "expenses", "triangles", "forecasts")
+# the policies' columns the forecasts are re-simulated from (besides the products' rating columns)
+RESIMULATE_COLUMNS = ("policy_id", "line", "period", "product", "version", "seed")
+# the development table of the results; all float64 but its text columns
+DEVELOPMENT_COLUMNS = ("line", "origin", "latest", "lag", "cdf", "ultimate", "reserve", "mack_se")
+DEVELOPMENT_TEXT_COLUMNS = ("line",)
+# the lines table's columns holding a JSON object as text (a table cell is a scalar in CSV and in the store)
+JSON_COLUMNS = ("severity_parameters", "severity_stderrs")
+
+# ---------------------------------------------------------------------------------------- priced tables
+# the tables of a priced portfolio (``techins price``), in the order they are written
+PRICED_TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
