@@ -18,13 +18,18 @@ __all__ = ["fold_line", "fold_book", "fold_tail", "BookSums"]
 
 def fold_line(plan: LinePlan, line, seed: int, years: int, parts, progress=None) -> SimulationResult:
     """A line's result from its groups of chunks (``LineChunks``, in chunk order)."""
-    annual, max_occurrence = np.empty(years), np.empty(years)
-    counts = np.empty(years, dtype=np.int32)
+    annual = max_occurrence = counts = None
     n_chunks = -(-years // plan.chunk_years)
     for part in parts:
         lo = part.first * plan.chunk_years
         hi = lo + part.annual.size
-        annual[lo:hi], max_occurrence[lo:hi], counts[lo:hi] = part.annual, part.max_occurrence, part.counts
+        if lo == 0 and hi == years:  # one group holds the whole run (the local executor): no copy
+            annual, max_occurrence, counts = part.annual, part.max_occurrence, part.counts
+        else:
+            if annual is None:
+                annual, max_occurrence = np.empty(years), np.empty(years)
+                counts = np.empty(years, dtype=np.int32)
+            annual[lo:hi], max_occurrence[lo:hi], counts[lo:hi] = part.annual, part.max_occurrence, part.counts
         if progress is not None:
             progress(-(-hi // plan.chunk_years), n_chunks)
     return SimulationResult(annual=annual, max_occurrence=max_occurrence, counts=counts, seed=seed, line=line,
