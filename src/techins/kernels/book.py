@@ -26,6 +26,7 @@ from numba import prange
 from techins.kernels import rng, severity
 from techins.kernels._jit import jit, jit_parallel
 from techins.kernels.records import BookArrays, ClaimScratch
+from techins.kernels.terms import layer
 
 
 @jit
@@ -113,14 +114,14 @@ def policy_years(state, years, laws, own, events, annual):
     for n in range(total):
         # the year of a claim has probability proportional to the line's factor theta_y
         y = min(np.searchsorted(cum, rng.uniform(state) * cum[years - 1], side="right"), years - 1)
-        annual[y] += terms[2] * min(max(scale * sizes[n] - terms[0], 0.0), terms[1])
+        annual[y] += terms[2] * layer(scale * sizes[n], terms[0], terms[1])
     one = np.empty(1)  # per call: each event hit reuses it
     for e in range(events.year.size):
         if rng.uniform(state) < events.q[e]:
             _fill_row(state, laws, events.row[e], one, 1)
-            annual[events.year[e]] += terms[2] * min(max(events.scale[e] * one[0] - terms[0], 0.0), terms[1])
+            annual[events.year[e]] += terms[2] * layer(events.scale[e] * one[0], terms[0], terms[1])
     for y in range(years):
-        annual[y] = min(max(annual[y] - terms[3], 0.0), terms[4])
+        annual[y] = layer(annual[y], terms[3], terms[4])
 
 
 @jit
@@ -162,7 +163,7 @@ def _shock_hits(state, first, stop, book, max_occurrence):
         event_loss = 0.0
         if shocks.batch[s]:
             # one occurrence, one deductible and one limit, shared back pro rata to ground-up
-            paid = min(max(gross_total - shocks.terms[s, 0], 0.0), shocks.terms[s, 1])
+            paid = layer(gross_total, shocks.terms[s, 0], shocks.terms[s, 1])
             ratio = paid / gross_total if gross_total > 0.0 else 0.0
             for m in range(start, n):
                 h_loss[m] = pol_terms[h_pol[m], 2] * h_loss[m] * ratio
@@ -170,7 +171,7 @@ def _shock_hits(state, first, stop, book, max_occurrence):
         else:
             for m in range(start, n):
                 i = h_pol[m]
-                h_loss[m] = pol_terms[i, 2] * min(max(h_loss[m] - pol_terms[i, 0], 0.0), pol_terms[i, 1])
+                h_loss[m] = pol_terms[i, 2] * layer(h_loss[m], pol_terms[i, 0], pol_terms[i, 1])
                 event_loss += h_loss[m]
         y = ev_year[e] - first
         if event_loss > max_occurrence[y]:
@@ -219,8 +220,7 @@ def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
                     y = first + _year_by_weight(cum_theta, ln, n_years, rng.uniform(state) * weight)
                 else:
                     y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
-                loss = pol_terms[i, 2] * min(max(pol_scale[i] * sizes[used] - pol_terms[i, 0], 0.0),
-                                             pol_terms[i, 1])
+                loss = pol_terms[i, 2] * layer(pol_scale[i] * sizes[used], pol_terms[i, 0], pol_terms[i, 1])
                 used += 1
                 c_year[n] = y
                 c_loss[n] = loss
@@ -317,7 +317,7 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, c
         while j < n_groups and contract[order[j]] == c and g_year[order[j]] == y:
             tot += g_loss[order[j]]
             j += 1
-        v = min(max(tot - contract_terms[c, 0], 0.0), contract_terms[c, 1])
+        v = layer(tot, contract_terms[c, 0], contract_terms[c, 1])
         if v != tot:
             ratio = v / tot if tot > 0.0 else 0.0
             for k in range(lo, j):
@@ -404,7 +404,7 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         i = perm[k]
         g_pol[n_groups] = i
         g_year[n_groups] = y
-        g_loss[n_groups] = min(max(tot - pol_terms[i, 3], 0.0), pol_terms[i, 4])
+        g_loss[n_groups] = layer(tot, pol_terms[i, 3], pol_terms[i, 4])
         n_groups += 1
     if policies.contract_terms.shape[0] > 0:
         _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from techins.kernels import rng, severity
+from techins.kernels import rng, severity, terms
 from techins.kernels._jit import jit, jit_parallel
 
 POISSON = 0
@@ -31,8 +31,8 @@ BATCH = 4096
 
 @jit
 def layer(x, deductible, limit, share):
-    """``share * min(max(x - deductible, 0), limit)``."""
-    return share * min(max(x - deductible, 0.0), limit)
+    """``share * min(max(x - deductible, 0), limit)``: the policy's share of its layer."""
+    return share * terms.layer(x, deductible, limit)
 
 
 @jit

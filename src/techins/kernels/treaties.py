@@ -29,6 +29,7 @@ import numpy as np
 from numba import prange
 
 from techins.kernels._jit import jit, jit_parallel
+from techins.kernels.terms import layer
 
 QUOTA_SHARE = 0
 SURPLUS = 1
@@ -39,8 +40,17 @@ N_PARAMS = 3
 
 
 @jit
-def _layer(x, retention, limit):
-    return min(max(x - retention, 0.0), limit)
+def surplus_share(sum_insured, retention, lines):
+    """The share of a policy a surplus treaty takes: ``min(n R, max(SI - R, 0)) / SI`` for retention
+    line ``R`` and ``n`` lines; 0 for a policy without a sum insured."""
+    return min(lines * retention, max(sum_insured - retention, 0.0)) / sum_insured if sum_insured > 0.0 else 0.0
+
+
+@jit
+def surplus_shares(sum_insured, retention, lines, out):
+    """``surplus_share`` of every policy into ``out`` (the premium a surplus treaty takes)."""
+    for i in range(sum_insured.size):
+        out[i] = surplus_share(sum_insured[i], retention, lines)
 
 
 @jit
@@ -88,14 +98,12 @@ def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rat
                     ceded += c
             elif code == SURPLUS:
                 for r in range(lo, hi):
-                    si = sum_insured[policy[r]]
-                    share = min(p1 * p0, max(si - p0, 0.0)) / si if si > 0.0 else 0.0
-                    c = share * net[r]
+                    c = surplus_share(sum_insured[policy[r]], p0, p1) * net[r]
                     net[r] -= c
                     ceded += c
             elif code == PER_RISK_XL:
                 for r in range(lo, hi):
-                    c = _layer(net[r], p1, p0)
+                    c = layer(net[r], p1, p0)
                     net[r] -= c
                     ceded += c
             else:
@@ -103,13 +111,13 @@ def _year(y, year_start, occ_start, policy, net, sum_insured, codes, params, rat
                 for r in range(lo + 1, hi):
                     event += net[r]
                 if code == OCCURRENCE_XL:
-                    ceded = min(_layer(event, p1, p0), (k_max + 1) * p0 - used)
+                    ceded = min(layer(event, p1, p0), (k_max + 1) * p0 - used)
                     if ceded > 0.0:
                         reinstated = _band_premium(used, used + ceded, p0, rates, t, k_max)
                     used += ceded
                 else:  # AGGREGATE_XL: the year's layer moves from the total before to the total after
                     # the difference of two layers can exceed the event by a rounding: never cede more
-                    ceded = min(_layer(running + event, p1, p0) - _layer(running, p1, p0), event)
+                    ceded = min(layer(running + event, p1, p0) - layer(running, p1, p0), event)
                     running += event
                 if ceded > 0.0:
                     if hi - lo == 1:

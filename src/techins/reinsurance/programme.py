@@ -661,9 +661,9 @@ def treaty_accounts(result: ProgrammeResult, subject_premium, *, sum_insured=Non
                 fraction = np.full(held.size, treaty.cession)
             else:
                 insured = _sum_insured(result.programme, np.arange(held.size), sum_insured)
-                fraction = np.where(insured > 0.0, np.minimum(treaty.lines * treaty.retention,
-                                                              np.maximum(insured - treaty.retention, 0.0))
-                                    / np.where(insured > 0.0, insured, 1.0), 0.0)
+                fraction = np.empty(held.size)
+                kernels.surplus_shares(np.ascontiguousarray(insured, dtype=np.float64), float(treaty.retention),
+                                       float(treaty.lines), fraction)
             ceded_premium = fraction * held
             held = held - ceded_premium
             premium[t] = ceded_premium.sum()
