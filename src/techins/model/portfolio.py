@@ -319,4 +319,7 @@ def checked_numbers(raw: pd.Series, column: str, where: str, label, *, low: floa
         i = int(np.argmax(bad))
         op = ">" if low_open else ">="
         raise InputError(f"{where}: {label(i)}: {column} must be {op} {low:g}, got {float(values[i])!r}")
-    return values
+    # pandas hands back a read-only view when no conversion was needed and a new array otherwise; the
+    # kernels are compiled per array type, read-only or not, so one kind (an own, writable copy) keeps
+    # one compiled version of each
+    return np.require(values, requirements=("C", "W", "O"))
