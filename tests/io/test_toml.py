@@ -8,14 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from techins.backtest.run import read_config
 from techins.catalogue.products import read_product
 from techins.errors import InputError, InputTypeError, TechinsError
-from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
-                             sub_table, table)
+from techins.io.toml import (
+    Where,
+    array_of_tables,
+    load_toml,
+    only_keys,
+    placed,
+    require_keys,
+    spec_from_table,
+    sub_table,
+    table,
+)
 from techins.model.linefile import read_line
 from techins.pool.spec import read_pool
 from techins.reinsurance.programme import read_programme

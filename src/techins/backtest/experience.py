@@ -253,7 +253,6 @@ def _predictive_laws(table: pd.DataFrame, history: History, p: BacktestParameter
     """Per row, its predictive distribution as (probabilities, quantiles) and where it comes from:
     the forecast's quantiles, else the lognormal with the priced mean and ``predictive_cv``
     (``None`` for a period priced at no expected loss)."""
-    n = len(table)
     mean = table["expected_loss"].to_numpy(dtype=float)
     sigma = math.sqrt(math.log1p(p.predictive_cv ** 2))
     z = sps.norm.ppf(_GRID)

@@ -14,8 +14,14 @@ import numpy as np
 import pandas as pd
 
 from techins.errors import InputError
-from techins.io.schema import CLAIM_COLUMNS, EXPENSE_COLUMNS, FORECAST_COLUMNS, HISTORY_TEXT_COLUMNS, TRIANGLE_COLUMNS
-from techins.io.schema import HISTORY_POLICY_COLUMNS as POLICY_COLUMNS
+from techins.io.schema import (
+    CLAIM_COLUMNS,
+    EXPENSE_COLUMNS,
+    FORECAST_COLUMNS,
+    HISTORY_POLICY_COLUMNS as POLICY_COLUMNS,
+    HISTORY_TEXT_COLUMNS,
+    TRIANGLE_COLUMNS,
+)
 from techins.model.portfolio import checked_numbers
 
 __all__ = ["History", "read_history", "history_from_frames", "forecast_probabilities"]

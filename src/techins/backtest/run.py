@@ -25,8 +25,7 @@ from techins.backtest.experience import BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
 from techins.errors import InputError, InputTypeError
-from techins.io.schema import BACKTEST_INPUTS as INPUTS
-from techins.io.schema import JSON_COLUMNS
+from techins.io.schema import BACKTEST_INPUTS as INPUTS, JSON_COLUMNS
 from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table
 from techins.version import VERSION
 

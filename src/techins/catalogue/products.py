@@ -23,8 +23,17 @@ from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
 from techins.io.schema import COVERAGE_TERMS, POLICY_TERMS
-from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
-                             sub_table, table)
+from techins.io.toml import (
+    Where,
+    array_of_tables,
+    load_toml,
+    only_keys,
+    placed,
+    require_keys,
+    spec_from_table,
+    sub_table,
+    table,
+)
 from techins.model.distributions import SeverityLaw
 from techins.model.linefile import SEVERITY_LAWS, law_from_table
 from techins.model.portfolio import CommonShock, Portfolio, checked_numbers

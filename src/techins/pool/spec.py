@@ -18,8 +18,17 @@ import numpy as np
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
-from techins.io.toml import (Where, array_of_tables, load_toml, only_keys, placed, require_keys, spec_from_table,
-                             sub_table, table)
+from techins.io.toml import (
+    Where,
+    array_of_tables,
+    load_toml,
+    only_keys,
+    placed,
+    require_keys,
+    spec_from_table,
+    sub_table,
+    table,
+)
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
 

@@ -30,8 +30,17 @@ import pandas as pd
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
-from techins.io.schema import (ALCT_COLUMNS, ALT_COLUMNS, ANNUAL_COLUMNS, ELT_COLUMNS, EPT_COLUMNS, ORD_INPUT_COLUMNS,
-                               ORD_TABLE_NAMES, PERSPECTIVE_COLUMN, PLT_COLUMNS)
+from techins.io.schema import (
+    ALCT_COLUMNS,
+    ALT_COLUMNS,
+    ANNUAL_COLUMNS,
+    ELT_COLUMNS,
+    EPT_COLUMNS,
+    ORD_INPUT_COLUMNS,
+    ORD_TABLE_NAMES,
+    PERSPECTIVE_COLUMN,
+    PLT_COLUMNS,
+)
 from techins.lazy import lazy_module
 from techins.results.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
 

@@ -520,15 +520,14 @@ class ProgrammeJob:
                  keep_occurrences: bool):
         self.plan, self.programme, self.sum_insured = plan, programme, sum_insured
         self.codes, self.n_groups, self.keep_occurrences = codes, n_groups, keep_occurrences
-        self.chunk_years, self.n_chunks = plan.chunk_years, plan.n_chunks
 
     def __call__(self, ids) -> list:
         return [self._chunk(int(chunk)) for chunk in ids]
 
     def _chunk(self, chunk: int) -> ProgrammeChunk:
         plan = self.plan
-        first = chunk * plan.chunk_years
-        span = min(first + plan.chunk_years, plan.years) - first
+        first, stop = plan.chunk_bounds(chunk)
+        span = stop - first
         year, occurrence_id, policy, loss = chunk_occurrences(plan, chunk, after_aggregates=True)
         # the chunk's own years, from 0: every treaty works year by year
         table = OccurrenceTable.from_arrays(year - first, occurrence_id, policy, loss, span)

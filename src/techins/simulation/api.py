@@ -81,9 +81,9 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         raise InputTypeError(f"simulate: expected a techins.Line or techins.Portfolio, got {type(line).__name__}")
     years = validate.integer("simulate", "years", years, low=1)
     seed = validate.integer("simulate", "seed", seed, low=0)
+    folder = period_folder(period_losses)  # checked before a Dask cluster is started for the call
+    folder = None if folder is None else str(folder)
     with open_executor("simulate", backend, client, threads, executor=executor) as run:
-        folder = period_folder(period_losses)
-        folder = None if folder is None else str(folder)
         if isinstance(line, Portfolio):
             plan = BookPlan(line, years, seed, thin)
             job = BookJob(plan, folder, line.line_names)

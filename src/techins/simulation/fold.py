@@ -11,7 +11,7 @@ import numpy as np
 from techins.model.portfolio import Portfolio
 from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.jobs import BookChunks
-from techins.simulation.plan import BookPlan, LinePlan
+from techins.simulation.plan import BookPlan, LinePlan, chunk_count
 
 __all__ = ["fold_line", "fold_book", "fold_tail", "BookSums"]
 
@@ -19,7 +19,7 @@ __all__ = ["fold_line", "fold_book", "fold_tail", "BookSums"]
 def fold_line(plan: LinePlan, line, seed: int, years: int, parts, progress=None) -> SimulationResult:
     """A line's result from its groups of chunks (``LineChunks``, in chunk order)."""
     annual = max_occurrence = counts = None
-    n_chunks = -(-years // plan.chunk_years)
+    n_chunks = chunk_count(years, plan.chunk_years)
     for part in parts:
         lo = part.first * plan.chunk_years
         hi = lo + part.annual.size
@@ -31,7 +31,7 @@ def fold_line(plan: LinePlan, line, seed: int, years: int, parts, progress=None)
                 counts = np.empty(years, dtype=np.int32)
             annual[lo:hi], max_occurrence[lo:hi], counts[lo:hi] = part.annual, part.max_occurrence, part.counts
         if progress is not None:
-            progress(-(-hi // plan.chunk_years), n_chunks)
+            progress(chunk_count(hi, plan.chunk_years), n_chunks)
     return SimulationResult(annual=annual, max_occurrence=max_occurrence, counts=counts, seed=seed, line=line,
                             counted_above=plan.counted_above, claim_rate=plan.claim_rate,
                             reach_probability=plan.reach_probability)

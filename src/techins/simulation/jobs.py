@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from techins.simulation.occurrences import book_period_columns, write_period_losses
-from techins.simulation.plan import BOOK_WAVE, CHUNK_YEARS, BookPlan, LinePlan
+from techins.simulation.plan import BOOK_WAVE, CHUNK_YEARS, BookPlan, LinePlan, chunk_count
 
 __all__ = ["LineJob", "LineChunks", "BookJob", "BookChunks", "TailJob"]
 
@@ -37,8 +37,7 @@ class LineJob:
 
     def __init__(self, plan: LinePlan, seed: int, years: int, period_folder: str | None = None):
         self.plan, self.seed, self.years, self.period_folder = plan, seed, years, period_folder
-        self.chunk_years = CHUNK_YEARS
-        self.n_chunks = -(-years // CHUNK_YEARS)
+        self.n_chunks = chunk_count(years, CHUNK_YEARS)
 
     def __call__(self, ids) -> LineChunks:
         first, n = int(ids[0]), len(ids)
@@ -76,7 +75,6 @@ class BookJob:
 
     def __init__(self, plan: BookPlan, period_folder: str | None = None, line_names: tuple = ()):
         self.plan, self.period_folder, self.line_names = plan, period_folder, tuple(line_names)
-        self.chunk_years, self.n_chunks = plan.chunk_years, plan.n_chunks
 
     def __call__(self, ids) -> BookChunks:
         plan = self.plan
@@ -108,7 +106,6 @@ class TailJob:
 
     def __init__(self, plan: BookPlan, chunk_groups: np.ndarray, threshold: float):
         self.plan, self.chunk_groups, self.threshold = plan, np.asarray(chunk_groups, dtype=np.int64), threshold
-        self.chunk_years, self.n_chunks = plan.chunk_years, plan.n_chunks
 
     def __call__(self, ids):
         ids = np.asarray(ids, dtype=np.int64)

@@ -111,8 +111,7 @@ def chunk_occurrences(plan: BookPlan, chunk: int, *, after_aggregates: bool = Fa
     """Chunk ``chunk``'s occurrences (``occurrence_arrays``), drawn again from its own stream with the
     plan's claim scratch (one plan per concurrent user: ``BookPlan.fresh``)."""
     state = chunk_states(plan.seed, plan.years, chunk, 1, chunk_years=plan.chunk_years)[0]
-    first = chunk * plan.chunk_years
-    stop = min(first + plan.chunk_years, plan.years)
+    first, stop = plan.chunk_bounds(chunk)
     while True:
         scratch = ClaimScratch(*(b[0] for b in plan.claim_buffers(1)))
         year, occurrence, policy, loss, n = book_kernels.occurrence_table_chunk(state.copy(), first, stop, plan.book,
@@ -134,14 +133,12 @@ class GroupJob:
 
     def __init__(self, plan: BookPlan, codes: np.ndarray, n_groups: int):
         self.plan, self.codes, self.n_groups = plan, codes, n_groups
-        self.chunk_years, self.n_chunks = plan.chunk_years, plan.n_chunks
 
     def __call__(self, ids):
         parts = []
         for chunk in ids:
-            first = int(chunk) * self.plan.chunk_years
-            span = min(first + self.plan.chunk_years, self.plan.years) - first
-            out = np.zeros((self.n_groups, span))
+            first, stop = self.plan.chunk_bounds(int(chunk))
+            out = np.zeros((self.n_groups, stop - first))
             year, _, policy, loss = chunk_occurrences(self.plan, int(chunk), after_aggregates=True)
             add_by_group_and_year((out,), self.codes[policy], year - first, (loss,))
             parts.append((first, out))

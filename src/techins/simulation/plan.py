@@ -264,11 +264,16 @@ class BookPlan:
                              group_line=group_line, line_cv=self.line_cv, cond_prob=cond_prob)
         self.book = BookArrays(laws=table.arrays(), groups=groups, policies=policies, shocks=shocks)
         self.chunk_years = book_chunk_years(portfolio, self.total_rate)
-        self.n_chunks = -(-years // self.chunk_years)
+        self.n_chunks = chunk_count(years, self.chunk_years)
         # parameter risk moves a year's claims up and down: budget for a high factor
         expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * float(self.line_cv.max(initial=0.0)))
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
+
+    def chunk_bounds(self, chunk: int) -> tuple[int, int]:
+        """The years ``[first, stop)`` of chunk ``chunk`` (the last chunk may be short)."""
+        first = chunk * self.chunk_years
+        return first, min(first + self.chunk_years, self.years)
 
     def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None, origin: int = 0):
         """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail.
