@@ -11,6 +11,9 @@ Data flows one way: TOML -> ``Product`` -> ``Catalogue.book(policies)`` -> ``Pro
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -330,6 +333,7 @@ class Catalogue:
 
     products: dict
     scenarios: dict = field(init=False, repr=False)
+    digest: str = field(init=False, repr=False)
 
     def __post_init__(self):
         products = dict(self.products)
@@ -338,6 +342,12 @@ class Catalogue:
         object.__setattr__(self, "products", FrozenMap(products))
         object.__setattr__(self, "scenarios", FrozenMap(_merged_scenarios(products)))
         _line_parameter_risk(products)
+        object.__setattr__(self, "digest", catalogue_digest(products))
+
+    @property
+    def line_parameter_risk(self) -> dict:
+        """Per line with parameter risk, the coefficient of variation of its factor."""
+        return _line_parameter_risk(self.products)
 
     def __getitem__(self, product_id: str) -> Product:
         if product_id not in self.products:
@@ -355,6 +365,34 @@ class Catalogue:
             Name of the table in error messages (its file name).
         """
         return _build_book(self, policies, source)
+
+
+def catalogue_digest(products: dict) -> str:
+    """SHA-256 of what the products say (every field but the file they came from), so the same
+    product files give the same digest wherever they lie, and any changed value another one."""
+    canonical = {pid: _canonical(products[pid]) for pid in sorted(products)}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical(value):
+    """A JSON-able form of a spec that keeps every value exactly (floats as hex)."""
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+                  if f.name != "source" and f.init}
+        return {"type": type(value).__name__, **fields}
+    if isinstance(value, (dict, FrozenMap)):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (tuple, list)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_canonical(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return value if value is None else bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value).hex()
+    return str(value)
 
 
 # ---------------------------------------------------------------------------------------- reading
