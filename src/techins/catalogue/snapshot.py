@@ -35,7 +35,8 @@ from techins.results.simulation import BookResult
 from techins.simulation.plan import BookPlan, chunk_states
 from techins.version import VERSION
 
-__all__ = ["BookEvents", "BookSnapshot", "book_events", "save_snapshot", "load_snapshot", "SNAPSHOT_FORMAT"]
+__all__ = ["BookEvents", "BookSnapshot", "book_events", "save_snapshot", "write_snapshot", "load_snapshot",
+           "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -181,19 +182,26 @@ def save_snapshot(snapshot: BookSnapshot, out) -> Path:
     if not isinstance(snapshot, BookSnapshot):
         raise InputTypeError(f"save_snapshot: give a BookSnapshot, got {type(snapshot).__name__}")
     out = Path(out)
+    with output_folder(out) as tmp:
+        write_snapshot(snapshot, tmp)
+    return out
+
+
+def write_snapshot(snapshot: BookSnapshot, folder: Path) -> dict:
+    """Write the snapshot's files into ``folder`` (a fresh one, e.g. from ``output_folder``); return the
+    manifest written."""
+    folder = Path(folder)
     events = snapshot.events
     labels = list(events.shock_years)
-    with output_folder(out) as tmp:
-        counts = np.array([events.shock_years[k].size for k in labels], dtype=np.int64)
-        with open(tmp / "state.npz", "wb") as f:
-            np.savez(f, annual=events.annual, theta=events.theta,
-                     shock_year=np.concatenate([events.shock_years[k] for k in labels]) if labels
-                     else np.zeros(0, np.int64), shock_count=counts)
-        snapshot.policies.to_parquet(tmp / "policies.parquet", index=False)
-        snapshot.coverages.to_parquet(tmp / "coverages.parquet", index=False)
-        manifest = {**snapshot.manifest(), "files": {name: _sha256(tmp / name) for name in _FILES}}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return out
+    counts = np.array([events.shock_years[k].size for k in labels], dtype=np.int64)
+    shock_year = np.concatenate([events.shock_years[k] for k in labels]) if labels else np.zeros(0, np.int64)
+    with open(folder / "state.npz", "wb") as f:
+        np.savez(f, annual=events.annual, theta=events.theta, shock_year=shock_year, shock_count=counts)
+    snapshot.policies.to_parquet(folder / "policies.parquet", index=False)
+    snapshot.coverages.to_parquet(folder / "coverages.parquet", index=False)
+    manifest = {**snapshot.manifest(), "files": {name: _sha256(folder / name) for name in _FILES}}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
 
 
 def load_snapshot(path, catalogue: Catalogue) -> BookSnapshot:

@@ -139,6 +139,30 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(run=_run_products_validate)
 
+    book = sub.add_parser("book", help="a simulated, priced book saved for quoting (docs/quote-service.md)")
+    book_sub = book.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
+    save = book_sub.add_parser("save", help="simulate and price a portfolio against the catalogue and save what "
+                                            "quoting needs, so a quoting process starts without simulating")
+    save.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them")
+    save.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet")
+    save.add_argument("--years", type=int, default=100_000, help="simulated years (default 100,000)")
+    save.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    save.add_argument("--out", required=True, metavar="DIR", help="the book's folder, written atomically")
+    save.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
+    save.add_argument("--quiet", action="store_true", help="no progress bar")
+    save.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _backend_options(save)
+    save.set_defaults(run=_run_book_save)
+
+    quote = sub.add_parser("quote", help="quote policies (CSV, Parquet or JSON) against a saved book")
+    quote.add_argument("products", metavar="PRODUCT_OR_DIR", help="the product files the book was priced with")
+    quote.add_argument("policies", metavar="POLICIES", help="the candidate policies: CSV, Parquet, or JSON (one "
+                                                            "object or a list of objects)")
+    quote.add_argument("--book", required=True, metavar="DIR", help="a folder written by `techins book save`")
+    quote.add_argument("--out", metavar="FILE", help="write the quotes as CSV (or Parquet by extension), atomically")
+    quote.add_argument("--json", action="store_true", help="print the quotes as one JSON object on stdout")
+    quote.set_defaults(run=_run_quote)
+
     warm = sub.add_parser("warmup", help="compile every Numba kernel into the on-disk cache")
     warm.set_defaults(run=_run_warmup)
     return parser
@@ -275,6 +299,75 @@ def _run_price(args) -> int:
               f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
     print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
     return 0
+
+
+def _run_book_save(args) -> int:
+    from techins.catalogue.rating import price_catalogue
+    from techins.catalogue.snapshot import BookSnapshot, write_snapshot
+    from techins.io.outputs import output_folder
+
+    backend, client = _backend(args)
+    catalogue, policies, book = _product_book(args)
+    with output_folder(args.out) as folder:  # checks --out before the long run
+        priced, seconds = _timed_with_progress(args, lambda bar: price_catalogue(
+            catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
+            client=client))
+        manifest = write_snapshot(BookSnapshot.from_priced(catalogue, priced), folder)
+    report = {"out": str(args.out), **{k: v for k, v in manifest.items() if k != "files"}, "seconds": seconds}
+    if args.json:
+        print(json.dumps(_finite_or_none(report), allow_nan=False))
+        return 0
+    print(f"techins book save: {len(policies):,} policies, {args.years:,} years, seed {args.seed}, {seconds:.1f} s; "
+          f"saved in {args.out}/ (quote with `techins quote {args.products} POLICIES --book {args.out}` or "
+          f"`techins serve`)")
+    return 0
+
+
+def _run_quote(args) -> int:
+    from techins.catalogue.products import read_catalogue
+    from techins.catalogue.quote import CatalogueQuoter
+    from techins.catalogue.snapshot import load_snapshot
+    from techins.io.outputs import write_table_atomically
+
+    catalogue = read_catalogue(args.products)
+    quoter = CatalogueQuoter(catalogue, load_snapshot(args.book, catalogue))
+    quotes = quoter.quote_many(_candidate_policies(args.policies))
+    if args.out:
+        write_table_atomically(quotes, args.out)
+    if args.json:
+        print(json.dumps(_finite_or_none({"book": str(args.book), "years": quoter.years,
+                                          "quotes": quotes.to_dict(orient="records")}), allow_nan=False))
+        return 0
+    print(f"techins quote: {len(quotes):,} {'policy' if len(quotes) == 1 else 'policies'} against {args.book} "
+          f"({quoter.years:,} years)")
+    print(f"{'policy_id':<20}{'product':<28}{'priced as':<10}{'expected loss':>15}{'+/-':>11}{'premium':>15}")
+    for r in quotes.itertuples():
+        print(f"{r.policy_id:<20}{r.product:<28}{r.priced_as:<10}{r.expected_loss:>15,.0f}"
+              f"{r.expected_loss_stderr:>11,.0f}{r.premium:>15,.0f}")
+    if args.out:
+        print(f"quotes in {args.out}")
+    return 0
+
+
+def _candidate_policies(path):
+    """Candidate policies from CSV / Parquet (as the portfolio) or JSON (an object or a list of them)."""
+    import pandas as pd
+
+    from techins.catalogue.products import read_policies
+
+    file = Path(path)
+    if file.suffix.lower() != ".json":
+        return read_policies(file)
+    if not file.is_file():
+        raise InputError(f"{file}: no such file")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{file}: not valid JSON ({exc})") from None
+    rows = [data] if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"{file}: give one policy object or a non-empty list of policy objects")
+    return pd.DataFrame(rows)
 
 
 def _product_book(args):

@@ -22,7 +22,7 @@ import numpy as np
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "current_umask", "output_folder", "write_tables", "write_run_json"]
+__all__ = ["MARKER", "current_umask", "output_folder", "write_table_atomically", "write_tables", "write_run_json"]
 
 MARKER = ".techins-output"
 
@@ -90,6 +90,29 @@ def output_folder(out):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_table_atomically(table, path) -> Path:
+    """One table to ``path``: Parquet for a ``.parquet`` name, CSV otherwise; written to a temporary
+    name beside it, then renamed, so a reader never sees half a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"--out {path}: is a folder; give a file name (.csv or .parquet)")
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_tables(tables: dict, folder: Path) -> dict:
