@@ -41,6 +41,7 @@ from techins.catalogue.products import Catalogue, ProductBook
 from techins.catalogue.rating import PricedPortfolio
 from techins.catalogue.snapshot import BookEvents, BookSnapshot, book_events, coverage_rows
 from techins.errors import InputError, InputTypeError
+from techins.io.schema import QUOTE_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import EventExposure, OwnClaims
 from techins.model.portfolio import Portfolio
@@ -150,12 +151,6 @@ class Quoter:
         }
 
 
-# the columns of a catalogue quote, in order (docs/quote-service.md says what each one is)
-QUOTE_COLUMNS = ("policy_id", "product", "line", "currency", "priced_as", "years", "expected_loss",
-                 "expected_loss_stderr", "expected_loss_closed_form", "risk_measure", "risk_load_parameter",
-                 "capital_level", "co_tvar", "allocated_capital", "incremental_capital", "risk_load",
-                 "fixed_expense", "variable_expense", "profit", "technical_premium", "rate_cap", "rate_cap_base",
-                 "premium_cap", "cap_binding", "capped_premium", "shortfall", "subsidy", "insured_pays", "premium")
 IN_BOOK, ADDED = "in_book", "added"
 _EVENT_STREAM, _LINE_STREAM = 1, 2  # quote sub-streams of a scenario's or a line's draws absent from the book
 

@@ -30,6 +30,7 @@ from techins.catalogue.rating import PricedPortfolio
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
 from techins.io.outputs import output_folder
+from techins.io.schema import SNAPSHOT_COVERAGE_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.results.simulation import BookResult
 from techins.simulation.plan import BookPlan, chunk_states
@@ -41,11 +42,6 @@ __all__ = ["BookEvents", "BookSnapshot", "book_events", "save_snapshot", "write_
 SNAPSHOT_FORMAT = 1
 MANIFEST = "manifest.json"
 _FILES = ("state.npz", "policies.parquet", "coverages.parquet")
-# the coverage-row columns that decide what the simulator does with a row (a policy whose rows agree on
-# all of them, and on its scenario exposure, is the book's policy)
-COVERAGE_KEY = ("policy_id", "line", "claim_rate", "severity", "severity_scale", "deductible", "limit", "share",
-                "agg_deductible", "agg_limit", "sum_insured", "contract_id", "contract_agg_deductible",
-                "contract_agg_limit")
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +102,7 @@ class BookSnapshot:
     policies : pandas.DataFrame
         ``PricedPortfolio.policies``: every policy of the book as ``techins price`` priced it.
     coverages : pandas.DataFrame
-        The book's coverage rows as the simulator saw them (``COVERAGE_KEY`` columns and one
+        The book's coverage rows as the simulator saw them (``SNAPSHOT_COVERAGE_COLUMNS`` columns and one
         ``scenario:<id>`` column per scenario), with ``policy`` the row's index in ``policies``.
     catalogue_digest : str
         ``Catalogue.digest`` of the catalogue the book was priced with.
@@ -162,10 +158,10 @@ class BookSnapshot:
 
 
 def coverage_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns of a book's coverage table that decide its simulation (``COVERAGE_KEY`` and the
+    """The columns of a book's coverage table that decide its simulation (``SNAPSHOT_COVERAGE_COLUMNS`` and the
     scenario exposures), as plain columns (text as object)."""
     out = {}
-    for column in COVERAGE_KEY:
+    for column in SNAPSHOT_COVERAGE_COLUMNS:
         values = frame[column].to_numpy()
         out[column] = values.astype(object) if column in ("policy_id", "line", "severity", "contract_id") \
             else values.astype(np.float64)

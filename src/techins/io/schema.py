@@ -21,6 +21,7 @@ __all__ = [
     "HISTORY_POLICY_COLUMNS", "CLAIM_COLUMNS", "EXPENSE_COLUMNS", "TRIANGLE_COLUMNS", "FORECAST_COLUMNS",
     "HISTORY_TEXT_COLUMNS", "BACKTEST_INPUTS", "RESIMULATE_COLUMNS",
     "DEVELOPMENT_COLUMNS", "DEVELOPMENT_TEXT_COLUMNS", "JSON_COLUMNS",
+    "QUOTE_COLUMNS", "SNAPSHOT_COVERAGE_COLUMNS",
     "PRICED_TABLES",
 ]
 
@@ -98,3 +99,17 @@ JSON_COLUMNS = ("severity_parameters", "severity_stderrs")
 # ---------------------------------------------------------------------------------------- priced tables
 # the tables of a priced portfolio (``techins price``), in the order they are written
 PRICED_TABLES = ("policies", "coverages", "lines", "products", "ep_curves")
+
+
+# ---------------------------------------------------------------------------------------- quotes
+# the columns of a catalogue quote, in order (docs/quote-service.md says what each one is)
+QUOTE_COLUMNS = ("policy_id", "product", "line", "currency", "priced_as", "years", "expected_loss",
+                 "expected_loss_stderr", "expected_loss_closed_form", "risk_measure", "risk_load_parameter",
+                 "capital_level", "co_tvar", "allocated_capital", "incremental_capital", "risk_load",
+                 "fixed_expense", "variable_expense", "profit", "technical_premium", "rate_cap", "rate_cap_base",
+                 "premium_cap", "cap_binding", "capped_premium", "shortfall", "subsidy", "insured_pays", "premium")
+# the coverage-row columns that decide what the simulator does with a row (a policy whose rows agree on
+# all of them, and on its scenario exposure, is the book's policy)
+SNAPSHOT_COVERAGE_COLUMNS = ("policy_id", "line", "claim_rate", "severity", "severity_scale", "deductible", "limit",
+                             "share", "agg_deductible", "agg_limit", "sum_insured", "contract_id",
+                             "contract_agg_deductible", "contract_agg_limit")
