@@ -93,6 +93,13 @@ def test_catalogue_product_book_and_priced_portfolio_round_trip(catalogue):
     copy = round_trip(priced)
     pd.testing.assert_frame_equal(copy.policies, priced.policies)
     assert copy.book == priced.book
+    quoter = ti.CatalogueQuoter(catalogue, priced)
+    snapshot = round_trip(quoter.snapshot)
+    pd.testing.assert_frame_equal(snapshot.policies, quoter.snapshot.policies)
+    candidates = policies.head(8).assign(policy_id=lambda t: "N" + t["policy_id"])
+    pd.testing.assert_frame_equal(round_trip(quoter).quote_many(candidates), quoter.quote_many(candidates))
+    pd.testing.assert_frame_equal(ti.CatalogueQuoter(catalogue, snapshot).quote_many(candidates),
+                                  quoter.quote_many(candidates))
 
 
 def test_programme_and_pool_specs_and_run_round_trip():

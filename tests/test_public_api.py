@@ -21,12 +21,14 @@ def test_contract_names_are_public():
 
 def test_all_is_exactly_this_list():
     assert sorted(ti.__all__) == sorted([
-        "AccuracyWarning", "AggregateXL", "Binomial", "BookResult", "Catalogue", "CommonShock", "Empirical",
+        "AccuracyWarning", "AggregateXL", "Binomial", "BookResult", "BookSnapshot", "Catalogue", "CatalogueQuoter",
+        "CommonShock", "Empirical",
         "ExactResult", "Exponential", "FrequencyLaw", "Gamma", "InputError", "InputTypeError", "Layer", "Line",
         "LogNormal", "NegativeBinomial", "OccurrenceXL", "Pareto", "PerRiskXL", "Poisson", "PoolRun", "PoolSpec", "Portfolio",
         "PricedPortfolio", "Product", "Programme", "QuotaShare", "SeverityLaw", "SimulationResult", "Spliced",
         "Surplus", "TechinsError", "Weibull", "apply_programme", "exact", "price_catalogue", "read_catalogue",
         "read_line", "read_policies", "read_pool", "read_programme", "run_pool", "simulate", "__version__",
+        "load_snapshot", "save_snapshot",
     ])
 
 

@@ -15,7 +15,9 @@ True
 """
 
 from techins.catalogue.products import Catalogue, Product, read_catalogue, read_policies
+from techins.catalogue.quote import CatalogueQuoter
 from techins.catalogue.rating import PricedPortfolio, price_catalogue
+from techins.catalogue.snapshot import BookSnapshot, load_snapshot, save_snapshot
 from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
 from techins.exact.aggregate import ExactResult, exact
 from techins.model.distributions import (
@@ -58,7 +60,9 @@ __all__ = [
     "AggregateXL",
     "Binomial",
     "BookResult",
+    "BookSnapshot",
     "Catalogue",
+    "CatalogueQuoter",
     "CommonShock",
     "Empirical",
     "ExactResult",
@@ -90,6 +94,7 @@ __all__ = [
     "Weibull",
     "apply_programme",
     "exact",
+    "load_snapshot",
     "price_catalogue",
     "read_catalogue",
     "read_line",
@@ -97,6 +102,7 @@ __all__ = [
     "read_pool",
     "read_programme",
     "run_pool",
+    "save_snapshot",
     "simulate",
     "__version__",
 ]

@@ -310,6 +310,8 @@ class ProductBook:
     rate_cap_base : numpy.ndarray
         For each policy, the validated value of its product's ``rate_cap_column`` (NaN for products
         without a rate cap).
+    catalogue_digest : str
+        ``Catalogue.digest`` of the catalogue that built it ("" when built by hand).
     """
 
     portfolio: Portfolio
@@ -318,6 +320,7 @@ class ProductBook:
     row_coverage: np.ndarray
     expected_loss: np.ndarray
     rate_cap_base: np.ndarray
+    catalogue_digest: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,7 +367,8 @@ class Catalogue:
         source : str
             Name of the table in error messages (its file name).
         """
-        return _build_book(self, policies, source)
+        book = _build_book(self, policies, source)
+        return dataclasses.replace(book, catalogue_digest=self.digest)
 
 
 def catalogue_digest(products: dict) -> str:

@@ -131,6 +131,9 @@ class BookSnapshot:
             raise InputTypeError(f"BookSnapshot: priced must be a PricedPortfolio (price_catalogue), "
                                  f"got {type(priced).__name__}")
         book = priced.product_book
+        if book.catalogue_digest and book.catalogue_digest != catalogue.digest:
+            raise InputError("BookSnapshot: the book was priced with another catalogue (its digest differs); "
+                             "give the catalogue it was priced with, or price the book again")
         missing = sorted(set(book.policies["product"].astype(str)) - set(catalogue.products))
         if missing:
             raise InputError(f"BookSnapshot: the book was priced with products {missing} that the catalogue "
