@@ -179,7 +179,7 @@ class CatalogueQuoter:
     --------
     >>> quoter = CatalogueQuoter(catalogue, load_snapshot("out/book", catalogue))       # doctest: +SKIP
     >>> quoter.quote({"policy_id": "Q-1", "product": "cyber_sme", "revenue": 2e7,
-    ...               "industry_hazard": "medium", "security_score": "b",
+    ...               "industry_hazard": "high", "security_score": "B",
     ...               "cloud_provider": "aws", "software_vendor": "other"})["premium"]   # doctest: +SKIP
     """
 
