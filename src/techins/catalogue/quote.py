@@ -337,7 +337,8 @@ class CatalogueQuoter:
                                   np.concatenate([s[tail], x[tail]]), basis,
                                   policy_cross=np.array([s @ with_policy, x @ with_policy]))
         mine = {name: values[1:] for name, values in allocated.items()}
-        incremental = _capital(with_policy, basis.level) - self._capital_of_book(basis.level)
+        # Euler shares add up: TVaR(S + X) is the sum of the two co-TVaRs, so no second sort
+        incremental = (float(allocated["co_tvar"].sum()) - float(with_policy.mean())) - self._capital_of_book(basis.level)
         return self._assemble(policy_id, product, ADDED, mine, closed_form, incremental, cap_base)
 
     def _assemble(self, policy_id: str, product: str, priced_as: str, allocated: dict, closed_form: float,

@@ -57,22 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--severity", metavar="LAW:K=V,...", help="e.g. lognormal:mu=10,sigma=2")
     sim.add_argument("--occurrence", metavar="K=V,...", help="e.g. limit=5e6,deductible=1e6")
     sim.add_argument("--aggregate", metavar="K=V,...", help="e.g. limit=2e7")
-    sim.add_argument("--years", type=int, default=1_000_000, help="simulated years (default 1,000,000)")
+    sim.add_argument("--years", type=_count, default=1_000_000, help="simulated years (default 1,000,000)")
     sim.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    sim.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
+    sim.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
     sim.add_argument("--exact", action="store_true", help="also compute the exact FFT distribution")
     sim.add_argument("--no-thin", action="store_true", help="draw every claim, not only those above the "
                                                             "occurrence deductible")
     sim.add_argument("--levels", type=float, nargs="+", default=[0.99, 0.995],
                      help="probability levels of VaR and TVaR (default 0.99 0.995)")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _backend_options(sim)
     sim.set_defaults(run=_run_simulate)
 
     demo = sub.add_parser("demo", help="the reference line against the exact path, then an illustrative "
                                        "book priced and quoted")
-    demo.add_argument("--years", type=int, default=1_000_000)
-    demo.add_argument("--book-years", type=int, default=20_000)
+    demo.add_argument("--years", type=_count, default=1_000_000)
+    demo.add_argument("--book-years", type=_count, default=20_000)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(run=_run_demo)
@@ -81,12 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                                          "write the priced tables, EP curves, plots and a summary")
     price.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them "
                                                                    "(e.g. products/)")
+    price.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
+                                                                         "(repeat for several)")
     price.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet "
                                                                              "(see docs/products.md)")
-    price.add_argument("--years", type=int, default=100_000, help="simulated years (default 100,000)")
+    price.add_argument("--years", type=_count, default=100_000, help="simulated years (default 100,000)")
     price.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     price.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
-    price.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
+    price.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
     price.add_argument("--quiet", action="store_true", help="no progress bar")
     price.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _backend_options(price)
@@ -96,15 +99,18 @@ def _parser() -> argparse.ArgumentParser:
                                                 "portfolio priced against the catalogue")
     reinsure.add_argument("programme", metavar="PROGRAMME", help="a programme TOML file (see docs/treaties.md)")
     reinsure.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them")
+    reinsure.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
+                                                                         "(repeat for several)")
     reinsure.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet")
-    reinsure.add_argument("--years", type=int, default=20_000, help="simulated years (default 20,000)")
+    reinsure.add_argument("--years", type=_count, default=20_000, help="simulated years (default 20,000)")
     reinsure.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     reinsure.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
     reinsure.add_argument("--load", type=float, default=0.0,
                           help="risk load of the treaties' technical price, in standard deviations (default 0)")
     reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (PLT, ELT, ALT, EPT) of "
                                                              "the gross, ceded and net losses")
-    reinsure.add_argument("--threads", type=int, default=None)
+    reinsure.add_argument("--threads", type=_count, default=None)
+    reinsure.add_argument("--quiet", action="store_true", help="no progress bar")
     _backend_options(reinsure)
     reinsure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     reinsure.set_defaults(run=_run_reinsure)
@@ -113,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
                                         "money and capital")
     pool.add_argument("pool_file", metavar="POOL", help="a pool TOML file (see docs/pool.md)")
     pool.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
-    pool.add_argument("--years", type=int, default=None, help="simulated years (default: the pool file's)")
+    pool.add_argument("--years", type=_count, default=None, help="simulated years (default: the pool file's)")
     pool.add_argument("--seed", type=int, default=None, help="seed (default: the pool file's)")
-    pool.add_argument("--threads", type=int, default=None)
+    pool.add_argument("--threads", type=_count, default=None)
     _backend_options(pool)
     pool.add_argument("--quiet", action="store_true", help="no progress bar")
     pool.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -144,11 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     save = book_sub.add_parser("save", help="simulate and price a portfolio against the catalogue and save what "
                                             "quoting needs, so a quoting process starts without simulating")
     save.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them")
+    save.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
+                                                                         "(repeat for several)")
     save.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet")
-    save.add_argument("--years", type=int, default=100_000, help="simulated years (default 100,000)")
+    save.add_argument("--years", type=_count, default=100_000, help="simulated years (default 100,000)")
     save.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     save.add_argument("--out", required=True, metavar="DIR", help="the book's folder, written atomically")
-    save.add_argument("--threads", type=int, default=None, help="Numba threads (results do not change)")
+    save.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
     save.add_argument("--quiet", action="store_true", help="no progress bar")
     save.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _backend_options(save)
@@ -166,6 +174,22 @@ def _parser() -> argparse.ArgumentParser:
     warm = sub.add_parser("warmup", help="compile every Numba kernel into the on-disk cache")
     warm.set_defaults(run=_run_warmup)
     return parser
+
+
+def _count(text: str) -> int:
+    """A whole number as a user types it: ``100000``, ``100_000``, ``1e5``; > 0."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 100000 or 1e5, got {text!r}") from None
+    if not math.isfinite(value) or value != int(value) or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(value)
+
+
+def _many(n: int, one: str, many: str | None = None) -> str:
+    """``1 policy``, ``3,000 policies``."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _backend_options(parser) -> None:
@@ -202,7 +226,7 @@ def _run_simulate(args) -> int:
         raise InputError("simulate: give a line file, or --frequency and --severity")
     backend, client = _backend(args)
     report = _figures(line, args.years, args.seed, args.levels, args.exact, not args.no_thin,
-                      args.threads, backend=backend, client=client)
+                      args.threads, backend=backend, client=client, args=args)
     report["line_file"] = title
     _print(report, args.json)
     return 0
@@ -248,7 +272,7 @@ def _run_demo(args) -> int:
         _print(report, True)
         return 0
     _print(report, False)
-    print(f"\ntechins: an illustrative tech book, {book['policies']:,} policies with 3 common shocks, "
+    print(f"\ntechins: an illustrative tech book, {_many(book['policies'], 'policy', 'policies')} with 3 common shocks, "
           f"{book['years']:,} years")
     print(f"expected loss {book['expected_loss']:,.0f} +/- {book['expected_loss_stderr']:,.0f}; "
           f"TVaR 99% {book['tvar_99']:,.0f} +/- {book['tvar_99_stderr']:,.0f}; "
@@ -288,7 +312,8 @@ def _run_price(args) -> int:
                                           "files": files}), allow_nan=False))
         return 0
     b = priced.book
-    print(f"techins price: {b['policies']:,} policies ({b['coverage_rows']:,} coverage rows), {b['years']:,} years, "
+    print(f"techins price: {_many(b['policies'], 'policy', 'policies')} ({_many(b['coverage_rows'], 'coverage row')}), "
+          f"{_many(b['years'], 'year')}, "
           f"seed {b['seed']}, {meta['seconds']:.1f} s")
     print(f"expected loss {b['expected_loss']:,.0f} +/- {b['expected_loss_stderr']:,.0f}; TVaR 99% "
           f"{b['tvar_99']:,.0f} +/- {b['tvar_99_stderr']:,.0f}; technical premium {b['technical_premium']:,.0f}; "
@@ -317,7 +342,8 @@ def _run_book_save(args) -> int:
     if args.json:
         print(json.dumps(_finite_or_none(report), allow_nan=False))
         return 0
-    print(f"techins book save: {len(policies):,} policies, {args.years:,} years, seed {args.seed}, {seconds:.1f} s; "
+    print(f"techins book save: {_many(len(policies), 'policy', 'policies')}, {_many(args.years, 'year')}, "
+          f"seed {args.seed}, {seconds:.1f} s; "
           f"saved in {args.out}/ (quote with `techins quote {args.products} POLICIES --book {args.out}` or "
           f"`techins serve`)")
     return 0
@@ -338,7 +364,7 @@ def _run_quote(args) -> int:
         print(json.dumps(_finite_or_none({"book": str(args.book), "years": quoter.years,
                                           "quotes": quotes.to_dict(orient="records")}), allow_nan=False))
         return 0
-    print(f"techins quote: {len(quotes):,} {'policy' if len(quotes) == 1 else 'policies'} against {args.book} "
+    print(f"techins quote: {_many(len(quotes), 'policy', 'policies')} against {args.book} "
           f"({quoter.years:,} years)")
     print(f"{'policy_id':<20}{'product':<28}{'priced as':<10}{'expected loss':>15}{'+/-':>11}{'premium':>15}")
     for r in quotes.itertuples():
@@ -377,6 +403,13 @@ def _product_book(args):
 
     catalogue = read_catalogue(args.products)
     policies = read_policies(args.portfolio)
+    if args.product:
+        for pid in args.product:
+            catalogue[pid]  # an unknown id: the catalogue's message lists the products
+        keep = policies["product"].astype(str).isin(args.product)
+        if not keep.any():
+            raise InputError(f"{args.portfolio}: no policy of product {', '.join(map(repr, args.product))}")
+        policies = policies[keep].reset_index(drop=True)
     return catalogue, policies, catalogue.book(policies, source=str(args.portfolio))
 
 
@@ -397,7 +430,8 @@ def _run_reinsure(args) -> int:
         start = time.perf_counter()
         # one executor (one Dask cluster or connection) for the simulation and the programme's chunks
         with open_executor("reinsure", backend, client, args.threads) as run:
-            result = ti.simulate(book.portfolio, years=args.years, seed=args.seed, executor=run)
+            result, _ = _timed_with_progress(args, lambda bar: ti.simulate(
+                book.portfolio, years=args.years, seed=args.seed, executor=run, progress=bar))
             applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run)
         meta["seconds"] = time.perf_counter() - start
         files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
@@ -408,7 +442,8 @@ def _run_reinsure(args) -> int:
                                           "net_mean": float(applied.net.mean()), "files": files}),
                          allow_nan=False))
         return 0
-    print(f"techins reinsure: {programme.name}, {len(policies):,} policies, {args.years:,} years, seed {args.seed}, "
+    print(f"techins reinsure: {programme.name}, {_many(len(policies), 'policy', 'policies')}, "
+          f"{_many(args.years, 'year')}, seed {args.seed}, "
           f"{meta['seconds']:.1f} s")
     print(f"gross {applied.gross.mean():,.0f} a year, net {applied.net.mean():,.0f}")
     print(f"{'treaty':<24}{'expected ceded':>16}{'std error':>12}{'P(loss)':>9}{'technical':>14}{'rate on line':>14}")
@@ -441,7 +476,8 @@ def _run_pool(args) -> int:
                                           "files": files}), allow_nan=False))
         return 0
     p = run.pool
-    print(f"techins pool: {p['pool']}, {p['policies']:,} policies, {p['members']} members, {p['years']:,} years, "
+    print(f"techins pool: {p['pool']}, {_many(p['policies'], 'policy', 'policies')}, {_many(p['members'], 'member')}, "
+          f"{_many(p['years'], 'year')}, "
           f"seed {p['seed']}, {meta['seconds']:.1f} s")
     print(f"premium {p['premium']:,.0f}; expected gross {p['expected_gross']:,.0f} +/- {p['expected_gross_stderr']:,.0f}, "
           f"recovered {p['expected_ceded']:,.0f}, reinsurance premium {p['expected_reinsurance_premium']:,.0f}; "
@@ -595,13 +631,20 @@ def _run_warmup(args) -> int:
     return 0
 
 
-def _figures(line, years, seed, levels, with_exact, thin, threads, backend="local", client=None) -> dict:
+def _figures(line, years, seed, levels, with_exact, thin, threads, backend="local", client=None, args=None) -> dict:
     import techins as ti
 
-    start = time.perf_counter()
-    sim = ti.simulate(line, years=years, seed=seed, thin=thin, threads=threads, backend=backend, client=client)
-    report = {"monte_carlo": sim.summary(levels=levels),
-              "monte_carlo_seconds": time.perf_counter() - start}
+    def run(bar):
+        return ti.simulate(line, years=years, seed=seed, thin=thin, threads=threads, backend=backend, client=client,
+                           progress=bar)
+
+    if args is None:  # the demo: no progress bar
+        start = time.perf_counter()
+        sim = run(None)
+        seconds = time.perf_counter() - start
+    else:
+        sim, seconds = _timed_with_progress(args, run)
+    report = {"monte_carlo": sim.summary(levels=levels), "monte_carlo_seconds": seconds}
     if with_exact:
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
