@@ -65,9 +65,9 @@ def test_bad_line_file_exits_2_with_one_line(tmp_path, case):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--years", "0"], "years must be an integer in"),
+    (["--years", "0"], "--years: must be a whole number >= 1"),
     (["--seed", "-3"], "seed must be an integer in"),
-    (["--threads", "0"], "threads must be an integer in"),
+    (["--threads", "0"], "--threads: must be a whole number >= 1"),
 ])
 def test_bad_run_arguments_exit_2(args, message):
     run = techins("simulate", REFERENCE, *args)
@@ -117,7 +117,7 @@ def test_line_on_the_command_line_matches_the_file():
     (["--frequency", "poisson", "--severity", "gamma:shape=1,scale=1"], "LAW:KEY=VALUE"),
     (["--frequency", "poisson:mean=5"], "missing table [severity]"),
     ([], "give a line file"),
-    (["--years", "ten"], "invalid int value"),
+    (["--years", "ten"], "--years: must be a whole number such as 100000 or 1e5"),
     (["--bogus"], "unrecognized arguments"),
 ])
 def test_bad_command_line_exits_2_with_one_line(args, message):
