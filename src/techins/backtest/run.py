@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins.backtest.experience import BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
@@ -88,6 +89,20 @@ class BacktestRun:
 
     def tables(self) -> dict:
         return {**self.experience.tables(), "comparison": self.comparison}
+
+    def _figures(self) -> list:
+        lines = self.experience.lines
+        return [Figure("run_id", "-" if self.run_id is None else self.run_id, kind="text"),
+                Figure("scope", self.scope, kind="text"), Figure("lines", len(lines), kind="count"),
+                Figure("loss-making", int(lines["loss_making"].sum()), kind="count"),
+                Figure("periods", len(self.experience.periods), kind="count")]
+
+    def __repr__(self) -> str:
+        return short_repr("BacktestRun", self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html("BacktestRun: experience against the priced lines", self._figures(),
+                            {"lines": self.experience.lines, "comparison": self.comparison})
 
 
 def read_config(path) -> BacktestConfig:

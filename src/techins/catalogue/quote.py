@@ -210,6 +210,9 @@ class CatalogueQuoter:
         """Simulated years of the book."""
         return self.snapshot.years
 
+    def __repr__(self) -> str:
+        return f"CatalogueQuoter({len(self.catalogue.products)} products, book {self.snapshot!r})"
+
     def quote(self, policy) -> dict:
         """Quote one policy (a mapping, a pandas Series or a one-row DataFrame of portfolio columns).
 

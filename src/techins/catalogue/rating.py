@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins.catalogue.products import Catalogue, ProductBook
 from techins.pricing.allocation import diversification_benefit
 from techins.pricing.premium import PricingBasis, allocate_book, line_capital_table, premium_components
@@ -68,6 +69,23 @@ class PricedPortfolio:
     book: dict
     result: object
     product_book: ProductBook
+
+    def _figures(self) -> list:
+        b = self.book
+        return [Figure("policies", b["policies"], kind="count"), Figure("years", b["years"], kind="count"),
+                Figure("seed", b["seed"], kind="text"),
+                Figure("expected loss", b["expected_loss"], b["expected_loss_stderr"]),
+                Figure("TVaR 99%", b["tvar_99"], b["tvar_99_stderr"]),
+                Figure("technical premium", b["technical_premium"]), Figure("charged", b["capped_premium"]),
+                Figure("subsidy", b["subsidy"])]
+
+    def __repr__(self) -> str:
+        return short_repr("PricedPortfolio", self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html("PricedPortfolio: the book priced against the catalogue (± standard error)",
+                            self._figures(), {"products": self.products, "lines": self.lines,
+                                              "policies": self.policies})
 
 
 def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: int, *, threads: int | None = None,

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, short_repr
 from techins.catalogue.products import Catalogue
 from techins.catalogue.rating import PricedPortfolio
 from techins.errors import InputError, InputTypeError
@@ -146,6 +147,12 @@ class BookSnapshot:
     @property
     def years(self) -> int:
         return self.events.years
+
+    def __repr__(self) -> str:
+        return short_repr("BookSnapshot", [
+            Figure("policies", len(self.policies), kind="count"), Figure("years", self.years, kind="count"),
+            Figure("seed", self.seed, kind="text"), Figure("catalogue", self.catalogue_digest[:12], kind="text"),
+            Figure("techins", self.code_version, kind="text")])
 
     @property
     def seed(self) -> int:

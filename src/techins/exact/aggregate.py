@@ -67,6 +67,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins import validate
 from techins.errors import AccuracyWarning, InputError, InputTypeError
 from techins.kernels.panjer import panjer as _panjer_kernel
@@ -159,6 +160,18 @@ class ExactResult:
     grid_top: float
     notes: tuple = ()
     claim_probs: np.ndarray = field(default=None, repr=False)
+
+    def _figures(self) -> list:
+        return [Figure("method", self.method, kind="text"), Figure("buckets", self.n_buckets, kind="count"),
+                Figure("mean", self.mean()), Figure("std", self.std()), Figure("VaR 99.5%", self.quantile(0.995)),
+                Figure("TVaR 99%", self.tvar(0.99))]
+
+    def __repr__(self) -> str:
+        return short_repr("ExactResult", self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html("ExactResult: the annual loss distribution on a lattice (no sampling error)",
+                            self._figures())
 
     # ------------------------------------------------------------------ cached tables
     @cached_property

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins import validate
 from techins.catalogue.products import read_catalogue
 from techins.catalogue.rating import price_catalogue
@@ -83,6 +84,25 @@ class PoolRun:
     annual: pd.DataFrame
     pool: dict
     book_result: object
+
+    def _figures(self) -> list:
+        p = self.pool
+        return [Figure("pool", p["pool"], kind="text"), Figure("policies", p["policies"], kind="count"),
+                Figure("members", p["members"], kind="count"), Figure("years", p["years"], kind="count"),
+                Figure("premium", p["premium"]),
+                Figure("expected gross", p["expected_gross"], p["expected_gross_stderr"]),
+                Figure("expected ceded", p["expected_ceded"]), Figure("pool capital", p["pool_capital"]),
+                Figure("diversification benefit", p["diversification_benefit"])]
+
+    def __repr__(self) -> str:
+        return short_repr("PoolRun", self._figures())
+
+    def _repr_html_(self) -> str:
+        tables = {"members": self.members, "lines": self.lines}
+        if self.treaties is not None:
+            tables["treaties"] = self.treaties
+        return figures_html("PoolRun: the pool's book, reinsurance and members (± standard error)", self._figures(),
+                            tables)
 
 
 def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = None, threads: int | None = None,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
@@ -292,6 +293,21 @@ class ProgrammeResult:
     @property
     def years(self) -> int:
         return int(self.gross.size)
+
+    def _figures(self) -> list:
+        n = self.years
+        se = (lambda x: float(np.std(x, ddof=1) / math.sqrt(n))) if n > 1 else (lambda x: None)
+        return [Figure("programme", self.programme.name, kind="text"),
+                Figure("treaties", len(self.programme.treaties), kind="count"), Figure("years", n, kind="count"),
+                Figure("gross", float(self.gross.mean()), se(self.gross)),
+                Figure("net", float(self.net.mean()), se(self.net))]
+
+    def __repr__(self) -> str:
+        return short_repr("ProgrammeResult", self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html("ProgrammeResult: mean annual loss before and after the programme (± standard error)",
+                            self._figures(), {"treaties": self.treaty_table()})
 
     def treaty_table(self, load: float = 0.0, level: float = 0.99) -> pd.DataFrame:
         """Per treaty: expected ceded loss with its standard error, standard deviation, VaR and TVaR

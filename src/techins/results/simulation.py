@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from techins import validate
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError
 from techins.lazy import lazy_module
 from techins.results import figures
@@ -190,6 +191,18 @@ class SimulationResult:
         return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "aep", "aep_tvar", "oep",
                                            "oep_tvar", "aep_low", "aep_high", "oep_low", "oep_high"])
 
+    def _figures(self) -> list:
+        return [Figure("years", self.years, kind="count"), Figure("seed", self.seed, kind="text"),
+                Figure("mean", self.mean(), self.stderr("mean")), Figure("std", self.std(), self.stderr("std")),
+                Figure("VaR 99.5%", self.quantile(0.995), self.stderr("quantile", 0.995)),
+                Figure("TVaR 99%", self.tvar(0.99), self.stderr("tvar", 0.99))]
+
+    def __repr__(self) -> str:
+        return short_repr(type(self).__name__, self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html(f"{type(self).__name__}: annual losses, Monte Carlo (± standard error)", self._figures())
+
     def summary(self, levels=(0.99, 0.995)) -> dict:
         """Plain-float figures with their standard errors (JSON-serialisable)."""
         out = {"method": "monte_carlo", "years": self.years, "seed": self.seed,
@@ -240,7 +253,7 @@ def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
     return lo, hi
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BookResult(SimulationResult):
     """Simulated annual losses of a book: the book's figures (as a line's), plus per line and per policy.
 
@@ -277,6 +290,15 @@ class BookResult(SimulationResult):
     def portfolio(self):
         """The simulated book."""
         return self.line
+
+    def _figures(self) -> list:
+        book = self.portfolio
+        return [Figure("policies", book.n_policies, kind="count"), Figure("lines", len(book.line_names), kind="count"),
+                Figure("scenarios", len(book.shocks), kind="count"), *super()._figures()]
+
+    def _repr_html_(self) -> str:
+        return figures_html("BookResult: annual losses of the book, Monte Carlo (± standard error)", self._figures(),
+                            {"lines (TVaR 99%)": self.line_table(0.99)})
 
     def line_result(self, name: str) -> SimulationResult:
         """The figures of one product line, standalone (its annual losses as a line's)."""

@@ -1,0 +1,74 @@
+"""Results show themselves in one line (repr) and as a small HTML table in notebooks: never the whole
+arrays or tables they hold."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+import techins as ti
+from techins.display import Figure, figures_html, number_text, short_repr
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_numbers_are_shown_as_money_counts_and_shares():
+    assert number_text(1234567.891) == "1,234,568"
+    assert number_text(3000, "count") == "3,000"
+    assert number_text(0.125, "share") == "12.50%"
+    assert number_text(math.inf) == "inf" and number_text(math.nan) == "nan"
+    assert number_text(0.01234) == "0.01234"
+    assert Figure("mean", 1000.0, 12.5).text() == "1,000 ± 12.5"
+
+
+def test_html_escapes_and_shortens_tables():
+    import pandas as pd
+
+    table = pd.DataFrame({"x": range(50)})
+    out = figures_html("a <b>", [Figure("c&d", 1.0)], {"t": table})
+    assert "a &lt;b&gt;" in out and "c&amp;d" in out and "first 10 of 50 rows" in out
+    assert out.count("<tr>") < 20
+    assert short_repr("R", [Figure("n", 2, kind="count")]) == "R(n=2)"
+
+
+@pytest.fixture(scope="module")
+def results():
+    line = ti.Line(ti.Poisson(2.0), ti.LogNormal(9.0, 1.2), occurrence=ti.Layer(limit=1e6))
+    catalogue = ti.read_catalogue(REPO / "products")
+    priced = ti.price_catalogue(catalogue, catalogue.book(ti.read_policies(REPO / "examples" / "portfolio.csv")
+                                                          .iloc[::50]), years=500, seed=2)
+    programme = ti.read_programme(REPO / "examples" / "pools" / "cyber_programme.toml")
+    return {"simulation": ti.simulate(line, years=2_000, seed=1), "exact": ti.exact(line), "priced": priced,
+            "book": priced.result, "programme": ti.apply_programme(priced.result, programme),
+            "quoter": ti.CatalogueQuoter(catalogue, priced)}
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("simulation", ["SimulationResult(years=2,000", "mean=", " ± "]),
+    ("exact", ["ExactResult(method=", "mean="]),
+    ("priced", ["PricedPortfolio(policies=60", "expected loss=", " ± "]),
+    ("book", ["BookResult(policies=", "mean="]),
+    ("programme", ["ProgrammeResult(programme=", "net="]),
+    ("quoter", ["CatalogueQuoter(9 products, book BookSnapshot(policies=60"]),
+])
+def test_reprs_are_one_short_line(results, name, expect):
+    text = repr(results[name])
+    assert "\n" not in text and len(text) < 400, text
+    for part in expect:
+        assert part in text, text
+
+
+@pytest.mark.parametrize("name", ["simulation", "exact", "priced", "book", "programme"])
+def test_notebooks_get_an_html_table(results, name):
+    out = results[name]._repr_html_()
+    assert out.startswith("<div>") and out.endswith("</div>") and "<table" in out and len(out) < 60_000
+
+
+def test_pool_and_backtest_runs_show_their_figures():
+    from techins.backtest.run import read_config, run_backtest
+
+    pool = ti.run_pool(ti.read_pool(REPO / "examples" / "pools" / "cyber_pool.toml"), years=300)
+    backtest = run_backtest(read_config(REPO / "examples" / "backtest" / "tech_lines_backtest.toml"))
+    for result, start in ((pool, "PoolRun(pool=cyber co-insurance pool, policies="), (backtest, "BacktestRun(run_id=-")):
+        assert repr(result).startswith(start) and "\n" not in repr(result) and len(repr(result)) < 400
+        assert "<table" in result._repr_html_()
