@@ -190,10 +190,10 @@ def test_a_batch_is_quoted_as_each_of_its_policies_alone(quoter, policies):
 
 
 def test_quotes_from_threads_equal_the_serial_quotes(quoter, policies):
-    candidates = [_new(policies, i) for i in range(0, len(policies), 5)
+    candidates = [_new(policies, i) for i in range(0, len(policies), 9)
                   if not str(policies["product"].iloc[i]).startswith("fok_")]
     serial = [quoter.quote(p) for p in candidates]
-    requests = [i % len(candidates) for i in range(4 * len(candidates))]
+    requests = [i % len(candidates) for i in range(3 * len(candidates))]
     with ThreadPoolExecutor(max_workers=4) as pool:
         quotes = list(pool.map(lambda i: quoter.quote(candidates[i]), requests))
     same = [_same(q, serial[i]) for i, q in zip(requests, quotes)]
