@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "techins"
 # bottom first; a module may import its own folder and the ones before it
 ORDER = ["errors", "frozen", "lazy", "version", "display", "validate", "io", "model", "kernels", "results", "simulation",
-         "exact", "pricing", "reinsurance", "catalogue", "pool", "backtest", "reporting", "cli", "__main__"]
+         "exact", "pricing", "reinsurance", "catalogue", "pool", "backtest", "reporting", "service", "cli", "__main__"]
 
 
 def room(module: str) -> str:

@@ -171,6 +171,14 @@ def _parser() -> argparse.ArgumentParser:
     quote.add_argument("--json", action="store_true", help="print the quotes as one JSON object on stdout")
     quote.set_defaults(run=_run_quote)
 
+    serve = sub.add_parser("serve", help="serve quotes over HTTP against a saved book (docs/quote-service.md; needs "
+                                         "the serve extra)")
+    serve.add_argument("products", metavar="PRODUCT_OR_DIR", help="the product files the book was priced with")
+    serve.add_argument("--book", required=True, metavar="DIR", help="a folder written by `techins book save`")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.set_defaults(run=_run_serve)
+
     warm = sub.add_parser("warmup", help="compile every Numba kernel into the on-disk cache")
     warm.set_defaults(run=_run_warmup)
     return parser
@@ -372,6 +380,25 @@ def _run_quote(args) -> int:
               f"{r.expected_loss_stderr:>11,.0f}{r.premium:>15,.0f}")
     if args.out:
         print(f"quotes in {args.out}")
+    return 0
+
+
+def _run_serve(args) -> int:
+    from techins.catalogue.products import read_catalogue
+    from techins.catalogue.quote import CatalogueQuoter
+    from techins.catalogue.snapshot import load_snapshot
+    from techins.service.app import create_app
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port}: give a port in 0..65535")
+    catalogue = read_catalogue(args.products)
+    quoter = CatalogueQuoter(catalogue, load_snapshot(args.book, catalogue))  # a bad book fails before the port binds
+    app = create_app(quoter)
+    import uvicorn
+
+    print(f"techins serve: {_many(len(quoter.snapshot.policies), 'policy', 'policies')}, "
+          f"{_many(quoter.years, 'year')}, on http://{args.host}:{args.port} (API at /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""The quote service: the catalogue quoter behind HTTP (``techins serve``)."""
