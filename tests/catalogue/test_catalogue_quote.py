@@ -255,3 +255,13 @@ def test_the_quoter_pickles_and_quotes_the_same(quoter, policies):
 def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
         a[k] == b[k] or (isinstance(a[k], float) and math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+
+
+def test_the_book_with_a_policy_is_sorted_as_a_full_sort_would(quoter):
+    # the quote merges the policy's loss years into the book's sorted years instead of sorting again
+    s = quoter.snapshot.events.annual
+    rng = np.random.default_rng(3)
+    for share in (0.0, 0.001, 0.05, 0.2, 1.0):
+        x = np.where(rng.random(s.size) < share, rng.lognormal(8.0, 2.0, s.size), 0.0)
+        x[:3] = 0.0 if share < 1 else x[:3]
+        assert np.array_equal(quoter._sorted_with(s + x, x), np.sort(s + x))

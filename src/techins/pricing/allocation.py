@@ -65,16 +65,25 @@ class DiversificationBenefit:
     ratio: float
 
 
-def tail_years(book, level: float) -> np.ndarray:
+def tail_years(book, level: float, *, ordered=None) -> np.ndarray:
     """Indices of the years whose book loss is at or above ``VaR_level(book)``: the years for which
-    the simulator must report every policy's loss (the rows of the tail table)."""
+    the simulator must report every policy's loss (the rows of the tail table). ``ordered`` is
+    ``np.sort(book)`` when the caller has it (a sort saved)."""
     book = validate.real_array("tail_years", "book", book)
     level = validate.level("tail_years", "level", level)
-    q = figures.quantile_equal(np.sort(book), level)
+    q = figures.quantile_equal(_ordered("tail_years", book, ordered), level)
     return np.flatnonzero(book >= q)
 
 
-def tail_weights(book, level: float) -> np.ndarray:
+def _ordered(owner: str, book: np.ndarray, ordered) -> np.ndarray:
+    if ordered is None:
+        return np.sort(book)
+    if not isinstance(ordered, np.ndarray) or ordered.shape != book.shape:
+        raise InputError(f"{owner}: ordered must be the book sorted, an array of shape {book.shape}")
+    return ordered
+
+
+def tail_weights(book, level: float, *, ordered=None) -> np.ndarray:
     """Weight of each year in ``TVaR_level(book)``, so that ``TVaR = sum_y w_y book_y``.
 
     With ``q = VaR_level(book)`` (``figures.quantile_equal``) and ``n`` years:
@@ -92,7 +101,7 @@ def tail_weights(book, level: float) -> np.ndarray:
     book = validate.real_array(owner, "book", book)
     p = validate.level(owner, "level", level)
     n = book.size
-    ordered = np.sort(book)
+    ordered = _ordered(owner, book, ordered)
     q = figures.quantile_equal(ordered, p)
     at_or_below = int(np.searchsorted(ordered, q, side="right"))
     above = book > q
@@ -105,7 +114,7 @@ def tail_weights(book, level: float) -> np.ndarray:
 
 
 def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss, level: float, *,
-                       check_additivity: bool = True) -> np.ndarray:
+                       check_additivity: bool = True, ordered=None) -> np.ndarray:
     """Euler (co-TVaR) allocation ``a_i = E[X_i | S in the TVaR tail] = sum_y w_y X_iy``.
 
     ``w`` are the ``tail_weights`` of the book, so ``sum_i a_i == tvar_equal(sort(book), level)`` when
@@ -128,6 +137,8 @@ def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss,
     check_additivity : bool
         Check that each year of positive weight has rows adding up to its book loss (a missing year or
         policy would otherwise silently bias the allocation); turn off to allocate to a sub-portfolio.
+    ordered : numpy.ndarray, optional
+        ``np.sort(book)`` when the caller has it (a sort saved).
 
     Returns
     -------
@@ -144,7 +155,7 @@ def co_tvar_allocation(book, n_policies: int, tail_year, tail_policy, tail_loss,
     if not years.size == policies.size == losses.size:
         raise InputError(f"{owner}: tail_year, tail_policy and tail_loss must have the same length, got "
                          f"{years.size}, {policies.size} and {losses.size}")
-    weights = tail_weights(book, level)
+    weights = tail_weights(book, level, ordered=ordered)
     if check_additivity:
         _check_tail_additivity(owner, book, weights, years, losses)
     return np.bincount(policies, weights=weights[years] * losses, minlength=n_policies)

@@ -449,9 +449,13 @@ def price_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss
 
 
 def allocate_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_loss, basis: PricingBasis, *,
-                  policy_cross=None) -> dict:
+                  policy_cross=None, ordered=None, check_additivity: bool = True) -> dict:
     """The first half of the pricing path: each policy's expected loss (with its Monte Carlo error),
     co-TVaR, allocated capital and allocated risk load under ``basis`` (see ``price_book``).
+
+    ``ordered`` is ``np.sort(book)`` when the caller has it; ``check_additivity=False`` skips the check
+    that the tail table adds up to the book (``co_tvar_allocation``), for a caller whose rows add up by
+    construction (a quote: the book and the policy, whose sum is the book with the policy).
 
     Returns
     -------
@@ -466,7 +470,8 @@ def allocate_book(book, policy_sum, policy_sumsq, tail_year, tail_policy, tail_l
     total = validate.real_array(owner, "policy_sum", policy_sum)
     mean, stderr = expected_loss_and_stderr(total, policy_sumsq, book.size)
     _check_total(owner, "policy_sum", total, book)
-    co_tvar = co_tvar_allocation(book, total.size, tail_year, tail_policy, tail_loss, basis.level)
+    co_tvar = co_tvar_allocation(book, total.size, tail_year, tail_policy, tail_loss, basis.level,
+                                 check_additivity=check_additivity, ordered=ordered)
     capital = co_tvar - mean
     load = _allocated_load(owner, book, total, policy_cross, capital, basis)
     return {"expected_loss": mean, "expected_loss_stderr": stderr, "co_tvar": co_tvar, "allocated_capital": capital,
