@@ -195,3 +195,22 @@ def test_the_serve_command_answers_then_stops(book):
 def test_a_bad_book_stops_the_command_before_it_serves(tmp_path):
     ran = techins("serve", REPO / "products", "--book", tmp_path / "none", "--port", _free_port())
     assert ran.returncode == 2 and "no such folder" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+
+
+def test_concurrent_single_quotes_get_their_own_answers(server, quoter, book):
+    # 8 clients at once, the server's thread pool sharing one quoter: each gets its own quote, and a
+    # bad one among them its own 422
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, policies = book
+    candidates = _candidates(policies, 24) + [_policy(policies, 0)]
+    bad = {**candidates[0], "policy_id": "BAD", "revenue": -1} if "revenue" in candidates[0] else \
+        {**candidates[0], "policy_id": "BAD", "product": "space_tourism"}
+    requests = candidates * 3 + [bad] * 3
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda p: call(server, "POST", "/v1/quote", p), requests))
+    for policy, (status, body) in zip(requests, answers):
+        if policy is bad:
+            assert status == 422 and body["detail"][0]["loc"][0] == "body"
+        else:
+            assert status == 200 and body == _as_json(quoter.quote(policy))
