@@ -210,3 +210,23 @@ def test_make_run_pricing_outputs_exist_and_add_up(tmp_path):
     products = pd.read_parquet(out / "products.parquet")
     assert products["technical_premium"].sum() == pytest.approx(book["technical_premium"], rel=1e-12)
     assert (p["expected_loss_stderr"] > 0).mean() > 0.9
+
+
+def test_a_policy_alone_gets_the_coverage_rows_it_has_in_the_whole_book():
+    # a quote validates one row through Catalogue.book: it must see what the portfolio's book sees
+    catalogue = ti.read_catalogue(ROOT / "products")
+    policies = ti.read_policies(ROOT / "examples" / "portfolio.csv")
+    whole = catalogue.book(policies)
+    frame = whole.portfolio.policies
+    for i in range(0, len(policies), 97):
+        alone = catalogue.book(policies.iloc[[i]])
+        mine = frame[whole.row_policy == i].reset_index(drop=True)
+        theirs = alone.portfolio.policies
+        common = [c for c in theirs.columns if not c.startswith("scenario:")]
+        pd.testing.assert_frame_equal(theirs[common], mine[common])
+        for column in theirs.columns.difference(common):
+            assert list(theirs[column]) == list(mine[column])
+        assert np.array_equal(alone.expected_loss, whole.expected_loss[whole.row_policy == i])
+        assert [s.name for s in alone.portfolio.shocks] == sorted(
+            {s.name for s in whole.portfolio.shocks if set(s.values) & set(mine.get(s.factor, ()))},
+            key=[s.name for s in whole.portfolio.shocks].index)

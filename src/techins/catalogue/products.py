@@ -39,7 +39,7 @@ from techins.io.toml import (
 )
 from techins.model.distributions import SeverityLaw
 from techins.model.linefile import SEVERITY_LAWS, law_from_table
-from techins.model.portfolio import CommonShock, Portfolio, checked_numbers
+from techins.model.portfolio import CommonShock, Portfolio, checked_values, column_values
 from techins.pricing.premium import RISK_MEASURES, PricingBasis
 
 __all__ = ["RatingFactor", "Coverage", "Scenario", "ProductPricing", "Product", "Catalogue", "ProductBook",
@@ -568,40 +568,42 @@ def _build_book(catalogue: Catalogue, policies: pd.DataFrame, source: str) -> Pr
     ids = policies["policy_id"]
     if ids.isna().any():
         raise InputError(f"{source}: row {_first(ids.isna()) + 1}: policy_id is empty")
-    ids = ids.astype(str)
-    duplicated = ids.duplicated().to_numpy()
+    table = _Table(policies)
+    duplicated = pd.Series(table.ids).duplicated().to_numpy() if len(policies) > 1 else np.zeros(1, dtype=bool)
     if duplicated.any():
-        raise InputError(f"{source}: {_at(policies, _first(duplicated))}: duplicate policy_id")
-    product_of = policies["product"]
-    unknown = product_of.isna() | ~product_of.astype(str).isin(list(catalogue.products))
+        raise InputError(f"{source}: {_at(table, _first(duplicated))}: duplicate policy_id")
+    raw_products = table.values("product")
+    unknown = pd.isna(raw_products) | ~np.isin(raw_products.astype(str), list(catalogue.products))
     if unknown.any():
         r = _first(unknown)
-        raise InputError(f"{source}: {_at(policies, r)}: product {product_of.iloc[r]!r} is not in the "
+        raise InputError(f"{source}: {_at(table, r)}: product {policies['product'].iloc[r]!r} is not in the "
                          f"catalogue; products are {sorted(catalogue.products)}")
-    product_of = product_of.astype(str).to_numpy()
-    share = _numbers(policies, "share", np.arange(len(policies)), source, default=1.0, low=0.0, low_open=True)
+    product_of = raw_products.astype(str).astype(object)
+    share = _numbers(table, "share", np.arange(len(policies)), source, default=1.0, low=0.0, low_open=True)
     if (share > 1.0).any():
         r = _first(share > 1.0)
-        raise InputError(f"{source}: {_at(policies, r)}: share must be <= 1, got {share[r]!r}")
+        raise InputError(f"{source}: {_at(table, r)}: share must be <= 1, got {share[r]!r}")
 
     parts = []
     rate_cap_base = np.full(len(policies), math.nan)
     for pid in sorted(set(product_of)):
         rows = np.flatnonzero(product_of == pid)
-        parts.extend(_product_rows(catalogue[pid], policies, rows, share, source))
+        parts.extend(_product_rows(catalogue[pid], table, rows, share, source))
         column = catalogue[pid].pricing.rate_cap_column
         if column is not None:
-            rate_cap_base[rows] = _numbers(policies, column, rows, f"{source} (product {pid!r})", low=0.0)
+            rate_cap_base[rows] = _numbers(table, column, rows, f"{source} (product {pid!r})", low=0.0)
     # policy by policy, coverages in the product's order: the coverage table reads like the portfolio
-    frame = pd.concat(parts, ignore_index=True).sort_values(["_policy", "_order"], kind="stable")
-    frame = frame.drop(columns="_order").reset_index(drop=True)
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    order = np.lexsort((columns.pop("_order"), columns["_policy"]))  # stable, by policy then coverage
+    columns = {name: values[order] for name, values in columns.items()}
+    row_policy = columns.pop("_policy").astype(np.int64)
+    row_coverage = columns.pop("_coverage")
+    expected = columns.pop("_expected_loss").astype(np.float64)
     severities = {f"{pid}/{c.name}": c.severity for pid, product in catalogue.products.items() for c in product.coverages}
-    shocks, frame = _shocks(catalogue, frame, policies, product_of, source)
-    row_policy = frame.pop("_policy").to_numpy(np.int64)
-    row_coverage = frame.pop("_coverage").to_numpy(object)
-    expected = frame.pop("_expected_loss").to_numpy(np.float64)
-    used_lines = set(frame["line"].to_numpy(dtype=object))
-    used_laws = set(frame["severity"].to_numpy(dtype=object))
+    shocks, exposure = _shocks(catalogue, row_policy, row_coverage, table, product_of, source)
+    frame = pd.DataFrame({**columns, **exposure})
+    used_lines = set(columns["line"])
+    used_laws = set(columns["severity"])
     risk = {line: cv for line, cv in _line_parameter_risk(catalogue.products).items() if line in used_lines}
     portfolio = Portfolio(frame, {k: v for k, v in severities.items() if k in used_laws}, shocks=shocks,
                           parameter_risk=risk)
@@ -609,7 +611,7 @@ def _build_book(catalogue: Catalogue, policies: pd.DataFrame, source: str) -> Pr
                        expected_loss=expected, rate_cap_base=rate_cap_base)
 
 
-def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, share: np.ndarray,
+def _product_rows(product: Product, policies: _Table, rows: np.ndarray, share: np.ndarray,
                   source: str) -> list:
     where = f"{source} (product {product.id!r})"
     exposure = _numbers(policies, product.exposure_column, rows, where, low=0.0, low_open=True)
@@ -617,7 +619,7 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
     agg = {term: _numbers(policies, term, rows, where, default=getattr(product, term), low=0.0,
                           low_open=term == "aggregate_limit", allow_inf=term == "aggregate_limit")
            for term in POLICY_TERMS}
-    ids = policies["policy_id"].astype(str).to_numpy(dtype=object)[rows]
+    ids = policies.ids[rows]
     out = []
     for coverage in product.coverages:
         freq = np.ones(rows.size)
@@ -652,11 +654,12 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
         law = coverage.severity
         # E[min(max(sY - d, 0), l)] = s (E[min(Y, (d + l)/s)] - E[min(Y, d/s)])
         expected = share[rows] * rate * scale * (law.lev((deductible + limit) / scale) - law.lev(deductible / scale))
-        out.append(pd.DataFrame({
-            "policy_id": [f"{pid}/{coverage.name}" for pid in ids],
-            "line": product.line,
+        n = rows.size
+        out.append({
+            "policy_id": np.array([f"{pid}/{coverage.name}" for pid in ids], dtype=object),
+            "line": np.full(n, product.line, dtype=object),
             "claim_rate": rate,
-            "severity": f"{product.id}/{coverage.name}",
+            "severity": np.full(n, f"{product.id}/{coverage.name}", dtype=object),
             "severity_scale": scale,
             "deductible": deductible,
             "limit": limit,
@@ -668,26 +671,28 @@ def _product_rows(product: Product, policies: pd.DataFrame, rows: np.ndarray, sh
             "contract_agg_deductible": agg["aggregate_deductible"],
             "contract_agg_limit": agg["aggregate_limit"],
             "_policy": rows,
-            "_coverage": coverage.name,
-            "_order": product.coverages.index(coverage),
+            "_coverage": np.full(n, coverage.name, dtype=object),
+            "_order": np.full(n, product.coverages.index(coverage), dtype=np.int64),
             "_expected_loss": expected,
-        }))
+        })
     return out
 
 
-def _shocks(catalogue: Catalogue, frame: pd.DataFrame, policies: pd.DataFrame, product_of: np.ndarray,
-            source: str):
+def _shocks(catalogue: Catalogue, row_policy: np.ndarray, row_coverage: np.ndarray, policies: _Table,
+            product_of: np.ndarray, source: str):
     """One ``CommonShock`` per scenario id (per value with ``per_value``), over an exposure column of
-    the book saying which rows each one may hit."""
+    the book saying which rows each one may hit (the columns returned by name)."""
     shocks = []
+    exposure = {}
+    product_of_row = product_of[row_policy]
     for sid, uses in catalogue.scenarios.items():
-        column = np.full(len(frame), "", dtype=object)
+        column = np.full(row_policy.size, "", dtype=object)
         first = uses[0][1]
         for product, scenario in uses:
-            mine = (product_of[frame["_policy"].to_numpy()] == product.id) & (frame["_coverage"] == scenario.coverage).to_numpy()
+            mine = (product_of_row == product.id) & (row_coverage == scenario.coverage)
             if not mine.any():
                 continue
-            policy_rows = frame["_policy"].to_numpy()[mine]
+            policy_rows = row_policy[mine]
             if scenario.factor is None:
                 column[mine] = "all"
                 continue
@@ -699,7 +704,7 @@ def _shocks(catalogue: Catalogue, frame: pd.DataFrame, policies: pd.DataFrame, p
         if not present:
             continue
         name = f"scenario:{sid}"
-        frame[name] = column
+        exposure[name] = column
         groups = [(v,) for v in present] if first.per_value else [tuple(present)]
         for values in groups:
             label = f"{sid}[{values[0]}]" if first.per_value else sid
@@ -707,10 +712,10 @@ def _shocks(catalogue: Catalogue, frame: pd.DataFrame, policies: pd.DataFrame, p
                                       hit_probability=first.hit_probability, severity=first.severity,
                                       basis="sum_insured", clause=first.clause,
                                       event_deductible=first.event_deductible, event_limit=first.event_limit))
-    return tuple(shocks), frame
+    return tuple(shocks), exposure
 
 
-def _relativities(policies: pd.DataFrame, factor: RatingFactor, rows: np.ndarray, where: str) -> np.ndarray:
+def _relativities(policies: _Table, factor: RatingFactor, rows: np.ndarray, where: str) -> np.ndarray:
     levels = _levels(policies, factor.column, rows, where)
     known = np.isin(levels, list(factor.levels))
     if not known.all():
@@ -720,12 +725,13 @@ def _relativities(policies: pd.DataFrame, factor: RatingFactor, rows: np.ndarray
     return np.array([table[v] for v in levels], dtype=np.float64)
 
 
-def _levels(policies: pd.DataFrame, column: str, rows: np.ndarray, where: str) -> np.ndarray:
+def _levels(policies: _Table, column: str, rows: np.ndarray, where: str) -> np.ndarray:
     if column not in policies.columns:
         raise InputError(f"{where}: missing column {column!r}")
-    raw = policies[column].iloc[rows]
-    if raw.isna().any():
-        raise InputError(f"{where}: {_at(policies, rows[_first(raw.isna())])}: {column} is empty; give the "
+    raw = policies.values(column)[rows]
+    missing = pd.isna(raw)
+    if missing.any():
+        raise InputError(f"{where}: {_at(policies, rows[_first(missing)])}: {column} is empty; give the "
                          f"policy's level")
     return np.array([_level_text(v) for v in raw], dtype=object)
 
@@ -737,15 +743,32 @@ def _level_text(value) -> str:
     return str(value).strip()
 
 
-def _numbers(policies: pd.DataFrame, column: str, rows: np.ndarray, where: str, *, default=None,
+class _Table:
+    """The policies table as the book reads it: each column taken out once as a NumPy array (pandas'
+    per-call cost is most of the work for the one-row tables of a quote), and each policy's name for
+    messages."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.columns = frozenset(frame.columns)
+        self.ids = frame["policy_id"].astype(str).to_numpy(dtype=object)
+        self._values = {}
+
+    def values(self, column: str) -> np.ndarray:
+        if column not in self._values:
+            self._values[column] = column_values(self.frame[column])
+        return self._values[column]
+
+
+def _numbers(policies: _Table, column: str, rows: np.ndarray, where: str, *, default=None,
              low: float = -math.inf, low_open: bool = False, allow_inf: bool = False) -> np.ndarray:
     """A numeric column on ``rows``, checked; ``default`` fills empty cells (None: they are errors)."""
     if column not in policies.columns:
         if default is None:
             raise InputError(f"{where}: missing column {column!r}")
         return np.full(rows.size, float(default))
-    values = checked_numbers(policies[column].iloc[rows], column, where, lambda i: _at(policies, rows[i]),
-                             low=low, low_open=low_open, allow_inf=allow_inf, allow_missing=default is not None)
+    values = checked_values(policies.values(column)[rows], column, where, lambda i: _at(policies, rows[i]),
+                            low=low, low_open=low_open, allow_inf=allow_inf, allow_missing=default is not None)
     return np.where(np.isnan(values), float(default), values) if default is not None else values
 
 
@@ -754,6 +777,6 @@ def _first(mask) -> int:
     return int(np.argmax(np.asarray(mask)))
 
 
-def _at(policies: pd.DataFrame, i: int) -> str:
+def _at(policies: _Table, i: int) -> str:
     """A policy as error messages name it: its data row (first row = 1) and its id."""
-    return f"row {i + 1} (policy_id {str(policies['policy_id'].iloc[i])!r})"
+    return f"row {i + 1} (policy_id {policies.ids[i]!r})"

@@ -295,18 +295,33 @@ def checked_numbers(raw: pd.Series, column: str, where: str, label, *, low: floa
     """The cells of one column of a table as float64, checked: no text, no NaN unless
     ``allow_missing``, no infinity unless ``allow_inf``, all above ``low``. ``label(i)`` names the
     i-th cell's row in messages (``"row 3"``, ``"row 4 (policy_id 'P3')"``)."""
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    return checked_values(column_values(raw), column, where, label, low=low, low_open=low_open,
+                          allow_inf=allow_inf, allow_missing=allow_missing)
+
+
+def column_values(raw: pd.Series) -> np.ndarray:
+    """A column's cells as a NumPy array: float64 (NaN for missing) for a numeric column, objects
+    otherwise; what ``checked_values`` checks."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    return raw.to_numpy(dtype=object)
+
+
+def checked_values(raw: np.ndarray, column: str, where: str, label, *, low: float = -math.inf,
+                   low_open: bool = False, allow_inf: bool = False, allow_missing: bool = False) -> np.ndarray:
+    """``checked_numbers`` of cells already taken out of their table (``column_values``)."""
+    if raw.dtype == np.float64:
+        values = raw
         text = np.zeros(values.size, dtype=bool)  # a numeric column holds no text
     else:
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        values = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)
         # a literal "nan" cell is a missing value, not text; only the cells that did not parse are looked at
-        unparsed = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
+        unparsed = np.flatnonzero(np.isnan(values) & ~pd.isna(raw))
         text = np.zeros(values.size, dtype=bool)
-        text[unparsed] = ~raw.iloc[unparsed].astype(str).str.strip().str.lower().eq("nan").to_numpy()
+        text[unparsed] = [str(v).strip().lower() != "nan" for v in raw[unparsed]]
     if text.any():
         i = int(np.argmax(text))
-        raise InputError(f"{where}: {label(i)}: {column} must be a number, got {raw.iloc[i]!r}")
+        raise InputError(f"{where}: {label(i)}: {column} must be a number, got {raw[i]!r}")
     missing = np.isnan(values)
     if missing.any() and not allow_missing:
         i = int(np.argmax(missing))
