@@ -285,16 +285,19 @@ class CatalogueQuoter:
         policies = book.policies
         n = len(policies)
         rows_of = np.searchsorted(book.row_policy, np.arange(n + 1))
-        candidate = coverage_rows(book.portfolio.policies)
+        candidate = None  # the candidates' coverage rows as the book keeps them: only to match a book policy
         closed_form = np.bincount(book.row_policy, weights=book.expected_loss, minlength=n)
         exposures = None
         law_table = LawTable()
         out = []
+        ids = policies["policy_id"].astype(str).to_numpy(dtype=object)
+        products = policies["product"].astype(str).to_numpy(dtype=object)
         for j in range(n):
-            pid = str(policies["policy_id"].iloc[j])
-            product = str(policies["product"].iloc[j])
+            pid, product = ids[j], products[j]
             rows = np.arange(rows_of[j], rows_of[j + 1])
             i = self._in_book.get(pid)
+            if i is not None and candidate is None:
+                candidate = coverage_rows(book.portfolio.policies)
             if i is not None and self._same_policy(i, product, candidate, rows, book.rate_cap_base[j]):
                 out.append(self._in_book_quote(i))
                 continue
@@ -419,9 +422,7 @@ class CatalogueQuoter:
             total += row_annual(self.snapshot.events, portfolio, int(r), law_table,
                                 event_exposure(hits, a, int(r), law_table, owner), theta)
         # the policy's aggregate terms on the sum of its coverages, as the book applies them
-        frame = portfolio.policies
-        deductible = float(frame["contract_agg_deductible"].iloc[rows[0]])
-        limit = float(frame["contract_agg_limit"].iloc[rows[0]])
+        deductible, limit = (float(v) for v in a["contract_terms"][a["contract"][rows[0]]])
         return np.minimum(np.maximum(total - deductible, 0.0), limit)
 
     def _drawn_events(self, shock) -> np.ndarray:

@@ -222,25 +222,28 @@ def _policy_arrays(policies: pd.DataFrame, severities: dict) -> dict:
         raise InputError(f"{where}: no policies")
     out = {}
     ids = policies["policy_id"]
-    if ids.isna().any():
-        raise InputError(f"{where}: row {int(np.argmax(ids.isna().to_numpy()))}: policy_id is missing")
-    duplicated = ids.duplicated().to_numpy()
-    if duplicated.any():
+    raw_ids = ids.to_numpy()
+    missing = pd.isna(raw_ids)
+    if missing.any():
+        raise InputError(f"{where}: row {int(np.argmax(missing))}: policy_id is missing")
+    if len(set(raw_ids)) != raw_ids.size:  # the set is cheap; pandas finds the first repeat
+        duplicated = ids.duplicated().to_numpy()
         row = int(np.argmax(duplicated))
         raise InputError(f"{where}: row {row}: duplicate policy_id {ids.iloc[row]!r}")
-    out["policy_id"] = ids.to_numpy()
+    out["policy_id"] = raw_ids
     for column, (default, low, low_open, allow_inf) in POLICY_COLUMNS.items():
         out[column] = _numeric_column(policies, column, default, low, low_open, allow_inf)
     if (out["share"] > 1.0).any():
         row = int(np.argmax(out["share"] > 1.0))
         raise InputError(f"{where}: row {row}: share must be <= 1, got {float(out['share'][row])!r}")
-    lines = policies["line"]
-    if lines.isna().any():
-        raise InputError(f"{where}: row {int(np.argmax(lines.isna().to_numpy()))}: line is missing")
-    codes, names = pd.factorize(lines.astype(str), sort=True)
+    lines = policies["line"].to_numpy(dtype=object)
+    missing = pd.isna(lines)
+    if missing.any():
+        raise InputError(f"{where}: row {int(np.argmax(missing))}: line is missing")
+    codes, names = pd.factorize(np.array([str(v) for v in lines], dtype=object), sort=True)
     out["line"] = codes.astype(np.int64)
     out["line_names"] = tuple(str(n) for n in names)
-    keys = policies["severity"].astype(str).to_numpy()
+    keys = np.array([str(v) for v in policies["severity"].to_numpy(dtype=object)], dtype=object)
     unknown = ~np.isin(keys, list(severities))
     if unknown.any():
         row = int(np.argmax(unknown))
@@ -262,10 +265,11 @@ def _contract_arrays(policies: pd.DataFrame) -> dict:
                                  f"form one contract")
         return {"contract": np.zeros(len(policies), dtype=np.int64), "contract_ids": (),
                 "contract_terms": np.zeros((0, 2))}
-    ids = policies["contract_id"]
-    if ids.isna().any():
-        raise InputError(f"{where}: row {int(np.argmax(ids.isna().to_numpy()))}: contract_id is missing")
-    codes, names = pd.factorize(ids.astype(str), sort=False)
+    ids = policies["contract_id"].to_numpy(dtype=object)
+    missing = pd.isna(ids)
+    if missing.any():
+        raise InputError(f"{where}: row {int(np.argmax(missing))}: contract_id is missing")
+    codes, names = pd.factorize(np.array([str(v) for v in ids], dtype=object), sort=False)
     terms = np.column_stack([_numeric_column(policies, column, *spec) for column, spec in CONTRACT_COLUMNS.items()])
     first = np.zeros(len(names), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]  # the first row of each contract
