@@ -80,19 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
     price = sub.add_parser("price", help="price a portfolio of policies against the product catalogue and "
                                          "write the priced tables, EP curves, plots and a summary")
-    price.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them "
-                                                                   "(e.g. products/)")
-    price.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
-                                                                         "(repeat for several)")
-    price.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet "
-                                                                             "(see docs/products.md)")
-    price.add_argument("--years", type=_count, default=100_000, help="simulated years (default 100,000)")
-    price.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    price.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
-    price.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
-    price.add_argument("--quiet", action="store_true", help="no progress bar")
-    price.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _backend_options(price)
+    _priced_book_options(price, "output folder, written atomically")
     price.set_defaults(run=_run_price)
 
     reinsure = sub.add_parser("reinsure", help="apply a reinsurance programme (TOML) to the simulation of a "
@@ -149,17 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     book_sub = book.add_subparsers(dest="action", required=True, parser_class=_OneLineParser)
     save = book_sub.add_parser("save", help="simulate and price a portfolio against the catalogue and save what "
                                             "quoting needs, so a quoting process starts without simulating")
-    save.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them")
-    save.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
-                                                                         "(repeat for several)")
-    save.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet")
-    save.add_argument("--years", type=_count, default=100_000, help="simulated years (default 100,000)")
-    save.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    save.add_argument("--out", required=True, metavar="DIR", help="the book's folder, written atomically")
-    save.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
-    save.add_argument("--quiet", action="store_true", help="no progress bar")
-    save.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    _backend_options(save)
+    _priced_book_options(save, "the book's folder, written atomically")
     save.set_defaults(run=_run_book_save)
 
     quote = sub.add_parser("quote", help="quote policies (CSV, Parquet or JSON) against a saved book")
@@ -198,6 +176,23 @@ def _count(text: str) -> int:
 def _many(n: int, one: str, many: str | None = None) -> str:
     """``1 policy``, ``3,000 policies``."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _priced_book_options(parser, out_help: str) -> None:
+    """The options of a command that prices a portfolio against the catalogue (price, book save)."""
+    parser.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them "
+                                                                    "(e.g. products/)")
+    parser.add_argument("--product", action="append", metavar="ID", help="only the policies of this product "
+                                                                          "(repeat for several)")
+    parser.add_argument("--portfolio", required=True, metavar="POLICIES", help="policies, CSV or Parquet "
+                                                                              "(see docs/products.md)")
+    parser.add_argument("--years", type=_count, default=100_000, help="simulated years (default 100,000)")
+    parser.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    parser.add_argument("--out", required=True, metavar="DIR", help=out_help)
+    parser.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _backend_options(parser)
 
 
 def _backend_options(parser) -> None:
