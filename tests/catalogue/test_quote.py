@@ -67,3 +67,17 @@ def test_quoter_pickles_and_quotes_the_same():
     again = pickle.loads(pickle.dumps(quoter))
     for policy in candidates(5):
         assert again.quote(policy) == quoter.quote(policy)
+
+
+def test_a_policy_of_many_claims_is_drawn_in_blocks_and_keeps_its_mean():
+    # 150 claims a year over 2,000 years: 300,000 claims, drawn in blocks of 65,536 (bounded memory)
+    from techins.kernels.book import QUOTE_BLOCK
+
+    quoter = Quoter(ti.simulate(book(), years=2_000, seed=5), BASIS)
+    law = ti.LogNormal(10.5, 1.4)
+    policy = {"policy_id": "fleet", "line": "cyber", "claim_rate": 150.0, "severity": "breach", "limit": 2e6,
+              "sum_insured": 1e6, "cloud": "other"}
+    x = quoter.annual_losses(policy)
+    assert 150.0 * x.size > 4 * QUOTE_BLOCK
+    expected = 150.0 * law.lev(2e6)
+    assert abs(x.mean() - expected) < 4 * x.std(ddof=1) / np.sqrt(x.size), (x.mean(), expected)

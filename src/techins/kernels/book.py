@@ -29,6 +29,9 @@ from techins.kernels.records import BookArrays, ClaimScratch
 from techins.kernels.terms import layer
 
 
+QUOTE_BLOCK = 1 << 16  # claims of a quoted policy drawn at a time (policy_years)
+
+
 @jit
 def _fill_row(state, laws, row, out, m):
     # m sizes of kernel row ``row`` of ``laws`` (a LawRows) into out[:m]
@@ -109,12 +112,18 @@ def policy_years(state, years, laws, own, events, annual):
     annual[:] = 0.0
     cum = np.cumsum(own.theta)
     total = rng.poisson(state, own.rate * cum[years - 1]) if own.rate > 0.0 else 0
-    sizes = np.empty(max(total, 1))
-    _fill_row(state, laws, own.row, sizes, total)
-    for n in range(total):
-        # the year of a claim has probability proportional to the line's factor theta_y
-        y = min(np.searchsorted(cum, rng.uniform(state) * cum[years - 1], side="right"), years - 1)
-        annual[y] += terms[2] * layer(scale * sizes[n], terms[0], terms[1])
+    # the claims in blocks of at most QUOTE_BLOCK, so a policy of millions of claims needs no more memory
+    # than one of a few; a policy with fewer claims draws exactly as one block
+    sizes = np.empty(max(min(total, QUOTE_BLOCK), 1))
+    done = 0
+    while done < total:
+        m = min(QUOTE_BLOCK, total - done)
+        _fill_row(state, laws, own.row, sizes, m)
+        for n in range(m):
+            # the year of a claim has probability proportional to the line's factor theta_y
+            y = min(np.searchsorted(cum, rng.uniform(state) * cum[years - 1], side="right"), years - 1)
+            annual[y] += terms[2] * layer(scale * sizes[n], terms[0], terms[1])
+        done += m
     one = np.empty(1)  # per call: each event hit reuses it
     for e in range(events.year.size):
         if rng.uniform(state) < events.q[e]:
