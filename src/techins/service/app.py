@@ -20,7 +20,6 @@ the server runs them in its thread pool, and one ``CatalogueQuoter`` serves ever
 import logging
 import math
 import re
-import threading
 from typing import Any
 
 from techins.catalogue.quote import CatalogueQuoter
@@ -47,17 +46,13 @@ def _fastapi():
     return fastapi, pydantic
 
 
-def create_app(quoter: CatalogueQuoter, *, concurrency: int = 1):
+def create_app(quoter: CatalogueQuoter):
     """The FastAPI application serving ``quoter``.
 
     Parameters
     ----------
     quoter : techins.CatalogueQuoter
         Built once (``CatalogueQuoter(catalogue, load_snapshot(folder, catalogue))``).
-    concurrency : int
-        Quotes priced at once; the others wait their turn. Most of a quote holds the GIL, so threads
-        pricing together slow each other down (8 at once gave a third of one thread's throughput);
-        one at a time is the fastest in one process. Use more processes for more cores.
 
     Returns
     -------
@@ -66,9 +61,7 @@ def create_app(quoter: CatalogueQuoter, *, concurrency: int = 1):
     if not isinstance(quoter, CatalogueQuoter):
         raise InputTypeError(f"create_app: quoter must be a CatalogueQuoter, got {type(quoter).__name__}")
     fastapi, pydantic = _fastapi()
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InputError(f"create_app: concurrency must be a whole number >= 1, got {concurrency!r}")
-    turns = threading.BoundedSemaphore(concurrency)
+
     from fastapi.responses import JSONResponse
 
     quote_model = _quote_model(pydantic)
@@ -100,15 +93,13 @@ def create_app(quoter: CatalogueQuoter, *, concurrency: int = 1):
 
     @app.post("/v1/quote", response_model=quote_model, summary="Quote one policy")
     def quote(policy: dict[str, Any] = fastapi.Body(..., examples=[policy_example])):
-        with turns:
-            return _plain(quoter.quote(policy))
+        return _plain(quoter.quote(policy))
 
     @app.post("/v1/quotes", response_model=QuotesResponse, summary="Quote a batch of policies together")
     def quotes(request: QuotesRequest):
         import pandas as pd
 
-        with turns:
-            table = quoter.quote_many(pd.DataFrame(request.policies))
+        table = quoter.quote_many(pd.DataFrame(request.policies))
         return {"quotes": [_plain(row) for row in table.to_dict(orient="records")]}
 
     @app.get("/v1/products", summary="The catalogue's products and the columns each one reads")
