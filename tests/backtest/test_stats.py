@@ -302,7 +302,7 @@ def test_crps_from_sample_converges_to_the_normal_closed_form():
      r"pit_from_quantiles: probs must be strictly increasing, got probs\[0\] = 0.5 then probs\[1\] = 0.2"),
     (lambda: pit_from_quantiles(1.0, [0.0, 0.5], [0.0, 1.0]), InputError, r"probs must lie in \(0, 1\)"),
     (lambda: pit_from_quantiles(1.0, [0.2, 0.5], [1.0, 0.0]), InputError,
-     r"pit_from_quantiles: quantiles must be non-decreasing along each row, got row 0: 1.0 then 0.0"),
+     r"pit_from_quantiles: quantiles must be non-decreasing along each row, got row 1: 1.0 then 0.0"),
     (lambda: pit_from_quantiles(math.nan, [0.2, 0.5], [0.0, 1.0]), InputError, r"actual must be finite, got nan"),
     (lambda: pit_from_quantiles([1.0, 2.0], [0.2, 0.5], [[0.0, 1.0]]), InputError, r"quantiles must have shape"),
     (lambda: pit_from_quantiles(1.0, [0.2, 0.5, 0.7], [0.0, 1.0]), InputError, r"one column per prob"),

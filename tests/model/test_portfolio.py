@@ -133,13 +133,13 @@ def test_line_result_and_tables():
 
 
 @pytest.mark.parametrize("change,match", [
-    (dict(claim_rate=[-0.1, 0.1]), r"row 0: claim_rate must be >= 0, got -0.1"),
-    (dict(claim_rate=[float("nan"), 0.1]), r"row 0: claim_rate is empty or NaN"),
-    (dict(claim_rate=["lots", 0.1]), r"row 0: claim_rate must be a number, got 'lots'"),
-    (dict(policy_id=["A", "A"]), r"row 1: duplicate policy_id 'A'"),
-    (dict(severity=["claim", "nope"]), r"row 1 \(policy_id 'P001'\): severity 'nope' is not one of"),
-    (dict(share=[1.5, 1.0]), r"row 0: share must be <= 1"),
-    (dict(limit=[0.0, 1.0]), r"row 0: limit must be > 0"),
+    (dict(claim_rate=[-0.1, 0.1]), r"row 1: claim_rate must be >= 0, got -0.1"),
+    (dict(claim_rate=[float("nan"), 0.1]), r"row 1: claim_rate is empty or NaN"),
+    (dict(claim_rate=["lots", 0.1]), r"row 1: claim_rate must be a number, got 'lots'"),
+    (dict(policy_id=["A", "A"]), r"row 2: duplicate policy_id 'A'"),
+    (dict(severity=["claim", "nope"]), r"row 2 \(policy_id 'P001'\): severity 'nope' is not one of"),
+    (dict(share=[1.5, 1.0]), r"row 1: share must be <= 1"),
+    (dict(limit=[0.0, 1.0]), r"row 1: limit must be > 0"),
 ])
 def test_bad_policies_name_row_column_and_value(change, match):
     table = policies(claim_rate=[0.1, 0.1])
@@ -173,7 +173,7 @@ def test_bad_shocks(kwargs, match):
 def test_shock_needs_sum_insured_of_exposed_policies():
     table = policies(claim_rate=[0.1, 0.1], vendor=["aws", "aws"], sum_insured=[1.0, float("nan")])
     shock = ti.CommonShock("cloud", 0.2, "vendor", ("aws",), 0.3, ti.Exponential(0.1))
-    with pytest.raises(ti.InputError, match=r"row 1 \(policy_id 'P001'\) is exposed but has no sum_insured"):
+    with pytest.raises(ti.InputError, match=r"row 2 \(policy_id 'P001'\) is exposed but has no sum_insured"):
         ti.Portfolio(table, {"claim": ti.Exponential(1.0)}, shocks=(shock,))
 
 

@@ -331,15 +331,15 @@ def bad(**changes):
     (hand_occurrences().drop(columns="loss"), 4, "no column 'loss'"),
     (hand_occurrences().drop(columns="year"), 4, "no column 'year'"),
     (hand_occurrences().drop(columns="occurrence_id"), 4, "no column 'occurrence_id'"),
-    (bad(loss=(2, np.nan)), 4, r"column 'loss' is missing a value at row 2 \(index 2\)"),
-    (bad(loss=(4, -1.0)), 4, r"column 'loss' must be finite and >= 0, got -1.0 at row 4"),
-    (bad(loss=(1, np.inf)), 4, r"column 'loss' .* got inf at row 1"),
-    (bad(year=(5, 4)), 4, r"column 'year' must be in \[0, 4\), got 4 at row 5"),
-    (bad(year=(3, -1)), 4, r"column 'year' must be in \[0, 4\), got -1 at row 3"),
-    (bad(year=(0, np.nan)), 4, r"column 'year' is missing a value at row 0"),
-    (bad(year=(0, 1.5)), 4, r"column 'year' must hold whole numbers, got 1.5 at row 0"),
-    (bad(occurrence_id=(6, np.nan)), 4, r"column 'occurrence_id' is missing a value at row 6"),
-    (bad(year=(6, 1)), 4, r"occurrence_id 10 is in year 0 and in year 1 at row 6"),
+    (bad(loss=(2, np.nan)), 4, r"column 'loss' is missing a value at row 3 \(index 2\)"),
+    (bad(loss=(4, -1.0)), 4, r"column 'loss' must be finite and >= 0, got -1.0 at row 5"),
+    (bad(loss=(1, np.inf)), 4, r"column 'loss' .* got inf at row 2"),
+    (bad(year=(5, 4)), 4, r"column 'year' must be in \[0, 4\), got 4 at row 6"),
+    (bad(year=(3, -1)), 4, r"column 'year' must be in \[0, 4\), got -1 at row 4"),
+    (bad(year=(0, np.nan)), 4, r"column 'year' is missing a value at row 1"),
+    (bad(year=(0, 1.5)), 4, r"column 'year' must hold whole numbers, got 1.5 at row 1"),
+    (bad(occurrence_id=(6, np.nan)), 4, r"column 'occurrence_id' is missing a value at row 7"),
+    (bad(year=(6, 1)), 4, r"occurrence_id 10 is in year 0 and in year 1 at row 7"),
     (hand_occurrences(), 0, "years"),
 ])
 def test_bad_input(occ, years, pattern):
@@ -354,7 +354,7 @@ def test_bad_input_names_the_first_bad_row_by_label():
     occ = hand_occurrences()
     occ.index = [100, 101, 102, 103, 104, 105, 106]
     occ.loc[[103, 105], "loss"] = -2.0
-    with pytest.raises(InputError, match=r"row 3 \(index 103\)"):
+    with pytest.raises(InputError, match=r"row 4 \(index 103\)"):
         ex.period_loss_table(occ, 4)
 
 

@@ -467,7 +467,7 @@ def _quantile_grid(owner: str, actual, probs, quantiles):
     falling = np.diff(q, axis=1) < 0
     if falling.any():
         r, j = np.argwhere(falling)[0]
-        raise InputError(f"{owner}: quantiles must be non-decreasing along each row, got row {r}: "
+        raise InputError(f"{owner}: quantiles must be non-decreasing along each row, got row {r + 1}: "
                          f"{float(q[r, j])!r} then {float(q[r, j + 1])!r}")
     return y, p, q, scalar
 

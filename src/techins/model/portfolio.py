@@ -209,7 +209,7 @@ class Portfolio:
             si = self.arrays["sum_insured"][self.exposed(shock)]
             if np.isnan(si).any():
                 row = int(self.exposed(shock)[np.argmax(np.isnan(si))])
-                raise InputError(f"{owner}: policies row {row} (policy_id {self.arrays['policy_id'][row]!r}) "
+                raise InputError(f"{owner}: policies row {row + 1} (policy_id {self.arrays['policy_id'][row]!r}) "
                                  f"is exposed but has no sum_insured")
 
 
@@ -225,21 +225,21 @@ def _policy_arrays(policies: pd.DataFrame, severities: dict) -> dict:
     raw_ids = ids.to_numpy()
     missing = pd.isna(raw_ids)
     if missing.any():
-        raise InputError(f"{where}: row {int(np.argmax(missing))}: policy_id is missing")
+        raise InputError(f"{where}: row {int(np.argmax(missing)) + 1}: policy_id is missing")
     if len(set(raw_ids)) != raw_ids.size:  # the set is cheap; pandas finds the first repeat
         duplicated = ids.duplicated().to_numpy()
         row = int(np.argmax(duplicated))
-        raise InputError(f"{where}: row {row}: duplicate policy_id {ids.iloc[row]!r}")
+        raise InputError(f"{where}: row {row + 1}: duplicate policy_id {ids.iloc[row]!r}")
     out["policy_id"] = raw_ids
     for column, (default, low, low_open, allow_inf) in POLICY_COLUMNS.items():
         out[column] = _numeric_column(policies, column, default, low, low_open, allow_inf)
     if (out["share"] > 1.0).any():
         row = int(np.argmax(out["share"] > 1.0))
-        raise InputError(f"{where}: row {row}: share must be <= 1, got {float(out['share'][row])!r}")
+        raise InputError(f"{where}: row {row + 1}: share must be <= 1, got {float(out['share'][row])!r}")
     lines = policies["line"].to_numpy(dtype=object)
     missing = pd.isna(lines)
     if missing.any():
-        raise InputError(f"{where}: row {int(np.argmax(missing))}: line is missing")
+        raise InputError(f"{where}: row {int(np.argmax(missing)) + 1}: line is missing")
     codes, names = pd.factorize(np.array([str(v) for v in lines], dtype=object), sort=True)
     out["line"] = codes.astype(np.int64)
     out["line_names"] = tuple(str(n) for n in names)
@@ -247,7 +247,7 @@ def _policy_arrays(policies: pd.DataFrame, severities: dict) -> dict:
     unknown = ~np.isin(keys, list(severities))
     if unknown.any():
         row = int(np.argmax(unknown))
-        raise InputError(f"{where}: row {row} (policy_id {out['policy_id'][row]!r}): severity {keys[row]!r} "
+        raise InputError(f"{where}: row {row + 1} (policy_id {out['policy_id'][row]!r}): severity {keys[row]!r} "
                          f"is not one of the laws given: {sorted(severities)}")
     out["severity_key"] = keys
     out.update(_contract_arrays(policies))
@@ -268,7 +268,7 @@ def _contract_arrays(policies: pd.DataFrame) -> dict:
     ids = policies["contract_id"].to_numpy(dtype=object)
     missing = pd.isna(ids)
     if missing.any():
-        raise InputError(f"{where}: row {int(np.argmax(missing))}: contract_id is missing")
+        raise InputError(f"{where}: row {int(np.argmax(missing)) + 1}: contract_id is missing")
     codes, names = pd.factorize(np.array([str(v) for v in ids], dtype=object), sort=False)
     terms = np.column_stack([_numeric_column(policies, column, *spec) for column, spec in CONTRACT_COLUMNS.items()])
     first = np.zeros(len(names), dtype=np.int64)
@@ -276,8 +276,8 @@ def _contract_arrays(policies: pd.DataFrame) -> dict:
     differs = (terms != terms[first[codes]]).any(axis=1)
     if differs.any():
         row = int(np.argmax(differs))
-        raise InputError(f"{where}: row {row}: contract {names[codes[row]]!r} has contract terms "
-                         f"{terms[row].tolist()} but its row {int(first[codes[row]])} has "
+        raise InputError(f"{where}: row {row + 1}: contract {names[codes[row]]!r} has contract terms "
+                         f"{terms[row].tolist()} but its row {int(first[codes[row]]) + 1} has "
                          f"{terms[first[codes[row]]].tolist()}; give every row of a contract the same terms")
     return {"contract": codes.astype(np.int64), "contract_ids": tuple(str(n) for n in names),
             "contract_terms": terms[first]}
@@ -290,7 +290,7 @@ def _numeric_column(policies: pd.DataFrame, column: str, default, low: float, lo
     # an optional column with a number as default must still be filled on every row (NaN is refused);
     # sum_insured (default NaN) may be left empty
     allow_missing = default is not None and math.isnan(default)
-    return checked_numbers(policies[column], column, "policies", lambda i: f"row {i}", low=low,
+    return checked_numbers(policies[column], column, "policies", lambda i: f"row {i + 1}", low=low,
                            low_open=low_open, allow_inf=allow_inf, allow_missing=allow_missing)
 
 

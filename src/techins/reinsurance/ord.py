@@ -119,10 +119,10 @@ class _Events:
 
 
 def _where(frame: pd.DataFrame, bad: np.ndarray) -> str:
-    """``row i (index label)`` of the first true entry of ``bad``."""
+    """``row i (index label)`` of the first true entry of ``bad``, rows counted from 1 as in a file."""
     i = int(np.argmax(bad))
     label = frame.index[i]
-    return f"row {i} (index {label.item() if isinstance(label, np.generic) else label!r})"
+    return f"row {i + 1} (index {label.item() if isinstance(label, np.generic) else label!r})"
 
 
 def _numeric_column(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -813,7 +813,7 @@ def _sum_insured(programme: Programme, policy: np.ndarray, sum_insured) -> np.nd
         bad = ~(np.isfinite(insured[policy]) & (insured[policy] > 0.0))
         if bad.any():
             p = int(policy[np.argmax(bad)])
-            raise InputError(f"a surplus treaty needs a sum insured > 0 on every policy with a loss; policy row {p} "
+            raise InputError(f"a surplus treaty needs a sum insured > 0 on every policy with a loss; policy row {p + 1} "
                              f"has {float(insured[p])!r}")
     return np.nan_to_num(insured, nan=0.0)
 
