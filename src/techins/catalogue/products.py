@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, short_repr
 from techins import validate
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
@@ -266,6 +267,12 @@ class Product:
         if twice is not None:
             raise InputError(f"[[scenario]] id {twice!r} appears twice")
 
+    def __repr__(self) -> str:
+        return short_repr("Product", [Figure("id", self.id, kind="text"), Figure("line", self.line, kind="text"),
+                                      Figure("version", self.version, kind="text"),
+                                      Figure("coverages", ", ".join(c.name for c in self.coverages), kind="text"),
+                                      Figure("risk measure", self.pricing.risk_measure, kind="text")])
+
     def coverage(self, name: str) -> Coverage:
         """The coverage called ``name``."""
         for c in self.coverages:
@@ -322,6 +329,11 @@ class ProductBook:
     rate_cap_base: np.ndarray
     catalogue_digest: str = ""
 
+    def __repr__(self) -> str:
+        return short_repr("ProductBook", [Figure("policies", len(self.policies), kind="count"),
+                                          Figure("coverage rows", self.portfolio.n_policies, kind="count"),
+                                          Figure("scenarios", len(self.portfolio.shocks), kind="count")])
+
 
 @dataclass(frozen=True, eq=False)
 class Catalogue:
@@ -351,6 +363,11 @@ class Catalogue:
     def line_parameter_risk(self) -> dict:
         """Per line with parameter risk, the coefficient of variation of its factor."""
         return _line_parameter_risk(self.products)
+
+    def __repr__(self) -> str:
+        return short_repr("Catalogue", [Figure("products", ", ".join(sorted(self.products)), kind="text"),
+                                        Figure("scenarios", len(self.scenarios), kind="count"),
+                                        Figure("digest", self.digest[:12], kind="text")])
 
     def __getitem__(self, product_id: str) -> Product:
         if product_id not in self.products:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from techins.display import Figure, figures_html, short_repr
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
@@ -171,6 +172,17 @@ class Portfolio:
                                  f"lines are {list(self.line_names)}")
             risk[line] = validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
         object.__setattr__(self, "parameter_risk", FrozenMap(risk))
+
+    def _figures(self) -> list:
+        return [Figure("policies", self.n_policies, kind="count"), Figure("contracts", self.n_contracts, kind="count"),
+                Figure("lines", ", ".join(self.line_names), kind="text"),
+                Figure("laws", len(self.severities), kind="count"), Figure("shocks", len(self.shocks), kind="count")]
+
+    def __repr__(self) -> str:
+        return short_repr("Portfolio", self._figures())
+
+    def _repr_html_(self) -> str:
+        return figures_html("Portfolio", self._figures(), {"policies": self.policies})
 
     @property
     def n_policies(self) -> int:
