@@ -69,7 +69,8 @@ def test_pool_and_backtest_runs_show_their_figures():
 
     pool = ti.run_pool(ti.read_pool(REPO / "examples" / "pools" / "cyber_pool.toml"), years=300)
     backtest = run_backtest(read_config(REPO / "examples" / "backtest" / "tech_lines_backtest.toml"))
-    for result, start in ((pool, "PoolRun(pool=cyber co-insurance pool, policies="), (backtest, "BacktestRun(run_id=-")):
+    for result, start in ((pool, "PoolRun(pool=cyber co-insurance pool, policies="),
+                          (backtest, "BacktestRun(run_id=-")):
         assert repr(result).startswith(start) and "\n" not in repr(result) and len(repr(result)) < 400
         assert "<table" in result._repr_html_()
 
@@ -77,7 +78,8 @@ def test_pool_and_backtest_runs_show_their_figures():
 def test_specs_show_their_size_not_their_tables():
     catalogue = ti.read_catalogue(REPO / "products")
     book = catalogue.book(ti.read_policies(REPO / "examples" / "portfolio.csv"))
-    for spec, start in ((catalogue, "Catalogue(products=cyber_large, "), (catalogue["cyber_sme"], "Product(id=cyber_sme, "),
+    for spec, start in ((catalogue, "Catalogue(products=cyber_large, "),
+                        (catalogue["cyber_sme"], "Product(id=cyber_sme, "),
                         (book, "ProductBook(policies=3,000, coverage rows=7,482"),
                         (book.portfolio, "Portfolio(policies=7,482, contracts=3,000")):
         text = repr(spec)

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins.backtest.experience import BacktestParameters, Experience, analyse
 from techins.backtest.history import history_from_frames, read_history, read_table
 from techins.backtest.store import RunStore, StoredRun
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.io.schema import BACKTEST_INPUTS as INPUTS, JSON_COLUMNS
 from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table

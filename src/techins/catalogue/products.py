@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, short_repr
 from techins import validate
+from techins.display import Figure, short_repr
 from techins.errors import InputError, InputTypeError, TechinsError
 from techins.frozen import FrozenMap
 from techins.io.schema import COVERAGE_TERMS, POLICY_TERMS

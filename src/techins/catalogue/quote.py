@@ -354,7 +354,8 @@ class CatalogueQuoter:
                                   check_additivity=False)
         mine = {name: values[1:] for name, values in allocated.items()}
         # Euler shares add up: TVaR(S + X) is the sum of the two co-TVaRs, so no second sort
-        incremental = (float(allocated["co_tvar"].sum()) - float(with_policy.mean())) - self._capital_of_book(basis.level)
+        capital_with = float(allocated["co_tvar"].sum()) - float(with_policy.mean())
+        incremental = capital_with - self._capital_of_book(basis.level)
         return self._assemble(policy_id, product, ADDED, mine, closed_form, incremental, cap_base)
 
     def _assemble(self, policy_id: str, product: str, priced_as: str, allocated: dict, closed_form: float,
@@ -366,7 +367,8 @@ class CatalogueQuoter:
         return {
             "policy_id": policy_id, "product": product, "line": p.line, "currency": p.currency,
             "priced_as": priced_as, "years": self.years,
-            "expected_loss": allocated["expected_loss"][0], "expected_loss_stderr": allocated["expected_loss_stderr"][0],
+            "expected_loss": allocated["expected_loss"][0],
+            "expected_loss_stderr": allocated["expected_loss_stderr"][0],
             "expected_loss_closed_form": closed_form, "risk_measure": basis.risk_measure,
             "risk_load_parameter": basis.load, "capital_level": basis.level, "co_tvar": allocated["co_tvar"][0],
             "allocated_capital": allocated["allocated_capital"][0], "incremental_capital": incremental,

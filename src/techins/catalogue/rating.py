@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins.catalogue.products import Catalogue, ProductBook
+from techins.display import Figure, figures_html, short_repr
 from techins.pricing.allocation import diversification_benefit
 from techins.pricing.premium import PricingBasis, allocate_book, line_capital_table, premium_components
 from techins.results import figures

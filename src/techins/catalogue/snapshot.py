@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, short_repr
 from techins.catalogue.products import Catalogue
 from techins.catalogue.rating import PricedPortfolio
+from techins.display import Figure, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
 from techins.io.outputs import output_folder

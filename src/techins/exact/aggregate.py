@@ -67,8 +67,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins import validate
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import AccuracyWarning, InputError, InputTypeError
 from techins.kernels.panjer import panjer as _panjer_kernel
 from techins.lazy import lazy_module

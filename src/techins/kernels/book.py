@@ -28,7 +28,6 @@ from techins.kernels._jit import jit, jit_parallel
 from techins.kernels.records import BookArrays, ClaimScratch
 from techins.kernels.terms import layer
 
-
 QUOTE_BLOCK = 1 << 16  # claims of a quoted policy drawn at a time (policy_years)
 
 

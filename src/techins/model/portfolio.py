@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins import validate
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
 from techins.io.schema import CONTRACT_COLUMNS, POLICY_COLUMNS, TEXT_COLUMNS

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins import validate
 from techins.catalogue.products import read_catalogue
 from techins.catalogue.rating import price_catalogue
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError
 from techins.pool.spec import PoolFlows, PoolSpec, member_flows
 from techins.pricing.allocation import (

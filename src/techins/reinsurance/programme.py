@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from techins.display import Figure, figures_html, short_repr
 from techins import validate
+from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
 from techins.kernels import treaties as kernels
