@@ -530,9 +530,12 @@ def test_a_migration_failing_midway_leaves_the_file_unchanged(v1_backtests, monk
     assert_migrated_whole(path, runs, tables)
 
 
-def test_a_store_another_program_holds_is_refused_and_left_as_it_was(v1_backtests):
+def test_a_store_another_program_holds_is_refused_and_left_as_it_was(v1_backtests, monkeypatch):
     # A real SQLite failure, not a simulated one: another connection holds the write lock for longer
-    # than the store waits (5 s), so the migration cannot start.
+    # than the store waits (5 s, here 0.2 s so the test does not sit out the default), so the
+    # migration cannot start.
+    assert store_module._LOCK_WAIT == 5.0
+    monkeypatch.setattr(store_module, "_LOCK_WAIT", 0.2)
     digest = hashlib.sha256(v1_backtests.read_bytes()).hexdigest()
     with closing(sqlite3.connect(v1_backtests, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")

@@ -111,6 +111,8 @@ _RESERVED_COLUMNS = ("run_id", "row")
 # SQLite's default SQLITE_MAX_COLUMN, less the run_id and row columns.
 _MAX_COLUMNS = 2000 - len(_RESERVED_COLUMNS)
 _MAX_RUN_ID = 2**63 - 1
+# seconds a connection waits for another program's lock before failing (sqlite3's default)
+_LOCK_WAIT = 5.0
 # The SQL type a column of each dtype takes when its first values come; strings are TEXT.
 _NATURAL_TYPES = {"float64": "REAL", "int64": "INTEGER", "bool": "INTEGER"}
 # Integers a double holds exactly: beyond, int64 and float64 values share only a TEXT column.
@@ -414,7 +416,7 @@ class RunStore:
         # A URI with mode=rw stops a later call from silently creating an empty file where the store was.
         uri = f"{self._path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
         try:
-            con = sqlite3.connect(uri, uri=True, isolation_level=None)
+            con = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=_LOCK_WAIT)
         except sqlite3.OperationalError as exc:
             raise InputError(f"{owner}: cannot open the run store {self._path} ({exc})") from None
         try:

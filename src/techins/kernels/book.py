@@ -124,9 +124,10 @@ def policy_years(state, years, laws, own, events, annual):
             annual[y] += terms[2] * layer(scale * sizes[n], terms[0], terms[1])
         done += m
     one = np.empty(1)  # per call: each event hit reuses it
+    n_one = np.int64(1)  # not the literal 1: _fill_row and severity.fill would compile a second time for it
     for e in range(events.year.size):
         if rng.uniform(state) < events.q[e]:
-            _fill_row(state, laws, events.row[e], one, 1)
+            _fill_row(state, laws, events.row[e], one, n_one)
             annual[events.year[e]] += terms[2] * layer(events.scale[e] * one[0], terms[0], terms[1])
     for y in range(years):
         annual[y] = layer(annual[y], terms[3], terms[4])
@@ -486,7 +487,9 @@ def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, sh
     # The loop body only calls: Numba drops writes made in a parallel loop's own body to the arrays of
     # a record (numba/numba#5872), not those made in a function it calls. And a nested record cannot
     # cross into the loop, so the book comes in flat and is put together per chunk (no copy).
+    # ``np.int64(w)``: Numba types the loop index int64 before the parallel pass and uint64 after it, so
+    # the chunk kernel (the largest) would otherwise compile twice
     for w in prange(states.shape[0]):
         first = chunk_ids[w] * chunk_years
         simulate_book_chunk(states[w].copy(), first, min(first + chunk_years, years),
-                            BookArrays(laws, groups, policies, shocks), out, w, tail, scratch)
+                            BookArrays(laws, groups, policies, shocks), out, np.int64(w), tail, scratch)
