@@ -5,6 +5,7 @@ the report as they were), bad input naming file, row and column, the command, an
 
 import json
 import math
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -161,11 +162,23 @@ def test_a_known_truth_is_detected():
     assert lines.loc["line_00", "pit_ks_pvalue"] > 0.01
 
 
-@pytest.fixture
-def config(tmp_path):
+HISTORY_TABLES = ("policies", "claims", "expenses", "forecasts")
+
+
+@pytest.fixture(scope="module")
+def history_csvs(tmp_path_factory):
+    """The config's input tables, drawn and written once for the module (each test gets its own copies)."""
+    folder = tmp_path_factory.mktemp("history")
     d = synthetic_history(6_000, 3, 5, seed=9, pricing_error=[1.0, 0.75, 1.0])
-    for name in ("policies", "claims", "expenses", "forecasts"):
-        d[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    for name in HISTORY_TABLES:
+        d[name].to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+@pytest.fixture
+def config(tmp_path, history_csvs):
+    for name in HISTORY_TABLES:
+        shutil.copyfile(history_csvs / f"{name}.csv", tmp_path / f"{name}.csv")
     (tmp_path / "bt.toml").write_text("""\
 scope = "test lines"
 store = "runs.sqlite"

@@ -123,7 +123,9 @@ ALLOCATIONS = textwrap.dedent("""
     def quote(n_events):
         table = LawTable()
         row, _ = table.row(ti.LogNormal(9.0, 1.0), 0.0)
-        own = OwnClaims(5.0, np.ones(512), row, 1.0, np.array([0.0, np.inf, 1.0, 0.0, np.inf]))
+        theta = np.ones(512)
+        theta.flags.writeable = False  # as the Quoter passes its book's line factors: the kernel it compiles
+        own = OwnClaims(5.0, theta, row, 1.0, np.array([0.0, np.inf, 1.0, 0.0, np.inf]))
         events = EventExposure(np.arange(n_events) % 512, np.full(n_events, row), np.ones(n_events),
                                np.ones(n_events))
         state = np.random.SeedSequence(1).generate_state(4, np.uint64)

@@ -30,7 +30,9 @@ _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 
 @jit
 def _rotl(x, k):
-    return (x << _U64(k)) | (x >> _U64(64 - k))
+    # x and k uint64; the callers pass k as _U64(23), not the literal 23, so one version compiles, not
+    # one per rotation
+    return (x << k) | (x >> (_U64(64) - k))
 
 
 @jit
@@ -40,14 +42,14 @@ def next_u64(state):
     s1 = state[1]
     s2 = state[2]
     s3 = state[3]
-    result = _rotl(s0 + s3, 23) + s0
+    result = _rotl(s0 + s3, _U64(23)) + s0
     t = s1 << _U64(17)
     s2 ^= s0
     s3 ^= s1
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s3 = _rotl(s3, 45)
+    s3 = _rotl(s3, _U64(45))
     state[0] = s0
     state[1] = s1
     state[2] = s2
