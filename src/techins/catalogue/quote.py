@@ -488,7 +488,8 @@ def row_annual(events: BookEvents, portfolio: Portfolio, r: int, law_table: LawT
     terms = np.array([deductible, a["limit"][r], a["share"][r], a["agg_deductible"][r], a["agg_limit"][r]])
     if theta is None:
         theta = events.line_theta(a["line_names"][a["line"][r]])
-        theta = np.ones(events.years) if theta is None else theta
+        # read-only like the book's factors: one compiled version of the kernel, not one per array flag
+        theta = _read_only(np.ones(events.years)) if theta is None else theta
     own = OwnClaims(rate, theta, own_row, scale, terms)
     seq = np.random.SeedSequence(events.seed, spawn_key=(QUOTE_STREAM, zlib.crc32(str(a["policy_id"][r]).encode())))
     state = seq.generate_state(4, np.uint64)
