@@ -370,6 +370,9 @@ def test_cas_schedule_p_back_test_flags_lines_whose_experience_beat_their_pricin
     lines = run.experience.lines
     flagged = lines[lines["loss_making"]]
     assert len(lines) == 155 and 0 < len(flagged) < len(lines)
+    # the per-line figures draw 12 lines and say so, on the page too
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "12 of 155 lines drawn: the loss-making ones first" in page
     assert (flagged["combined_ratio"] > 1.0).all() and (flagged["loss_making_pvalue"] < 0.01).all()
     # every flagged line gets a rate increase (no expenses table: the expense ratio is F + V = 0.30)
     assert (flagged["indicated_rate_change"] > 0).all()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_plots", "write_report", "MAX_PANELS"]
+__all__ = ["write_plots", "write_report", "drawn_lines_note", "MAX_PANELS"]
 
 MAX_PANELS = 12  # lines drawn per figure: the flagged ones first, then the largest by premium
 
@@ -26,8 +26,9 @@ def write_plots(experience, folder: Path) -> list:
     folder = Path(folder)
     lines = _lines_to_draw(experience.lines)
     names = ["actual_vs_expected.png", "combined_ratio_trends.png", "pit_histogram.png"]
-    _plot_actual_vs_expected(experience.periods, lines, folder / names[0])
-    _plot_trends(experience.periods, lines, folder / names[1])
+    note = drawn_lines_note(len(lines), len(experience.lines))
+    _plot_actual_vs_expected(experience.periods, lines, folder / names[0], note)
+    _plot_trends(experience.periods, lines, folder / names[1], note)
     _plot_pit(experience.periods, folder / names[2])
     return names
 
@@ -51,6 +52,14 @@ def write_report(run, folder: Path, history, config, figures: list) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- plots
+def drawn_lines_note(drawn: int, total: int) -> str:
+    """What the per-line figures leave out, said on them and on the page ("" when they draw every line)."""
+    if drawn >= total:
+        return ""
+    return (f"{drawn} of {total} lines drawn: the loss-making ones first, then the largest by earned premium; "
+            f"every line is in the tables")
+
+
 def _lines_to_draw(lines: pd.DataFrame) -> list:
     ordered = lines.sort_values(["loss_making", "earned_premium"], ascending=[False, False])
     return ordered["line"].head(MAX_PANELS).tolist()
@@ -68,7 +77,7 @@ def _grid(n: int):
     return fig, axes
 
 
-def _plot_actual_vs_expected(periods: pd.DataFrame, lines: list, path: Path) -> None:
+def _plot_actual_vs_expected(periods: pd.DataFrame, lines: list, path: Path, note: str) -> None:
     fig, axes = _grid(len(lines))
     for ax, line in zip(axes, lines):
         part = periods[periods["line"] == line].sort_values("period")
@@ -78,12 +87,14 @@ def _plot_actual_vs_expected(periods: pd.DataFrame, lines: list, path: Path) -> 
         ax.plot(x, part["ultimate_loss"], "o", color="tab:red", markersize=4, label="actual (ultimate)")
         ax.set_title(str(line), fontsize="small")
         ax.tick_params(labelsize="x-small")
-    axes[0].legend(fontsize="x-small")
-    fig.suptitle("Actual vs expected loss by period, with the priced predictive interval")
+    # one legend below the panels, not over a panel's data
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
+    fig.suptitle("Actual vs expected loss by period, with the priced predictive interval" + (f"\n({note})" if note
+                                                                                           else ""))
     fig.savefig(path, dpi=100)
 
 
-def _plot_trends(periods: pd.DataFrame, lines: list, path: Path) -> None:
+def _plot_trends(periods: pd.DataFrame, lines: list, path: Path, note: str) -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 5), layout="constrained")
@@ -94,7 +105,7 @@ def _plot_trends(periods: pd.DataFrame, lines: list, path: Path) -> None:
     ax.axhline(1.0, color="black", linewidth=1)
     ax.set_xlabel("period")
     ax.set_ylabel("combined ratio (ultimate loss + expenses) / earned premium")
-    ax.set_title("Combined ratio by period")
+    ax.set_title("Combined ratio by period" + (f"\n({note})" if note else ""), fontsize="medium")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small", ncols=2)
     fig.savefig(path, dpi=100)
@@ -158,7 +169,8 @@ def _page(run, history, config, figures: list) -> str:
         f"{p.var_level:g}, mean CRPS, and the share of periods inside their {p.level:.0%} predictive "
         f"interval.</p>",
         _kv_table([(k, _fmt(cal[k])) for k in cal.index]),
-    ] + [f"<p><img src='{name}' alt='{name}'></p>" for name in figures] + [
+    ] + ([f"<p><em>{html.escape(drawn_lines_note(min(MAX_PANELS, len(lines)), len(lines)))}.</em></p>"]
+         if len(lines) > MAX_PANELS else []) + [f"<p><img src='{name}' alt='{name}'></p>" for name in figures] + [
         "<h2>Compared with the previous run</h2>",
         _frame(run.comparison, ["line", "loss_ratio", "previous_loss_ratio", "combined_ratio", "previous_combined_ratio",
                                 "indicated_rate_change", "previous_indicated_rate_change", "loss_making",
