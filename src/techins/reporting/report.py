@@ -12,7 +12,7 @@ import pandas as pd
 from techins.io.outputs import write_run_json, write_tables
 from techins.io.schema import PRICED_TABLES as TABLES
 
-__all__ = ["TABLES", "write_priced", "write_programme", "write_pool"]
+__all__ = ["TABLES", "write_priced", "write_programme", "write_pool", "money_tick"]
 
 
 def write_priced(priced, folder: Path, meta: dict) -> dict:
@@ -194,6 +194,14 @@ def pool_summary_markdown(run, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def money_tick(value: float) -> str:
+    """An axis label for an amount: 950, 12K, 3.5M, 1.2B."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g}{suffix}"
+    return f"{value:,.3g}"
+
+
 def plot_ep_curves(ep: pd.DataFrame, path: Path, currency: str) -> None:
     """Aggregate exceedance (AEP) by return period, one curve per line and the book's, log axes."""
     from matplotlib.figure import Figure
@@ -206,8 +214,13 @@ def plot_ep_curves(ep: pd.DataFrame, path: Path, currency: str) -> None:
         if scope == "book" and "aep_low" in part:
             ax.fill_between(part["return_period"], part["aep_low"], part["aep_high"], color="grey", alpha=0.3,
                             label="book 95% interval")
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # money as 300M, not 3x10^8: a reader compares the axis with the tables
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_tick(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("return period (years)")
     ax.set_ylabel(f"annual aggregate loss ({currency})".replace(" ()", ""))
     ax.set_title("Aggregate exceedance (AEP) by line")
