@@ -39,7 +39,7 @@ import pandas as pd
 
 from techins.catalogue.products import Catalogue, ProductBook
 from techins.catalogue.rating import PricedPortfolio
-from techins.catalogue.snapshot import BookEvents, BookSnapshot, book_events, coverage_rows
+from techins.catalogue.snapshot import BookEvents, BookSnapshot, _read_only, book_events, coverage_rows
 from techins.errors import InputError, InputTypeError
 from techins.io.schema import QUOTE_COLUMNS
 from techins.kernels import book as book_kernels
@@ -462,17 +462,8 @@ def _same_number(a: float, b: float) -> bool:
 
 
 def _plain_row(row: dict) -> dict:
-    out = {}
-    for name, value in row.items():
-        if isinstance(value, (np.bool_, bool)):
-            out[name] = bool(value)
-        elif isinstance(value, (np.integer,)):
-            out[name] = int(value)
-        elif isinstance(value, (np.floating, float)):
-            out[name] = float(value)
-        else:
-            out[name] = value
-    return out
+    """NumPy scalars as Python ones (NaN kept: the library's figures; JSON is the service's concern)."""
+    return {name: value.item() if isinstance(value, np.generic) else value for name, value in row.items()}
 
 
 # ---------------------------------------------------------------------------------------- one row
@@ -518,8 +509,3 @@ def event_exposure(hits, a, r: int, law_table: LawTable, owner: str) -> EventExp
     if not years:
         return EventExposure(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     return EventExposure(np.concatenate(years), np.concatenate(rows), np.concatenate(q), np.concatenate(scale))
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from techins.errors import AccuracyWarning, InputError, TechinsError
+from techins.io.outputs import json_ready
 from techins.version import VERSION
 
 __all__ = ["main"]
@@ -309,7 +310,7 @@ def _run_price(args) -> int:
             client=client))
         files = write_priced(priced, folder, meta)
     if args.json:
-        print(json.dumps(_finite_or_none({"out": str(args.out), "book": priced.book,
+        print(json.dumps(json_ready({"out": str(args.out), "book": priced.book,
                                           "lines": priced.lines.to_dict(orient="records"),
                                           "products": priced.products.to_dict(orient="records"),
                                           "files": files}), allow_nan=False))
@@ -343,7 +344,7 @@ def _run_book_save(args) -> int:
         manifest = write_snapshot(BookSnapshot.from_priced(catalogue, priced), folder)
     report = {"out": str(args.out), **{k: v for k, v in manifest.items() if k != "files"}, "seconds": seconds}
     if args.json:
-        print(json.dumps(_finite_or_none(report), allow_nan=False))
+        print(json.dumps(json_ready(report), allow_nan=False))
         return 0
     print(f"techins book save: {_many(len(policies), 'policy', 'policies')}, {_many(args.years, 'year')}, "
           f"seed {args.seed}, {seconds:.1f} s; "
@@ -364,7 +365,7 @@ def _run_quote(args) -> int:
     if args.out:
         write_table_atomically(quotes, args.out)
     if args.json:
-        print(json.dumps(_finite_or_none({"book": str(args.book), "years": quoter.years,
+        print(json.dumps(json_ready({"book": str(args.book), "years": quoter.years,
                                           "quotes": quotes.to_dict(orient="records")}), allow_nan=False))
         return 0
     print(f"techins quote: {_many(len(quotes), 'policy', 'policies')} against {args.book} "
@@ -382,18 +383,15 @@ def _run_serve(args) -> int:
     from techins.catalogue.products import read_catalogue
     from techins.catalogue.quote import CatalogueQuoter
     from techins.catalogue.snapshot import load_snapshot
-    from techins.service.app import create_app
+    from techins.service.app import run_server
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: give a port in 0..65535")
     catalogue = read_catalogue(args.products)
     quoter = CatalogueQuoter(catalogue, load_snapshot(args.book, catalogue))  # a bad book fails before the port binds
-    app = create_app(quoter)
-    import uvicorn
-
-    print(f"techins serve: {_many(len(quoter.snapshot.policies), 'policy', 'policies')}, "
-          f"{_many(quoter.years, 'year')}, on http://{args.host}:{args.port} (API at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    run_server(quoter, args.host, args.port, log_level="warning",
+               announce=f"techins serve: {_many(len(quoter.snapshot.policies), 'policy', 'policies')}, "
+                        f"{_many(quoter.years, 'year')}, on http://{args.host}:{args.port} (API at /docs)")
     return 0
 
 
@@ -459,7 +457,7 @@ def _run_reinsure(args) -> int:
         files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
     table = applied.treaty_table(load=args.load)
     if args.json:
-        print(json.dumps(_finite_or_none({"out": str(args.out), "treaties": table.to_dict(orient="records"),
+        print(json.dumps(json_ready({"out": str(args.out), "treaties": table.to_dict(orient="records"),
                                           "gross_mean": float(applied.gross.mean()),
                                           "net_mean": float(applied.net.mean()), "files": files}),
                          allow_nan=False))
@@ -491,7 +489,7 @@ def _run_pool(args) -> int:
             client=client))
         files = write_pool(run, folder, meta)
     if args.json:
-        print(json.dumps(_finite_or_none({"out": str(args.out), "pool": run.pool,
+        print(json.dumps(json_ready({"out": str(args.out), "pool": run.pool,
                                           "members": run.members.to_dict(orient="records"),
                                           "treaties": None if run.treaties is None
                                           else run.treaties.to_dict(orient="records"),
@@ -680,7 +678,7 @@ def _figures(line, years, seed, levels, with_exact, thin, threads, backend="loca
 
 def _print(report: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_finite_or_none(report), allow_nan=False))
+        print(json.dumps(json_ready(report), allow_nan=False))
         return
     mc = report["monte_carlo"]
     ex = report.get("exact")
@@ -702,18 +700,6 @@ def _print(report: dict, as_json: bool) -> None:
     for message in report.get("exact_warnings", []):
         print(f"warning: {message}")
 
-
-def _finite_or_none(value):
-    """JSON has no inf or NaN: they become null."""
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

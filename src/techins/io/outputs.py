@@ -22,7 +22,8 @@ import numpy as np
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "current_umask", "output_folder", "write_table_atomically", "write_tables", "write_run_json"]
+__all__ = ["MARKER", "current_umask", "output_folder", "write_table_atomically", "write_tables", "write_run_json",
+           "json_ready"]
 
 MARKER = ".techins-output"
 
@@ -128,18 +129,20 @@ def write_tables(tables: dict, folder: Path) -> dict:
 def write_run_json(folder: Path, report: dict, files: dict) -> dict:
     """``run.json``: the report's figures (non-finite numbers as null) and the files written."""
     files["run"] = ["run.json"]
-    (folder / "run.json").write_text(json.dumps(_plain({**report, "files": files}), indent=2) + "\n",
+    (folder / "run.json").write_text(json.dumps(json_ready({**report, "files": files}), indent=2) + "\n",
                                      encoding="utf-8")
     return files
 
 
-def _plain(obj):
+def json_ready(obj):
+    """A copy JSON can hold: mapping keys as text, NumPy scalars as Python ones, NaN and infinities
+    (which JSON has not) as None."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj

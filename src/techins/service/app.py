@@ -18,12 +18,12 @@ the server runs them in its thread pool, and one ``CatalogueQuoter`` serves ever
 # no ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at run time,
 # and the request models are made inside create_app
 import logging
-import math
 import re
 from typing import Any
 
 from techins.catalogue.quote import CatalogueQuoter
 from techins.errors import InputError, InputTypeError, MissingExtraError
+from techins.io.outputs import json_ready
 from techins.io.schema import COVERAGE_TERMS, POLICY_TERMS, QUOTE_COLUMNS
 from techins.version import VERSION
 
@@ -93,14 +93,14 @@ def create_app(quoter: CatalogueQuoter):
 
     @app.post("/v1/quote", response_model=quote_model, summary="Quote one policy")
     def quote(policy: dict[str, Any] = fastapi.Body(..., examples=[policy_example])):
-        return _plain(quoter.quote(policy))
+        return json_ready(quoter.quote(policy))
 
     @app.post("/v1/quotes", response_model=QuotesResponse, summary="Quote a batch of policies together")
     def quotes(request: QuotesRequest):
         import pandas as pd
 
         table = quoter.quote_many(pd.DataFrame(request.policies))
-        return {"quotes": [_plain(row) for row in table.to_dict(orient="records")]}
+        return {"quotes": [json_ready(row) for row in table.to_dict(orient="records")]}
 
     @app.get("/v1/products", summary="The catalogue's products and the columns each one reads")
     def products():
@@ -116,13 +116,17 @@ def create_app(quoter: CatalogueQuoter):
     return app
 
 
-def run_server(quoter: CatalogueQuoter, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info") -> None:
-    """Serve ``quoter`` with uvicorn until interrupted (one process; its thread pool runs the quotes)."""
+def run_server(quoter: CatalogueQuoter, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
+               announce: str | None = None) -> None:
+    """Serve ``quoter`` with uvicorn until interrupted (one process; its thread pool runs the quotes);
+    ``announce`` is printed once the application is built, before the port is bound."""
     app = create_app(quoter)
     try:
         import uvicorn
     except ImportError as exc:
         raise MissingExtraError(f"{EXTRA_MESSAGE} ({exc})") from None
+    if announce:
+        print(announce, flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
@@ -132,12 +136,6 @@ def _quote_model(pydantic):
         kind = str if name in _TEXT else int if name in _INTEGER else bool if name in _BOOLEAN else float | None
         fields[name] = (kind, ...)
     return pydantic.create_model("Quote", **fields)
-
-
-def _plain(row: dict) -> dict:
-    """JSON has no NaN or infinity: a figure that does not apply (NaN) or is unbounded (no premium cap)
-    is null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
 
 
 _ROW = re.compile(r"\brow (\d+)\b")
