@@ -134,9 +134,9 @@ def policy_years(state, years, laws, own, events, annual):
 
 
 @jit
-def _shock_hits(state, first, stop, book, max_occurrence):
+def _shock_hits(state, first, stop, book):
     """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss, and
-    the event's index in the chunk); ``max_occurrence[y - first]`` takes each year's largest event."""
+    the event's index in the chunk)."""
     shocks = book.shocks
     pol_terms, sum_insured = book.policies.terms, book.policies.sum_insured
     exposed_offsets = shocks.exposed_offsets
@@ -169,33 +169,26 @@ def _shock_hits(state, first, stop, book, max_occurrence):
             h_event[n] = e
             n += 1
             gross_total += g
-        event_loss = 0.0
         if shocks.batch[s]:
             # one occurrence, one deductible and one limit, shared back pro rata to ground-up
             paid = layer(gross_total, shocks.terms[s, 0], shocks.terms[s, 1])
             ratio = paid / gross_total if gross_total > 0.0 else 0.0
             for m in range(start, n):
                 h_loss[m] = pol_terms[h_pol[m], 2] * h_loss[m] * ratio
-                event_loss += h_loss[m]
         else:
             for m in range(start, n):
                 i = h_pol[m]
                 h_loss[m] = pol_terms[i, 2] * layer(h_loss[m], pol_terms[i, 0], pol_terms[i, 1])
-                event_loss += h_loss[m]
-        y = ev_year[e] - first
-        if event_loss > max_occurrence[y]:
-            max_occurrence[y] = event_loss
     return h_pol, h_year, h_loss, h_event
 
 
 @jit
-def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
+def _own_claims(state, first, stop, book, cum_theta, claims):
     """Step 2: the independent claims, group by group (policies of one law and one line), into
     ``claims`` (a ``ClaimScratch`` of one chunk): policy ``perm[k]``'s claims are
     ``claims.*[claims.first[k]:claims.first[k + 1]]``. A line with parameter risk has year weights
     ``cum_theta[line]`` (cumulative): its claims fall in year y with probability proportional to
-    theta_y. ``max_occurrence[y - first]`` takes each year's largest claim. Returns the number of
-    claims, or -1 when ``claims`` is too small."""
+    theta_y. Returns the number of claims, or -1 when ``claims`` is too small."""
     groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
     perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
     line_cv = groups.line_cv
@@ -234,8 +227,6 @@ def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
                 c_year[n] = y
                 c_loss[n] = loss
                 n += 1
-                if loss > max_occurrence[y - first]:
-                    max_occurrence[y - first] = loss
     c_first[perm.size] = n
     return n
 
@@ -335,6 +326,31 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, c
 
 
 @jit
+def _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_group, g_ground, g_paid,
+                              max_occurrence):
+    """Each year's largest occurrence as paid: an own claim or a whole event (its hits summed), each
+    loss cut by its (policy, year)'s annual terms pro rata (``g_paid / g_ground`` of its group), as
+    ``apply_programme``'s occurrence table cuts them, so a year's largest occurrence never exceeds its
+    annual loss. ``max_occurrence`` is indexed by year and was zeroed for the chunk's years."""
+    for m in range(n_claims):
+        g = item_group[m]
+        paid = c_loss[m] * (g_paid[g] / g_ground[g]) if g_ground[g] > 0.0 else 0.0
+        if paid > max_occurrence[c_year[m]]:
+            max_occurrence[c_year[m]] = paid
+    n_events = h_event[-1] + 1 if h_event.size > 0 else 0
+    event_paid = np.zeros(n_events)
+    event_year = np.zeros(n_events, dtype=np.int64)
+    for m in range(h_event.size):
+        g = item_group[n_claims + m]
+        e = h_event[m]
+        event_paid[e] += h_loss[m] * (g_paid[g] / g_ground[g]) if g_ground[g] > 0.0 else 0.0
+        event_year[e] = h_year[m]
+    for e in range(n_events):
+        if event_paid[e] > max_occurrence[event_year[e]]:
+            max_occurrence[event_year[e]] = event_paid[e]
+
+
+@jit
 def simulate_book_chunk(state, first, stop, book, out, w, tail, scratch):
     """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave.
 
@@ -372,11 +388,10 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         out.max_occurrence[y] = 0.0
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
-    max_occurrence = out.max_occurrence[first:stop]
     claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
     cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
-    h_pol, h_year, h_loss, _ = _shock_hits(state, first, stop, book, max_occurrence)
-    n_claims = _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims)
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
+    n_claims = _own_claims(state, first, stop, book, cum_theta, claims)
     if n_claims < 0:
         return -1, 0
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
@@ -400,6 +415,8 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
     g_pol = np.empty(n_items, dtype=np.int64)
     g_year = np.empty(n_items, dtype=np.int64)
     g_loss = np.empty(n_items)
+    g_ground = np.empty(n_items)  # the (policy, year) total before the annual terms
+    item_group = np.empty(n_items, dtype=np.int64)
     n_groups = 0
     j = 0
     while j < n_items:
@@ -409,14 +426,18 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         while j < n_items and item_key[order[j]] == k and item_year[order[j]] == y:
             m = order[j]
             tot += c_loss[m] if m < n_claims else h_loss[m - n_claims]
+            item_group[m] = n_groups
             j += 1
         i = perm[k]
         g_pol[n_groups] = i
         g_year[n_groups] = y
+        g_ground[n_groups] = tot
         g_loss[n_groups] = layer(tot, pol_terms[i, 3], pol_terms[i, 4])
         n_groups += 1
     if policies.contract_terms.shape[0] > 0:
         _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)
+    _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_group, g_ground, g_loss,
+                              out.max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -445,10 +466,9 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
     (year, occurrence index in the chunk, policy, loss), one row per policy an occurrence touches (an
     event touches many, with one index). Returns ``n = -1`` arrays when the claim scratch is too
     small."""
-    unused = np.zeros(max(stop - first, 1))  # the chunk's yearly maxima, not wanted here
     cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
-    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book, unused)
-    n_claims = _own_claims(state, first, stop, book, unused, cum_theta, scratch)
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
+    n_claims = _own_claims(state, first, stop, book, cum_theta, scratch)
     n = max(n_claims, 0) + h_pol.size
     year = np.empty(n, dtype=np.int64)
     occurrence = np.empty(n, dtype=np.int64)
