@@ -15,17 +15,27 @@ from techins.io.schema import PRICED_TABLES as TABLES
 __all__ = ["TABLES", "write_priced", "write_programme", "write_pool", "money_tick"]
 
 
-def write_priced(priced, folder: Path, meta: dict) -> dict:
+def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
     """Write every table, plot and the summary of ``priced`` (``techins.catalogue.rating.PricedPortfolio``) into
-    ``folder``; return the file names by kind."""
+    ``folder``; with ``compensation`` (a ``CompensationResult`` over the book) its table and figures too;
+    return the file names by kind."""
     folder = Path(folder)
-    files = write_tables({name: getattr(priced, name) for name in TABLES}, folder)
+    tables = {name: getattr(priced, name) for name in TABLES}
+    if compensation is not None:
+        tables["compensation"] = compensation_table(compensation)
+    files = write_tables(tables, folder)
     plot_ep_curves(priced.ep_curves, folder / "ep_curves.png", meta.get("currency", ""))
     plot_premium_buildup(priced.products, folder / "premium_buildup.png", meta.get("currency", ""))
     files["plots"] = ["ep_curves.png", "premium_buildup.png"]
-    (folder / "summary.md").write_text(summary_markdown(priced, meta), encoding="utf-8")
+    summary = summary_markdown(priced, meta)
+    document = {"meta": meta, "book": priced.book}
+    if compensation is not None:
+        figures = compensation.summary()
+        summary += "\n" + "\n".join(compensation_markdown(figures)) + "\n"
+        document["compensation"] = figures
+    (folder / "summary.md").write_text(summary, encoding="utf-8")
     files["summary"] = ["summary.md"]
-    return write_run_json(folder, {"meta": meta, "book": priced.book}, files)
+    return write_run_json(folder, document, files)
 
 
 def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False) -> dict:
@@ -68,6 +78,8 @@ def write_pool(run, folder: Path, meta: dict) -> dict:
         tables["treaties"] = run.treaties
     if run.contributions is not None:
         tables["contributions"] = run.contributions
+    if run.compensation is not None:
+        tables["compensation"] = compensation_table(run.compensation)
     files = write_tables(tables, folder)
     plot_member_results(run, folder / "member_results.png")
     plot_allocation(run, folder / "allocation.png")
@@ -187,11 +199,50 @@ def pool_summary_markdown(run, meta: dict) -> str:
         for r in c.itertuples():
             lines.append(f"| {r.member} | {'yes' if r.brings_book else 'no'} | {_money(r.expected_gross)} | "
                          f"{_money(r.standalone_capital)} | {_money(r.shapley_benefit)} | {_money(r.capital_in_pool)} |")
+    if run.compensation is not None:
+        lines += ["", *compensation_markdown(run.compensation.summary())]
     lines += ["", "Files: `members.*`, `lines.*`, `allocation.*`, `years.*`"
               + (", `treaties.*`" if run.treaties is not None else "")
+              + (", `compensation.*`" if run.compensation is not None else "")
               + (", `contributions.*`" if run.contributions is not None else "")
               + " (CSV and Parquet), `member_results.png`, `allocation.png`, `run.json`.", ""]
     return "\n".join(lines)
+
+
+def compensation_table(result) -> pd.DataFrame:
+    """A public risk-compensation scheme's accounts (``CompensationResult.table``), then one ``total``
+    row of the scheme's figures."""
+    s = result.summary()
+    total = {"account": "total", "covered_premium": s["covered_premium"], "expected_outlay": s["expected_outlay"],
+             "expected_outlay_stderr": s["expected_outlay_stderr"], "prob_fund_pays": s["prob_fund_pays"],
+             "prob_exhausted": s["prob_exhausted"], "expected_net_before": s["insurer_expected_net_before"],
+             "expected_net_after": s["insurer_expected_net_after"]}
+    return pd.concat([result.table(), pd.DataFrame([total])], ignore_index=True)
+
+
+def compensation_markdown(s: dict) -> list:
+    """The lines of a summary's section on a public risk-compensation scheme (its ``summary()``)."""
+    term = f" (per {s['term_years']}-year term {_money(s['expected_outlay_per_term'])})" \
+        if s["term_years"] > 1 else ""
+    return [
+        f"## Public risk compensation: {s['scheme']}", "",
+        f"The fund pays on the {s['basis']} loss ratio, one account {'for the pool' if s['scope'] == 'pool' else 'per member'}; "
+        "the premium subsidy is separate public money, in the premium figures.", "",
+        "| figure | value |", "|---|---:|",
+        f"| covered premium | {_money(s['covered_premium'])} |",
+        f"| the fund's expected outlay a year | {_money(s['expected_outlay'])} ± {_money(s['expected_outlay_stderr'])}{term} |",
+        f"| P(the fund pays in a year) | {s['prob_fund_pays']:.2%} |",
+        f"| P(an annual cap binds) | {s['prob_annual_cap_binds']:.2%} |",
+        f"| P(the multi-year cap is spent in a term) | {s['prob_exhausted']:.2%} |",
+        f"| insurer's expected net loss before / after | {_money(s['insurer_expected_net_before'])} / "
+        f"{_money(s['insurer_expected_net_after'])} |",
+        f"| insurer's TVaR {s['level']:.0%} before / after | {_money(s['insurer_tvar_before'])} / "
+        f"{_money(s['insurer_tvar_after'])} |",
+        f"| capital relief (TVaR less mean) | {_money(s['capital_relief'])} |",
+        f"| price effect: expected outlay + {s['cost_of_capital']:.0%} x capital relief, off the risk cost | "
+        f"{_money(s['price_effect'])} |",
+    ] + ([f"| the same grossed up for variable expense and profit (x {s['gross_up']:.3f}) | "
+          f"{_money(s['technical_premium_effect'])} |"] if s["gross_up"] != 1.0 else [])
 
 
 def money_tick(value: float) -> str:
