@@ -89,23 +89,27 @@ def to_chainladder(triangles, *, cumulative: bool = True, index="line", column: 
     cl = _chainladder()
     groups, names = _groups(triangles, index, column)
     columns = list(dict.fromkeys(c for parts in groups.values() for c in parts))  # first-seen order
-    cells: dict = {}
-    for label, parts in groups.items():
-        for name, tri in parts.items():
+    # numpy pieces, one DataFrame at the end: a frame per (label, column) costs ~1 ms each
+    pieces: dict = {key: [] for key in (*names, "origin", "valued", "column", "value")}
+    for label, named in groups.items():
+        for name, tri in named.items():
             _check_years(tri, f"to_chainladder: {_where(label, name)}")
             i, k = np.nonzero(~np.isnan(tri.values))
-            for o, lag, v in zip(tri.origins[i], tri.lags[k], tri.values[i, k]):
-                cells.setdefault((*label, int(o), int(o) + int(lag) - 1), {})[name] = float(v)
-    dates = {cell[-1] for cell in cells}
-    if len(dates) < 2:
+            for level, text in zip(names, label):
+                pieces[level].append(np.full(i.size, text, dtype=object))
+            pieces["origin"].append(tri.origins[i])
+            pieces["valued"].append(tri.origins[i] + tri.lags[k] - 1)
+            pieces["column"].append(np.full(i.size, name, dtype=object))
+            pieces["value"].append(tri.values[i, k])
+    long = pd.DataFrame({key: np.concatenate(arrays) for key, arrays in pieces.items()})
+    if long["valued"].nunique() < 2:
         raise InputError("to_chainladder: every cell is valued at the end of the same year, from which chainladder "
                          "cannot infer an annual development grain; give at least two origins or two lags")
-    keys = list(cells)
-    frame = pd.DataFrame({n: [k[j] for k in keys] for j, n in enumerate(names)})
-    frame["origin"] = [f"{k[-2]}-01-01" for k in keys]
-    frame["development"] = [f"{k[-1]}-12-31" for k in keys]
-    for name in columns:
-        frame[name] = [cells[k].get(name, np.nan) for k in keys]
+    # one row per (index labels, origin, valuation), one column per value column (NaN where a column lacks the cell)
+    frame = long.set_index([*names, "origin", "valued", "column"])["value"].unstack("column")[columns].reset_index()
+    frame.columns.name = None
+    frame["origin"] = frame["origin"].map("{}-01-01".format)
+    frame["development"] = frame.pop("valued").map("{}-12-31".format)
     out = cl.Triangle(frame, origin="origin", development="development", columns=columns,
                       index=names or None, cumulative=True)
     return out if cumulative else out.cum_to_incr()
@@ -207,7 +211,8 @@ def from_chainladder(tri, *, column: str | None = None, nan_as_zero: bool = Fals
     Returns
     -------
     Triangle
-        Origins the origin years, lags ``age / 12``.
+        Origins the origin years; lag ``k`` the ``k``-th age (ages ``12 k``, or ``3, 15, 27, ...`` for a
+        triangle first valued a quarter into its origin years).
 
     Raises
     ------
@@ -215,25 +220,27 @@ def from_chainladder(tri, *, column: str | None = None, nan_as_zero: bool = Fals
         ``tri`` is not a chainladder.Triangle.
     InputError
         Several index rows or columns where one is needed; non-annual grain; a valuation triangle,
-        a pattern (``ldf_``) or a projection to ultimate; development ages not whole years; a NaN
+        a pattern (``ldf_``) or a projection to ultimate; development ages not a year apart; a NaN
         at or above the latest diagonal (above); a negative cumulative amount.
     """
-    triangles = triangles_from_chainladder(tri, column=column, nan_as_zero=nan_as_zero, source=source,
-                                           _one_row=True)
-    return next(iter(triangles.values()))
+    return next(iter(_convert(tri, column, nan_as_zero, source, one_row=True).values()))
 
 
 def triangles_from_chainladder(tri, *, column: str | None = None, nan_as_zero: bool = False,
-                               source: str = "chainladder.Triangle", _one_row: bool = False) -> dict:
+                               source: str = "chainladder.Triangle") -> dict:
     """Each index row of a ``chainladder.Triangle`` as our :class:`Triangle`, keyed by its label.
 
     The label is the text of the row's index (a tuple of texts when the Triangle has several index
     levels). Parameters, checks and errors are those of :func:`from_chainladder`.
     """
+    return _convert(tri, column, nan_as_zero, source, one_row=False)
+
+
+def _convert(tri, column, nan_as_zero: bool, source: str, *, one_row: bool) -> dict:
     if not is_chainladder_triangle(tri):
         raise InputTypeError(f"{source}: expected a chainladder.Triangle, got {type(tri).__name__}")
     _check_layout(tri, source)
-    if _one_row and tri.shape[0] != 1:
+    if one_row and tri.shape[0] != 1:
         raise InputError(f"{source}: the Triangle has {tri.shape[0]} index rows ({_labels(tri)[:3]}...); one is "
                          f"needed: select it with tri.loc[...], sum them with tri.sum(), or use "
                          f"triangles_from_chainladder")
@@ -262,7 +269,7 @@ def triangles_from_chainladder(tri, *, column: str | None = None, nan_as_zero: b
     known = valued <= tri.valuation_date.year * 12 + tri.valuation_date.month
     out = {}
     for row, label in enumerate(_labels(tri)):
-        where = source if _one_row else f"{source} (index {label!r})"
+        where = source if one_row else f"{source} (index {label!r})"
         out[label] = _triangle(origins, lag_grid, first + 12 * (lag_grid - 1), cells[row], known, nan_as_zero,
                                where)
     return out
