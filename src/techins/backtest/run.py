@@ -34,6 +34,8 @@ __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "comp
 
 _CONFIG_KEYS = ("scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate")
 _RESIMULATE_KEYS = ("products", "years")
+# the source named for triangles given to run_backtest rather than read from a file
+_GIVEN = "triangles given to run_backtest"
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _resimulate(table: dict, where: Where, folder: Path) -> dict:
     return {"products": os.path.normpath(folder / str(table["products"])), "years": years}
 
 
-def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
+def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None) -> BacktestRun:
     """Run a back-test: read and check the inputs, analyse, compare with the previous run of the
     scope, write the report and, when given a store, keep the run in it (see the module's docstring).
 
@@ -176,6 +178,11 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
         store is used only when passed, ``store=config.store`` (as ``techins backtest`` does).
     out : str or os.PathLike, optional
         The report folder; None: the configuration's ``report``.
+    triangles : chainladder.Triangle, Mapping or pandas.DataFrame, optional
+        The lines' development triangles, instead of the configuration's ``triangles`` file: a
+        ``chainladder.Triangle`` whose index rows are the lines, a mapping from line to a chainladder
+        or techins Triangle (:func:`techins.backtest.chainladder_interop.triangle_table`), or the
+        triangles table itself. They enter the inputs' hash; the report names them as given.
 
     Returns
     -------
@@ -189,9 +196,16 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise InputTypeError(f"run_backtest: store must be a path or None (no store), got {type(store).__name__}")
     started = datetime.now(timezone.utc)
-    history = _history(config)
+    table = None
+    if triangles is not None:
+        from techins.backtest.chainladder_interop import triangle_table
+
+        table = triangles if isinstance(triangles, pd.DataFrame) else triangle_table(triangles, source=_GIVEN)
+    history = _history(config, table)
     experience = analyse(history, config.parameters)
-    inputs_hash = _inputs_hash(config)
+    inputs_hash = _inputs_hash(config, history.triangles if table is not None else None)
+    if table is not None:
+        config = dataclasses.replace(config, inputs={**config.inputs, "triangles": _GIVEN})
     code_version = f"techins {VERSION}"
     out = Path(out if out is not None else config.report)
     run = BacktestRun(run_id=None, scope=config.scope, experience=experience,
@@ -266,27 +280,36 @@ def compare_runs(lines: pd.DataFrame, previous: StoredRun | None) -> pd.DataFram
     return now
 
 
-def _history(config: BacktestConfig):
-    """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue."""
-    if config.resimulate is None:
+def _history(config: BacktestConfig, triangles: pd.DataFrame | None = None):
+    """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue; with
+    ``triangles``, those instead of the configuration's triangles file."""
+    if config.resimulate is None and triangles is None:
         return read_history(**{k: config.inputs.get(k) for k in INPUTS})
-    from techins.backtest.resimulate import resimulated_forecasts
-    from techins.catalogue.products import read_catalogue
+    given = {"triangles": triangles} if triangles is not None else {}
+    frames = {k: given[k] if k in given else None if k not in config.inputs else read_table(config.inputs[k], k)
+              for k in INPUTS}
+    sources = {**config.inputs, **dict.fromkeys(given, _GIVEN)}
+    if config.resimulate is not None:
+        from techins.backtest.resimulate import resimulated_forecasts
+        from techins.catalogue.products import read_catalogue
 
-    frames = {k: None if k not in config.inputs else read_table(config.inputs[k], k) for k in INPUTS}
-    catalogue = read_catalogue(config.resimulate["products"])
-    frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
-                                                source=config.inputs["policies"])
-    sources = {**config.inputs, "forecasts": f"forecasts re-simulated from {config.resimulate['products']}"}
+        catalogue = read_catalogue(config.resimulate["products"])
+        frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
+                                                    source=config.inputs["policies"])
+        sources["forecasts"] = f"forecasts re-simulated from {config.resimulate['products']}"
     return history_from_frames(**frames, sources=sources)
 
 
-def _inputs_hash(config: BacktestConfig) -> str:
+def _inputs_hash(config: BacktestConfig, triangles: pd.DataFrame | None = None) -> str:
     """SHA-256 over each input's name and bytes in a fixed order (and, when the forecasts are
-    re-simulated, the catalogue's files and the years): the same inputs, the same hash."""
+    re-simulated, the catalogue's files and the years; triangles given to the run: their checked
+    table as CSV, in place of the file): the same inputs, the same hash."""
     digest = hashlib.sha256()
     for name in INPUTS:
-        if name in config.inputs:
+        if name == "triangles" and triangles is not None:
+            digest.update(name.encode())
+            digest.update(triangles.to_csv(index=False, float_format="%.17g").encode())
+        elif name in config.inputs:
             digest.update(name.encode())
             digest.update(Path(config.inputs[name]).read_bytes())
     if config.resimulate is not None:
