@@ -49,7 +49,7 @@ def results():
     ("priced", ["PricedPortfolio(policies=60", "expected loss=", " ± "]),
     ("book", ["BookResult(policies=", "mean="]),
     ("programme", ["ProgrammeResult(programme=", "net="]),
-    ("quoter", ["CatalogueQuoter(9 products, book BookSnapshot(policies=60"]),
+    ("quoter", ["CatalogueQuoter(14 products, book BookSnapshot(policies=60"]),
 ])
 def test_reprs_are_one_short_line(results, name, expect):
     text = repr(results[name])
@@ -78,7 +78,7 @@ def test_pool_and_backtest_runs_show_their_figures():
 def test_specs_show_their_size_not_their_tables():
     catalogue = ti.read_catalogue(REPO / "products")
     book = catalogue.book(ti.read_policies(REPO / "examples" / "portfolio.csv"))
-    for spec, start in ((catalogue, "Catalogue(products=cyber_large, "),
+    for spec, start in ((catalogue, "Catalogue(products=autonomous_driving_fleet, cyber_large, "),
                         (catalogue["cyber_sme"], "Product(id=cyber_sme, "),
                         (book, "ProductBook(policies=3,000, coverage rows=7,482"),
                         (book.portfolio, "Portfolio(policies=7,482, contracts=3,000")):

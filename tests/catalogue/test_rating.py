@@ -28,7 +28,9 @@ def catalogue():
 
 @pytest.fixture(scope="module")
 def policies():
-    table = ti.read_policies(ROOT / "examples" / "portfolio.csv")
+    # both example books: examples/portfolio.csv and the action-plan products' book
+    table = pd.concat([ti.read_policies(ROOT / "examples" / name) for name in ("portfolio.csv", "portfolio_action_plan.csv")],
+                      ignore_index=True, sort=False)
     return table.groupby("product", sort=True).head(4).reset_index(drop=True)
 
 
@@ -125,7 +127,9 @@ def test_capped_premium_never_above_the_rate_cap_of_the_sum_insured(catalogue, p
             assert row.subsidy == pytest.approx(0.8 * row.capped_premium, rel=1e-15)
         else:
             assert math.isnan(row.rate_cap) and math.isnan(row.rate_cap_base) and row.premium_cap == math.inf
-            assert row.capped_premium == row.technical_premium and row.subsidy == 0.0 and row.shortfall == 0.0
+            assert row.capped_premium == row.technical_premium and row.shortfall == 0.0
+            # a subsidy without a cap (rd_transfer_cost: 50%) is the product's share of the premium
+            assert row.subsidy == pytest.approx(pricing.subsidy_share * row.capped_premium, rel=1e-15)
     capped = p[p["product"].isin(capped_products)]
     assert capped["cap_binding"].any() and not capped["cap_binding"].all()  # both sides of the cap
 
