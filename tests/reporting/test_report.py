@@ -123,7 +123,7 @@ def test_write_priced(priced, tmp_path):
     meta = {"command": "test", "catalogue": "products", "portfolio": "two per product", "currency": "CNY",
             "products": sorted(set(priced.policies["product"])), "years": 1000, "seed": 3}
     files = write_priced(priced, tmp_path, meta)
-    assert set(files) == {*TABLES, "plots", "summary", "run"}
+    assert set(files) == {*TABLES, "plots", "report", "summary", "run"}
     check_listing(tmp_path, files)
     for name in TABLES:
         assert files[name] == [f"{name}.csv", f"{name}.parquet"]
@@ -201,7 +201,7 @@ def test_write_pool(pool_run, tmp_path):
     meta = {"command": "test", "pool_file": "examples/pools/cyber_pool.toml"}
     files = write_pool(pool_run, tmp_path, meta)
     assert set(files) == {"members", "lines", "allocation", "years", "treaties", "contributions", "plots",
-                          "summary", "run"}
+                          "report", "summary", "run"}
     check_listing(tmp_path, files)
     for name, table in (("members", pool_run.members), ("lines", pool_run.lines),
                         ("allocation", pool_run.allocation), ("years", pool_run.annual),
