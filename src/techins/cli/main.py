@@ -326,7 +326,7 @@ def _run_price(args) -> int:
     for r in priced.products.itertuples():
         print(f"{r.product:<28}{r.policies:>9,}{r.expected_loss:>16,.0f}{r.technical_premium:>16,.0f}"
               f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
-    print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
+    print(f"outputs in {args.out}/: report.html, summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
     return 0
 
 
@@ -511,7 +511,7 @@ def _run_pool(args) -> int:
         print(f"{r.member:<22}{r.premium:>14,.0f}{r.expected_result:>14,.0f}{r.expected_result_stderr:>11,.0f}"
               f"{getattr(r, 'euler_capital', float('nan')):>15,.0f}{getattr(r, 'shapley_capital', float('nan')):>15,.0f}"
               + (f"{roc:>8.1%}" if math.isfinite(roc) else f"{'-':>8}"))
-    print(f"outputs in {args.out}/: summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
+    print(f"outputs in {args.out}/: report.html, summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
     return 0
 
 
