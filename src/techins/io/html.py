@@ -36,7 +36,7 @@ __all__ = ["HtmlPage", "column_kind", "png_data_uri"]
 _STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}"
     "table{border-collapse:collapse;font-size:0.85em;margin-bottom:1.5em}"
-    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f0f0f0}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}th{background:#f0f0f0}"
     "td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}"
     "tr.flag td{color:#b00;font-weight:bold}figure{margin:1em 0 2em 0}img{max-width:100%}"
     "figcaption{font-size:0.9em;color:#444;max-width:900px}p.note{font-style:italic}"
