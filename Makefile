@@ -9,13 +9,15 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dask,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dask,serve,chainladder]"
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/techins demo
 	$(BIN)/techins price products --portfolio examples/portfolio.csv --years 100000 --seed 1 --out out/pricing \
 		--compensation examples/compensation/ip_risk_compensation.toml
+	$(BIN)/techins price products --portfolio examples/portfolio_action_plan.csv --years 100000 --seed 1 \
+		--out out/pricing_action_plan
 	$(BIN)/techins book save products --portfolio examples/portfolio.csv --years 100000 --seed 1 --out out/book
 	$(BIN)/techins quote products examples/quotes/candidates.json --book out/book --out out/quotes.csv
 	$(BIN)/techins pool examples/pools/cyber_pool.toml --out out/pool_cyber

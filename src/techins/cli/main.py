@@ -338,7 +338,7 @@ def _run_price(args) -> int:
               f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
     if figures is not None:
         _print_compensation(figures)
-    print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
+    print(f"outputs in {args.out}/: report.html, summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
     return 0
 
 
@@ -532,7 +532,7 @@ def _run_pool(args) -> int:
               + (f"{roc:>8.1%}" if math.isfinite(roc) else f"{'-':>8}"))
     if run.compensation is not None:
         _print_compensation(run.compensation.summary())
-    print(f"outputs in {args.out}/: summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
+    print(f"outputs in {args.out}/: report.html, summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
     return 0
 
 

@@ -70,7 +70,8 @@ class PoolRun:
         Per simulated year: pool gross, ceded, net, reinsurance premium, each member's result and
         each treaty's result for its reinsurers.
     pool : dict
-        The pool's figures (plain floats), with the largest money-reconciliation error.
+        The pool's figures (plain floats), with the largest money-reconciliation error and the
+        ``currency`` of its products.
     book_result : techins.BookResult
         The simulation of the pool's book (EP curves, per-policy figures).
     compensation : techins.CompensationResult or None
@@ -186,6 +187,8 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
     annual = _annual_table(flows, gross_by_line, net_by_line, treaty_results)
     pool = _pool_figures(spec, flows, premium_by_line, gross_by_line, net_by_line, allocation, years, seed,
                          len(policies), product_book)
+    # the money of the reports and plots: the currency of the products the pool writes
+    pool["currency"] = "/".join(sorted({catalogue[str(p)].currency for p in policies["product"].unique()}))
     if compensation is not None:
         pool.update({f"compensation_{k}": v for k, v in compensation.summary().items()})
     return PoolRun(spec=spec, flows=flows, members=members, lines=lines, treaties=treaties, allocation=allocation,
