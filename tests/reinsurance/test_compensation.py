@@ -236,6 +236,7 @@ def test_price_command_writes_the_scheme(tmp_path):
     assert printed["compensation"]["expected_outlay"] == pytest.approx(table["expected_outlay"].iloc[-1])
     assert json.loads((out / "run.json").read_text())["compensation"]["scheme"] == "IP insurance risk-compensation fund"
     assert "## Public risk compensation" in (out / "summary.md").read_text()
+    assert "Public risk compensation: IP insurance risk-compensation fund" in (out / "report.html").read_text()
     bad = techins("price", "products", "--portfolio", "examples/pools/ip_portfolio.csv", "--years", "2000",
                   "--out", str(tmp_path / "bad"), "--compensation", "examples/pools/ip_programme.toml", cwd=ROOT)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "[compensation]" in bad.stderr

@@ -23,8 +23,9 @@ CAPTIONS = {
 }
 
 
-def priced_page(priced, meta: dict, folder: Path, figures: list) -> HtmlPage:
-    """The page of a priced portfolio (``techins.catalogue.rating.PricedPortfolio``)."""
+def priced_page(priced, meta: dict, folder: Path, figures: list, compensation=None) -> HtmlPage:
+    """The page of a priced portfolio (``techins.catalogue.rating.PricedPortfolio``), with a public
+    risk-compensation scheme's figures when ``compensation`` (a ``CompensationResult``) is given."""
     book = priced.book
     cur = meta.get("currency", "")
     page = HtmlPage("Pricing run", currency=cur)
@@ -60,6 +61,8 @@ def priced_page(priced, meta: dict, folder: Path, figures: list) -> HtmlPage:
                                  "capped_premium", "cap_binding", "subsidy", "insured_pays", "loss_ratio"],
                labels={"capped_premium": "charged", "cap_binding": "policies capped",
                        "loss_ratio": "expected loss ratio"})
+    if compensation is not None:
+        compensation_section(page, compensation.summary())
     page.heading("Plots")
     for name in figures:
         page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
@@ -115,6 +118,8 @@ def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:
                     ("shared by", f"the Shapley value ({c.attrs['shapley_method']})", "text")])
         page.table(c, ["member", "brings_book", "expected_gross", "standalone_capital", "shapley_benefit",
                        "capital_in_pool"])
+    if run.compensation is not None:
+        compensation_section(page, run.compensation.summary())
     page.heading("Plots")
     for name in figures:
         page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
@@ -122,3 +127,23 @@ def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:
                    + (", contributions" if run.contributions is not None else "")
                    + " (CSV and Parquet, beside this page); run.json holds the pool's figures.", note=True)
     return page
+
+
+def compensation_section(page: HtmlPage, s: dict) -> None:
+    """A public risk-compensation scheme's figures (``CompensationResult.summary()``) on a page."""
+    page.heading(f"Public risk compensation: {s['scheme']}")
+    page.facts([
+        ("covered premium", s["covered_premium"], "money"),
+        ("the fund's expected outlay a year", (s["expected_outlay"], s["expected_outlay_stderr"]), "money"),
+        ("P(the fund pays in a year)", s["prob_fund_pays"], "share"),
+        ("P(an annual cap binds)", s["prob_annual_cap_binds"], "share"),
+        ("P(the multi-year cap is spent in a term)", s["prob_exhausted"], "share"),
+        ("insurer's expected net loss before", s["insurer_expected_net_before"], "money"),
+        ("insurer's expected net loss after", s["insurer_expected_net_after"], "money"),
+        (f"insurer's TVaR {s['level']:.0%} before", s["insurer_tvar_before"], "money"),
+        (f"insurer's TVaR {s['level']:.0%} after", s["insurer_tvar_after"], "money"),
+        ("capital relief", s["capital_relief"], "money"),
+        ("technical premium effect", s["technical_premium_effect"], "money"),
+    ])
+    page.paragraph(f"The fund pays on the {s['basis']} loss ratio; the premium subsidy is separate public money, "
+                   "in the premium figures.", note=True)

@@ -33,7 +33,7 @@ def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
     plots.save(plots.ep_curves_figure(priced.ep_curves, currency), folder / "ep_curves.png")
     plots.save(plots.premium_buildup_figure(priced.products, currency), folder / "premium_buildup.png")
     files["plots"] = ["ep_curves.png", "premium_buildup.png"]
-    priced_page(priced, meta, folder, files["plots"]).write(folder / "report.html")
+    priced_page(priced, meta, folder, files["plots"], compensation).write(folder / "report.html")
     files["report"] = ["report.html"]
     summary = summary_markdown(priced, meta)
     document = {"meta": meta, "book": priced.book}
