@@ -326,24 +326,22 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, c
 
 
 @jit
-def _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_group, g_ground, g_paid,
-                              max_occurrence):
-    """Each year's largest occurrence as paid: an own claim or a whole event (its hits summed), each
-    loss cut by its (policy, year)'s annual terms pro rata (``g_paid / g_ground`` of its group), as
-    ``apply_programme``'s occurrence table cuts them, so a year's largest occurrence never exceeds its
-    annual loss. ``max_occurrence`` is indexed by year and was zeroed for the chunk's years."""
+def _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, max_occurrence):
+    """Each year's largest occurrence as paid: an own claim (item ``m < n_claims``) or a whole event
+    (its hits, items from ``n_claims`` on, summed), each loss times ``item_ratio`` (what its (policy,
+    year)'s annual terms leave of it, pro rata), as ``apply_programme``'s occurrence table cuts them,
+    so a year's largest occurrence never exceeds its annual loss. ``max_occurrence`` is indexed by year
+    and was zeroed for the chunk's years."""
     for m in range(n_claims):
-        g = item_group[m]
-        paid = c_loss[m] * (g_paid[g] / g_ground[g]) if g_ground[g] > 0.0 else 0.0
+        paid = c_loss[m] * item_ratio[m]
         if paid > max_occurrence[c_year[m]]:
             max_occurrence[c_year[m]] = paid
     n_events = h_event[-1] + 1 if h_event.size > 0 else 0
     event_paid = np.zeros(n_events)
     event_year = np.zeros(n_events, dtype=np.int64)
     for m in range(h_event.size):
-        g = item_group[n_claims + m]
         e = h_event[m]
-        event_paid[e] += h_loss[m] * (g_paid[g] / g_ground[g]) if g_ground[g] > 0.0 else 0.0
+        event_paid[e] += h_loss[m] * item_ratio[n_claims + m]
         event_year[e] = h_year[m]
     for e in range(n_events):
         if event_paid[e] > max_occurrence[event_year[e]]:
@@ -436,8 +434,11 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         n_groups += 1
     if policies.contract_terms.shape[0] > 0:
         _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)
-    _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_group, g_ground, g_loss,
-                              out.max_occurrence)
+    item_ratio = np.empty(n_items)
+    for m in range(n_items):
+        g = item_group[m]
+        item_ratio[m] = g_loss[g] / g_ground[g] if g_ground[g] > 0.0 else 0.0
+    _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, out.max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
