@@ -35,16 +35,16 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.io.schema import (
-    ORD_FILE_TABLES,
-    ORD_KEYS,
-    ORD_PERSPECTIVE_CODES,
-    ORD_SCHEMAS,
     ALCT_COLUMNS,
     ALT_COLUMNS,
     ANNUAL_COLUMNS,
     ELT_COLUMNS,
     EPT_COLUMNS,
+    ORD_FILE_TABLES,
     ORD_INPUT_COLUMNS,
+    ORD_KEYS,
+    ORD_PERSPECTIVE_CODES,
+    ORD_SCHEMAS,
     ORD_TABLE_NAMES,
     PERSPECTIVE_COLUMN,
     PLT_COLUMNS,
