@@ -375,9 +375,16 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
     ceded = years[[c for c in years.columns if c.startswith("ceded_")]].sum(axis=1)
     np.testing.assert_allclose(ceded + years["net"], years["gross"], rtol=1e-9, atol=1e-6)
     assert report["treaties"][0]["expected_ceded"] == pytest.approx(0.4 * years["gross"].mean(), rel=1e-9)
-    for perspective in ("gross", "ceded", "net"):
-        ept = pd.read_csv(out / "ord" / f"{perspective}_ept.csv")
+    for perspective in ("il", "rl", "ri"):   # gross, ceded, net
+        ept = pd.read_csv(out / "ord" / f"{perspective}_S1_ept.csv")
         assert set(ept["EPType"]) == {1, 2, 3, 4}
+        plt = pd.read_parquet(out / "ord" / f"{perspective}_S1_splt.parquet")
+        assert plt["EventId"].dtype == np.int32 and plt["Period"].dtype == np.int32
+    # per period, the PLT adds up to the years table (gross = il, net = ri)
+    for code, column in (("il", "gross"), ("ri", "net")):
+        plt = pd.read_csv(out / "ord" / f"{code}_S1_splt.csv")
+        per_period = plt.groupby("Period")["Loss"].sum().reindex(range(1, 3001), fill_value=0.0)
+        np.testing.assert_allclose(per_period.to_numpy(), years[column].to_numpy(), rtol=1e-12, atol=1e-6)
     bad = tmp_path / "bad.toml"
     bad.write_text("[[treaty]]\ntype='quota_share'\ncession=1.5\n")
     run = techins("reinsure", bad, products, "--portfolio", tmp_path / "p.csv", "--out", tmp_path / "o2")

@@ -181,8 +181,9 @@ def test_write_programme_with_ord(programme_result, tmp_path):
     check_csv_is_parquet(tmp_path, "treaty_ep_curves")
     check_csv_is_parquet(tmp_path, "years")
     assert all(name.startswith("ord/") for name in files["ord"])
-    for perspective in ("gross", "ceded", "net"):
-        assert any(name.startswith(f"ord/{perspective}_") for name in files["ord"])
+    # ORD file names as OasisLMF writes them: gross, ceded, net -> il, rl, ri; summary set 1
+    assert sorted(files["ord"]) == sorted(f"ord/{p}_S1_{t}.{ext}" for p in ("il", "rl", "ri")
+                                          for t in ("splt", "melt", "palt", "alct", "ept") for ext in ("csv", "parquet"))
     for name in files["ord"]:
         if name.endswith(".csv"):
             check_csv_is_parquet(tmp_path, name.removesuffix(".csv"))
@@ -208,6 +209,12 @@ def test_write_programme_with_ord(programme_result, tmp_path):
     qs = report["treaties"][0]
     assert qs["treaty"] == "qs" and qs["expected_ceded"] == pytest.approx(0.3 * r.gross.mean(), rel=1e-9)
     assert report["treaties"][1]["deposit_premium"] == pytest.approx(0.1 * 5e6, rel=1e-15)
+
+
+def test_write_programme_ord_formats(programme_result, tmp_path):
+    files = write_programme(programme_result, tmp_path, {}, ord_exports=True, ord_formats=("parquet",))
+    assert len(files["ord"]) == 15 and all(name.endswith(".parquet") for name in files["ord"])
+    check_listing(tmp_path, files)
 
 
 def test_write_programme_without_ord(programme_result, tmp_path):

@@ -99,8 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     reinsure.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
     reinsure.add_argument("--load", type=float, default=0.0,
                           help="risk load of the treaties' technical price, in standard deviations (default 0)")
-    reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (PLT, ELT, ALT, EPT) of "
-                                                             "the gross, ceded and net losses")
+    reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (SPLT, MELT, PALT, ALCT, EPT) "
+                                                             "of the gross, ceded and net losses (il, rl, ri)")
+    reinsure.add_argument("--ord-format", choices=("csv", "parquet", "both"), default="both",
+                          help="file format of the ORD tables (default both)")
     reinsure.add_argument("--threads", type=_count, default=None)
     reinsure.add_argument("--quiet", action="store_true", help="no progress bar")
     _backend_options(reinsure)
@@ -473,7 +475,8 @@ def _run_reinsure(args) -> int:
                 book.portfolio, years=args.years, seed=args.seed, executor=run, progress=bar))
             applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run)
         meta["seconds"] = time.perf_counter() - start
-        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
+        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord,
+                                ord_formats=("csv", "parquet") if args.ord_format == "both" else (args.ord_format,))
     table = applied.treaty_table(load=args.load)
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "treaties": table.to_dict(orient="records"),

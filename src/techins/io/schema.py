@@ -17,6 +17,7 @@ __all__ = [
     "PERIOD_COLUMNS", "OCCURRENCE_COLUMNS",
     "PLT_COLUMNS", "ELT_COLUMNS", "ALT_COLUMNS", "ALCT_COLUMNS", "EPT_COLUMNS", "ANNUAL_COLUMNS",
     "PERSPECTIVE_COLUMN", "ORD_TABLE_NAMES", "ORD_INPUT_COLUMNS",
+    "ORD_SCHEMAS", "ORD_KEYS", "ORD_FILE_TABLES", "ORD_PERSPECTIVE_CODES", "ORD_SPEC_URL",
     "COVERAGE_TERMS", "POLICY_TERMS",
     "HISTORY_POLICY_COLUMNS", "CLAIM_COLUMNS", "EXPENSE_COLUMNS", "TRIANGLE_COLUMNS", "FORECAST_COLUMNS",
     "HISTORY_TEXT_COLUMNS", "BACKTEST_INPUTS", "RESIMULATE_COLUMNS",
@@ -69,6 +70,38 @@ PERSPECTIVE_COLUMN = "Perspective"
 ORD_TABLE_NAMES = ("plt", "elt", "annual", "alt", "alct", "ept")
 # the occurrence table the ORD tables are made from
 ORD_INPUT_COLUMNS = ("year", "occurrence_id", "loss")
+
+# The files: what each column is written as, the key that makes a row unique, and the names.
+# Types from ODS_OpenResultsData Schema/ORD_Data_Types.csv (ORD_SPEC_URL): every integer field is a
+# "32-bit integer" (OasisLMF's oasis_int, i4), every other field a "float". ORD does not fix the float's
+# width (OasisLMF's oasis_float is f4 unless OASIS_FLOAT says f8); techins writes float64 because money
+# stays float64 and a 4.5M-row PLT total must add up to the cent. ALCT is not in ORD: its columns and
+# types follow OasisLMF's ALCT_output (oasislmf/pytools/aal/data.py), with its integers as int32.
+ORD_SPEC_URL = "https://github.com/OasisLMF/ODS_OpenResultsData/blob/main/Schema/ORD_Data_Types.csv"
+ORD_SCHEMAS = FrozenMap({
+    "splt": FrozenMap({"Period": "int32", "PeriodWeight": "float64", "EventId": "int32", "SummaryId": "int32",
+                       "SampleId": "int32", "Loss": "float64"}),
+    "melt": FrozenMap({"EventId": "int32", "SummaryId": "int32", "SampleType": "int32", "EventRate": "float64",
+                       "MeanLoss": "float64"}),
+    "palt": FrozenMap({"SummaryId": "int32", "SampleType": "int32", "MeanLoss": "float64", "SDLoss": "float64"}),
+    "alct": FrozenMap({"SummaryId": "int32", "MeanLoss": "float64", "SDLoss": "float64", "SampleSize": "int32",
+                       "LowerCI": "float64", "UpperCI": "float64", "StandardError": "float64",
+                       "RelativeError": "float64"}),
+    "ept": FrozenMap({"SummaryId": "int32", "EPCalc": "int32", "EPType": "int32", "ReturnPeriod": "float64",
+                      "Loss": "float64"}),
+})
+# the columns that identify a row (no two rows share them)
+ORD_KEYS = FrozenMap({"splt": ("Period", "EventId", "SummaryId", "SampleId"),
+                      "melt": ("EventId", "SummaryId", "SampleType"),
+                      "palt": ("SummaryId", "SampleType"), "alct": ("SummaryId",),
+                      "ept": ("SummaryId", "EPCalc", "EPType", "ReturnPeriod")})
+# techins' table names (ORD_TABLE_NAMES) -> the ORD table code in the file name, as OasisLMF names its
+# outputs ``<perspective>_S<summary set>_<table>.csv``: il_S1_splt.csv, il_S1_melt.csv, il_S1_palt.csv
+# (the ALT by period), il_S1_alct.csv, il_S1_ept.csv
+ORD_FILE_TABLES = FrozenMap({"plt": "splt", "elt": "melt", "alt": "palt", "alct": "alct", "ept": "ept"})
+# techins' perspectives -> the Oasis perspective codes (ODS_OpenResultsData Schema/ORD_Perspectives.csv:
+# gul ground-up, il insured loss, ri net of reinsurance, rl reinsurance loss = the ceded amount)
+ORD_PERSPECTIVE_CODES = FrozenMap({"gross": "il", "ceded": "rl", "net": "ri"})
 
 # ---------------------------------------------------------------------------------------- catalogue
 # per-policy overrides of a coverage's terms in a portfolio: column "<coverage>_<term>"

@@ -46,11 +46,13 @@ def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
     return write_run_json(folder, document, files)
 
 
-def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False) -> dict:
+def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False,
+                    ord_formats=None) -> dict:
     """Write a programme's results (``techins.reinsurance.programme.ProgrammeResult``, with its occurrences kept
     when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, and the ORD
-    tables of the gross, ceded and net losses; return the file names by kind."""
-    from techins.reinsurance.ord import ord_tables, write_ord
+    tables of the gross, ceded and net losses (``ord/il_S1_splt.csv`` ... ``ord/ri_S1_ept.parquet``, in
+    ``ord_formats``: CSV and Parquet by default); return the file names by kind."""
+    from techins.reinsurance.ord import FORMATS, write_ord_files
 
     folder = Path(folder)
     names = [t.name for t in result.programme.treaties]
@@ -65,13 +67,13 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
     if ord_exports:
         occ = result.occurrences
         ceded = occ[[f"ceded_{name}" for name in names]].sum(axis=1)
-        views = {"gross": occ["gross"], "ceded": ceded, "net": occ["net"]}
+        losses = pd.DataFrame({"year": occ["year"], "occurrence_id": occ["occurrence_id"], "gross": occ["gross"],
+                               "ceded": ceded, "net": occ["net"]})
         ord_folder = folder / "ord"
         ord_folder.mkdir()
-        perspectives = {p: ord_tables(pd.DataFrame({"year": occ["year"], "occurrence_id": occ["occurrence_id"],
-                                                    "loss": loss}), result.years, p)
-                        for p, loss in views.items()}
-        files["ord"] = [str(path.relative_to(folder)) for path in write_ord(perspectives, ord_folder)]
+        written = write_ord_files(losses, result.years, ord_folder, {p: p for p in ("gross", "ceded", "net")},
+                                  formats=FORMATS if ord_formats is None else ord_formats)
+        files["ord"] = [str(path.relative_to(folder)) for path in written]
     write_run_json(folder, {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records")}, files)
     return files
 
