@@ -298,12 +298,10 @@ def _run_demo(args) -> int:
 
 
 def _run_price(args) -> int:
-    from techins.catalogue.rating import price_catalogue
+    from techins.catalogue.rating import price_catalogue, priced_compensation
     from techins.io.outputs import output_folder
-    from techins.reporting.report import write_priced
-
-    from techins.catalogue.rating import priced_compensation
     from techins.reinsurance.compensation import read_compensation
+    from techins.reporting.report import write_priced
 
     backend, client = _backend(args)
     scheme = read_compensation(args.compensation) if args.compensation else None

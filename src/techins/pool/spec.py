@@ -19,7 +19,6 @@ import numpy as np
 from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
-from techins.reinsurance.compensation import RiskCompensation, read_compensation, scheme_from_table
 from techins.io.toml import (
     Where,
     array_of_tables,
@@ -31,6 +30,7 @@ from techins.io.toml import (
     sub_table,
     table,
 )
+from techins.reinsurance.compensation import RiskCompensation, read_compensation, scheme_from_table
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
 
