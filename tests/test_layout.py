@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "techins"
 # bottom first; a module may import its own folder and the ones before it
-ORDER = ["errors", "frozen", "lazy", "version", "display", "validate", "io", "model", "kernels", "results", "simulation",
+ORDER = ["errors", "frozen", "lazy", "version", "display", "progress", "validate", "io", "model", "kernels", "results", "simulation",
          "exact", "pricing", "reinsurance", "catalogue", "pool", "backtest", "reporting", "service", "cli", "__main__"]
 
 

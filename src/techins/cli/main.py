@@ -635,34 +635,15 @@ def _run_products_validate(args) -> int:
 def _timed_with_progress(args, work):
     """``work(bar)`` with a progress bar on a terminal (not with --quiet or --json); its result and
     the seconds it took."""
-    bar = None if args.quiet or args.json or not sys.stderr.isatty() else _ProgressBar("simulating")
+    from techins.progress import ProgressBar
+
+    bar = None if args.quiet or args.json or not sys.stderr.isatty() else ProgressBar("simulating")
     start = time.perf_counter()
     try:
         return work(bar), time.perf_counter() - start
     finally:
         if bar is not None:
             bar.close()
-
-
-class _ProgressBar:
-    """A one-line progress bar on stderr (only used on a terminal)."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.start = time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed * (total - done) / done if done else 0.0
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks, "
-                         f"{elapsed:.0f} s, ~{eta:.0f} s left ")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _run_warmup(args) -> int:
