@@ -34,6 +34,15 @@ from techins.model.distributions import (
     Spliced,
     Weibull,
 )
+from techins.model.dependence import (
+    ClaytonCopula,
+    Dependence,
+    FrankCopula,
+    GammaFrailty,
+    GaussianCopula,
+    GumbelCopula,
+    StudentTCopula,
+)
 from techins.model.line import Layer, Line
 from techins.model.linefile import read_line
 from techins.model.portfolio import CommonShock, Portfolio
@@ -51,6 +60,7 @@ from techins.reinsurance.programme import (
 )
 from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.api import simulate
+from techins.simulation.dependence import sample_copula
 from techins.version import VERSION
 
 __version__ = VERSION
@@ -63,7 +73,15 @@ __all__ = [
     "BookSnapshot",
     "Catalogue",
     "CatalogueQuoter",
+    "ClaytonCopula",
     "CommonShock",
+    "Dependence",
+    "FrankCopula",
+    "GammaFrailty",
+    "GaussianCopula",
+    "GumbelCopula",
+    "StudentTCopula",
+    "sample_copula",
     "Empirical",
     "ExactResult",
     "Exponential",

@@ -365,16 +365,21 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, c
 
 
 @jit
-def _copula_years(copula_state, first, stop, copula, perm, claims, h_pol, h_year, h_loss, h_event, g_pol, g_year,
-                  g_loss, n_groups, max_occurrence):
-    """The copula's reorder of a chunk (``copula`` a ``CopulaArrays``): each margin's annual loss per
+def _copula_years(copula_state, first, book, claims, hits, losses, max_occurrence):
+    """The copula's reorder of a chunk (``book.copula``, a ``CopulaArrays``) whose years start at ``first``
+    (``max_occurrence``: its years' largest occurrences; ``claims``: its own claims, a ``ClaimScratch``;
+    ``hits``: (policy, year, loss, event) of its shock hits; ``losses``: (policy, year, loss, count) of its
+    (policy, year) losses): each margin's annual loss per
     year (its policies' (policy, year) losses after all terms), a copula sample of the chunk's years
     from ``copula_state``, and each joined (policy, year) loss moved to the year the Iman–Conover
     permutation of its margin gives (``g_year`` rewritten; policies move with their margin's year, so
     each margin keeps exactly its years' losses). A year's largest occurrence becomes the largest of
     the occurrences the year now holds, each margin's part of an event counted as one occurrence
     (the event itself is split by the reorder); policies not joined stay where they were drawn."""
-    n_years = stop - first
+    copula, perm = book.copula, book.groups.perm
+    h_pol, h_year, h_loss, h_event = hits
+    g_pol, g_year, g_loss, n_groups = losses
+    n_years = max_occurrence.size
     nm = copula.n_margins
     margin = copula.margin
     values = np.zeros((nm, n_years))
@@ -422,9 +427,10 @@ def _copula_years(copula_state, first, stop, copula, perm, claims, h_pol, h_year
 
 
 @jit
-def simulate_book_chunk(state, copula_state, first, stop, book, out, w, tail, scratch):
-    """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave;
-    ``copula_state`` (the chunk's second generator) draws its copula sample, when it has one.
+def simulate_book_chunk(state, first, stop, book, out, w, tail, scratch):
+    """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave, from
+    generator ``state`` (its first 4 words; words 4-7, when given, are the chunk's copula stream, which
+    draws its copula sample when the book has one).
 
     Writes the book's and lines' years into ``out`` (a ``WaveOutputs``) and its row ``w`` of the
     policy sums ``psum``, ``psumsq`` (of annual losses), ``pcross`` (of annual loss x book loss) and
@@ -438,13 +444,13 @@ def simulate_book_chunk(state, copula_state, first, stop, book, out, w, tail, sc
     its policies' annual losses (cut back pro rata when they bind); no contract terms means no
     contracts.
     """
-    n_groups, kept = _book_chunk(state, copula_state, first, stop, book, out, w, tail, scratch)
+    n_groups, kept = _book_chunk(state, first, stop, book, out, w, tail, scratch)
     out.n_groups[w] = n_groups
     out.n_kept[w] = kept
 
 
 @jit
-def _book_chunk(state, copula_state, first, stop, book, out, w, tail, scratch):
+def _book_chunk(state, first, stop, book, out, w, tail, scratch):
     # simulate_book_chunk's work; returns (number of (policy, year) losses, number kept)
     policies = book.policies
     pol_terms, pol_line = policies.terms, policies.line
@@ -506,8 +512,8 @@ def _book_chunk(state, copula_state, first, stop, book, out, w, tail, scratch):
     if policies.contract_terms.shape[0] > 0:
         _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)
     if book.copula.n_margins > 0:
-        _copula_years(copula_state, first, stop, book.copula, perm, claims, h_pol, h_year, h_loss, h_event, g_pol,
-                      g_year, g_loss, n_groups, max_occurrence)
+        _copula_years(state[4:].copy(), first, book, claims, (h_pol, h_year, h_loss, h_event),
+                      (g_pol, g_year, g_loss, n_groups), max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -563,20 +569,19 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
 
 
 @jit
-def simulate_book_wave(states, copula_states, chunk_ids, chunk_years, years, book, out, tail, scratch):
+def simulate_book_wave(states, chunk_ids, chunk_years, years, book, out, tail, scratch):
     """Chunks ``chunk_ids`` of a ``years``-year run of ``book`` (a ``BookArrays``) in parallel, chunk
-    ``chunk_ids[w]`` from generator states ``states[w]`` and ``copula_states[w]`` (its copula sample),
-    as row ``w`` of ``out`` (a ``WaveOutputs``),
+    ``chunk_ids[w]`` from generator state ``states[w]`` (``[:4]``; ``[4:8]`` its copula stream when the
+    book has a copula), as row ``w`` of ``out`` (a ``WaveOutputs``),
     of ``tail`` (a ``TailBuffers``) and of ``scratch`` (a ``ClaimScratch``) (``simulate_book_chunk``).
     The caller adds the rows up in chunk order (the same order for any thread count);
     ``out.n_groups[w] = -1`` asks it for larger claim scratch."""
-    _book_wave(states, copula_states, chunk_ids, chunk_years, years, book.laws, book.groups, book.policies,
-               book.shocks, book.copula, out, tail, scratch)
+    _book_wave(states, chunk_ids, chunk_years, years, book.laws, book.groups, book.policies, book.shocks,
+               book.copula, out, tail, scratch)
 
 
 @jit_parallel
-def _book_wave(states, copula_states, chunk_ids, chunk_years, years, laws, groups, policies, shocks, copula, out,
-               tail, scratch):
+def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, shocks, copula, out, tail, scratch):
     # The loop body only calls: Numba drops writes made in a parallel loop's own body to the arrays of
     # a record (numba/numba#5872), not those made in a function it calls. And a nested record cannot
     # cross into the loop, so the book comes in flat and is put together per chunk (no copy).
@@ -584,5 +589,5 @@ def _book_wave(states, copula_states, chunk_ids, chunk_years, years, laws, group
     # the chunk kernel (the largest) would otherwise compile twice
     for w in prange(states.shape[0]):
         first = chunk_ids[w] * chunk_years
-        simulate_book_chunk(states[w].copy(), copula_states[w].copy(), first, min(first + chunk_years, years),
+        simulate_book_chunk(states[w].copy(), first, min(first + chunk_years, years),
                             BookArrays(laws, groups, policies, shocks, copula), out, np.int64(w), tail, scratch)

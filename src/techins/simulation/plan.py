@@ -293,7 +293,8 @@ class BookPlan:
                                  for k in ids])
         # the copula's streams only when there is a copula: a book without one pays nothing for it
         coupled = self.book.copula.n_margins > 0
-        cstates = copula_states(self.seed, ids) if coupled else np.ones((width, 4), dtype=np.uint64)
+        if coupled:  # words 4-7 of a chunk's state: its copula stream (kernels.book.simulate_book_chunk)
+            states = np.ascontiguousarray(np.concatenate([states, copula_states(self.seed, ids)], axis=1))
         shift = origin * self.chunk_years
         local_ids = np.ascontiguousarray(ids - origin, dtype=np.int64)
         n = self.n_policies
@@ -306,7 +307,7 @@ class BookPlan:
         tail = TailBuffers(keep_above=float(keep_above), offsets=offsets, year=np.empty(offsets[-1], dtype=np.int64),
                            policy=np.empty(offsets[-1], dtype=np.int64), loss=np.empty(offsets[-1]))
         while True:
-            book_kernels.simulate_book_wave(states, cstates, local_ids, self.chunk_years, self.years - shift, self.book, out,
+            book_kernels.simulate_book_wave(states, local_ids, self.chunk_years, self.years - shift, self.book, out,
                                             tail, self.claim_buffers(width))
             if (out.n_groups >= 0).all():
                 break
