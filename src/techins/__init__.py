@@ -20,6 +20,15 @@ from techins.catalogue.rating import PricedPortfolio, price_catalogue
 from techins.catalogue.snapshot import BookSnapshot, load_snapshot, save_snapshot
 from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
 from techins.exact.aggregate import ExactResult, exact
+from techins.model.dependence import (
+    ClaytonCopula,
+    Dependence,
+    FrankCopula,
+    GammaFrailty,
+    GaussianCopula,
+    GumbelCopula,
+    StudentTCopula,
+)
 from techins.model.distributions import (
     Binomial,
     Empirical,
@@ -33,15 +42,6 @@ from techins.model.distributions import (
     SeverityLaw,
     Spliced,
     Weibull,
-)
-from techins.model.dependence import (
-    ClaytonCopula,
-    Dependence,
-    FrankCopula,
-    GammaFrailty,
-    GaussianCopula,
-    GumbelCopula,
-    StudentTCopula,
 )
 from techins.model.line import Layer, Line
 from techins.model.linefile import read_line

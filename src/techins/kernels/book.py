@@ -30,8 +30,8 @@ import numpy as np
 from numba import prange
 
 from techins.kernels import rng, severity
-from techins.kernels.copula import copula_scores, iman_conover
 from techins.kernels._jit import jit, jit_parallel
+from techins.kernels.copula import copula_scores, iman_conover
 from techins.kernels.records import BookArrays, ClaimScratch
 from techins.kernels.terms import layer
 

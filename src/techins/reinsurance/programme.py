@@ -28,10 +28,10 @@ from techins.errors import InputError, InputTypeError
 from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
 from techins.kernels import treaties as kernels
 from techins.results import figures
+from techins.simulation.dependence import refuse_copula
 from techins.simulation.executor import open_executor
 from techins.simulation.executors.local import numba_threads
 from techins.simulation.occurrences import add_by_group_and_year, chunk_occurrences, group_codes
-from techins.simulation.dependence import refuse_copula
 from techins.simulation.plan import BookPlan
 
 __all__ = ["QuotaShare", "Surplus", "PerRiskXL", "OccurrenceXL", "AggregateXL", "Programme", "ProgrammeResult",

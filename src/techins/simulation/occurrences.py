@@ -12,8 +12,8 @@ from techins.errors import InputError, InputTypeError
 from techins.io.schema import OCCURRENCE_COLUMNS, PERIOD_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import ClaimScratch
-from techins.simulation.executor import open_executor
 from techins.simulation.dependence import refuse_copula
+from techins.simulation.executor import open_executor
 from techins.simulation.plan import BookPlan, chunk_states
 
 __all__ = ["PERIOD_COLUMNS", "OCCURRENCE_COLUMNS", "period_folder", "write_period_losses", "book_period_columns",
