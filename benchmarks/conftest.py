@@ -1,5 +1,6 @@
 """Collects the median time of each benchmark and prints speed-ups against the scenario's baseline: the
-variant named "numpy" (a NumPy implementation of the same model), or else "local" (the local backend,
+variant named "numpy" (a NumPy implementation of the same model), or else "pandas" (pandas' writer of
+the same tables), or else "local" (the local backend,
 against which the Dask backend's ratios are its slow-down), or else "serial" (one thread, against which
 a thread pool's ratio is its speed-up)."""
 
@@ -28,7 +29,8 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("speed-up against the NumPy baseline, or the local backend (median times)")
     scenarios = sorted({s for s, _ in _MEDIANS})
     for scenario in scenarios:
-        base = _MEDIANS.get((scenario, "numpy")) or _MEDIANS.get((scenario, "local")) or _MEDIANS.get((scenario, "serial"))
+        base = (_MEDIANS.get((scenario, "numpy")) or _MEDIANS.get((scenario, "pandas"))
+                or _MEDIANS.get((scenario, "local")) or _MEDIANS.get((scenario, "serial")))
         for (s, variant), median in sorted(_MEDIANS.items()):
             if s != scenario:
                 continue

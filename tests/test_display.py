@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 import techins as ti
-from techins.display import Figure, figures_html, number_text, short_repr
+from techins.display import (
+    Figure,
+    figures_html,
+    money_label,
+    money_tick,
+    number_text,
+    percent_text,
+    short_repr,
+    value_text,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,7 +58,7 @@ def results():
     ("priced", ["PricedPortfolio(policies=60", "expected loss=", " ± "]),
     ("book", ["BookResult(policies=", "mean="]),
     ("programme", ["ProgrammeResult(programme=", "net="]),
-    ("quoter", ["CatalogueQuoter(9 products, book BookSnapshot(policies=60"]),
+    ("quoter", ["CatalogueQuoter(14 products, book BookSnapshot(policies=60"]),
 ])
 def test_reprs_are_one_short_line(results, name, expect):
     text = repr(results[name])
@@ -78,10 +87,32 @@ def test_pool_and_backtest_runs_show_their_figures():
 def test_specs_show_their_size_not_their_tables():
     catalogue = ti.read_catalogue(REPO / "products")
     book = catalogue.book(ti.read_policies(REPO / "examples" / "portfolio.csv"))
-    for spec, start in ((catalogue, "Catalogue(products=cyber_large, "),
+    for spec, start in ((catalogue, "Catalogue(products=autonomous_driving_fleet, cyber_large, "),
                         (catalogue["cyber_sme"], "Product(id=cyber_sme, "),
                         (book, "ProductBook(policies=3,000, coverage rows=7,482"),
                         (book.portfolio, "Portfolio(policies=7,482, contracts=3,000")):
         text = repr(spec)
         assert text.startswith(start) and "\n" not in text and len(text) < 400, text
     assert "first 10 of 7,482 rows" in book.portfolio._repr_html_()
+
+
+def test_report_values_by_kind():
+    assert value_text(0.125, "share") == "12.5%"
+    assert value_text(1234567.4, "money", "CNY") == "CNY 1,234,567" and value_text(-1500.0, "money") == "-1,500"
+    assert value_text(float("inf"), "money", "CNY") == "CNY ∞"
+    assert value_text(3000, "count") == "3,000" and value_text(2020, "label") == "2020"
+    assert value_text(True, "flag") == "yes" and value_text(0.0, "flag") == "no"
+    assert value_text(None, "money") == "—" and value_text(float("nan"), "share") == "—"
+    assert value_text(0.01234, "number") == "0.01234"
+    with pytest.raises(ValueError, match="kind"):
+        value_text(1.0, "percent")
+
+
+def test_small_shares_do_not_read_as_zero():
+    assert percent_text(0.00003) == "0.003%" and percent_text(0.0) == "0.0%" and percent_text(1.0) == "100.0%"
+    assert percent_text(-0.025) == "-2.5%"
+
+
+def test_money_ticks_and_labels():
+    assert [money_tick(v) for v in (950, 12_000, 3.5e6, 1.2e9, 3e8)] == ["950", "12K", "3.5M", "1.2B", "300M"]
+    assert money_label("loss", "CNY") == "loss (CNY)" and money_label("loss") == "loss (money)"

@@ -2,7 +2,8 @@
 
 The cyber pool: the cyber policies (SME and large) split among the four members who bring books, each
 member's share of the policies drawn once with a fixed seed. The first-of-kind equipment pool: the
-equipment policies as one portfolio. Run from the project root:
+equipment policies as one portfolio. The IP co-insurance body: the patent-enforcement and infringement-
+liability policies as one portfolio. Run from the project root:
 
     .venv/bin/python examples/pools/make_pool_books.py
 """
@@ -33,6 +34,8 @@ def main() -> None:
         _relevant(cyber[owner == name]).to_csv(folder / f"{name}.csv", index=False)
     equipment = portfolio[portfolio["product"] == "fok_equipment"]
     _relevant(equipment).to_csv(HERE / "fok_equipment_portfolio.csv", index=False)
+    ip = portfolio[portfolio["product"].isin(["ip_patent_enforcement", "ip_infringement_liability"])]
+    _relevant(ip).to_csv(HERE / "ip_portfolio.csv", index=False)
 
 
 if __name__ == "__main__":

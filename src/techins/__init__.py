@@ -48,6 +48,12 @@ from techins.model.linefile import read_line
 from techins.model.portfolio import CommonShock, Portfolio
 from techins.pool.run import PoolRun, run_pool
 from techins.pool.spec import PoolSpec, read_pool
+from techins.reinsurance.compensation import (
+    CompensationResult,
+    RiskCompensation,
+    apply_compensation,
+    read_compensation,
+)
 from techins.reinsurance.programme import (
     AggregateXL,
     OccurrenceXL,
@@ -81,7 +87,7 @@ __all__ = [
     "GaussianCopula",
     "GumbelCopula",
     "StudentTCopula",
-    "sample_copula",
+    "CompensationResult",
     "Empirical",
     "ExactResult",
     "Exponential",
@@ -104,22 +110,26 @@ __all__ = [
     "Product",
     "Programme",
     "QuotaShare",
+    "RiskCompensation",
     "SeverityLaw",
     "SimulationResult",
     "Spliced",
     "Surplus",
     "TechinsError",
     "Weibull",
+    "apply_compensation",
     "apply_programme",
     "exact",
     "load_snapshot",
     "price_catalogue",
     "read_catalogue",
+    "read_compensation",
     "read_line",
     "read_policies",
     "read_pool",
     "read_programme",
     "run_pool",
+    "sample_copula",
     "save_snapshot",
     "simulate",
     "__version__",

@@ -12,7 +12,12 @@ import html
 import math
 import numbers
 
-__all__ = ["Figure", "short_repr", "figures_html", "number_text"]
+__all__ = ["Figure", "short_repr", "figures_html", "number_text", "KINDS", "value_text", "percent_text", "money_tick",
+           "money_label"]
+
+# how a table cell or a figure of a report is shown (``value_text``); io/schema.py gives each report
+# column its kind
+KINDS = ("money", "share", "count", "number", "flag", "label", "text")
 
 MAX_ROWS = 10  # rows of a table shown in a notebook; the table itself has them all
 
@@ -49,6 +54,69 @@ def number_text(value, kind: str = "money") -> str:
     if magnitude >= 100 or magnitude == 0:
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+def value_text(value, kind: str, currency: str = "") -> str:
+    """A report's cell: money ``CNY 1,234,567``, share ``12.5%``, count ``3,000``, number ``0.01234`` (4
+    significant digits), flag ``yes`` / ``no``, label (a period or an id: ``2020``, no separator) or text;
+    a missing value (None, NaN) as ``—``.
+
+    Examples
+    --------
+    >>> value_text(1234567.4, "money", "CNY"), value_text(0.125, "share"), value_text(3000.0, "count")
+    ('CNY 1,234,567', '12.5%', '3,000')
+    """
+    if kind not in KINDS:
+        raise ValueError(f"value_text: kind must be one of {KINDS}, got {kind!r}")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if kind == "text" or isinstance(value, str):
+        return str(value)
+    if kind == "flag":
+        return "yes" if bool(value) else "no"
+    if not isinstance(value, numbers.Real):
+        return str(value)
+    value = float(value)
+    if math.isnan(value):
+        return "—"
+    if kind == "label":
+        return f"{value:.0f}" if value.is_integer() else f"{value:g}"
+    if kind == "share":
+        return percent_text(value)
+    if math.isinf(value):
+        shown = "∞" if value > 0 else "-∞"
+    elif kind == "money":
+        shown = f"{value:,.0f}"
+    elif kind == "count":
+        shown = f"{value:,.0f}"
+    else:
+        shown = f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return f"{currency} {shown}" if kind == "money" and currency else shown
+
+
+def percent_text(value: float) -> str:
+    """A share as a percentage with one decimal (``12.5%``); below 0.1% two significant digits
+    (``0.0031%``) so that a small probability does not read as zero."""
+    if not math.isfinite(value):
+        return "—" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+    pct = 100.0 * value
+    if pct != 0.0 and abs(pct) < 0.1:
+        return f"{pct:.2g}%"
+    return f"{pct:,.1f}%"
+
+
+def money_tick(value: float) -> str:
+    """An axis label for an amount: 950, 12K, 3.5M, 1.2B (the axis title names the currency)."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g}{suffix}"
+    return f"{value:,.3g}"
+
+
+def money_label(what: str, currency: str = "") -> str:
+    """A money axis's title: ``annual loss (CNY)``; without a currency, ``annual loss (money)`` so the
+    unit is never left out."""
+    return f"{what} ({currency or 'money'})"
 
 
 def short_repr(name: str, figures: list) -> str:

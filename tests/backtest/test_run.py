@@ -5,6 +5,7 @@ the report as they were), bad input naming file, row and column, the command, an
 
 import json
 import math
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -16,7 +17,7 @@ from scipy import stats as sps
 
 from techins.backtest.experience import BacktestParameters, analyse
 from techins.backtest.history import history_from_frames, read_history
-from techins.backtest.run import read_config, run_backtest
+from techins.backtest.run import read_config, run_backtest, runs_of_scope
 from techins.backtest.store import RunStore
 from techins.backtest.synthetic import synthetic_history
 from tests.cli_runner import techins
@@ -224,6 +225,56 @@ def test_runs_are_kept_and_a_second_run_reads_the_first(config):
     assert f"<td>{second.run_id}</td>" in page and "line_01" in page
     for png in ("actual_vs_expected.png", "combined_ratio_trends.png", "pit_histogram.png"):
         assert (config / "report" / png).stat().st_size > 5_000
+    # the page stands alone: its three figures embedded, nothing referenced from outside
+    sources = re.findall(r"src=['\"]([^'\"]*)", page)
+    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "href=" not in page and "<script" not in page
+
+
+def test_identical_runs_of_a_scope_are_listed_once_with_their_count(config):
+    for _ in range(3):
+        third = run_backtest(read_config(config / "bt.toml"), store=config / "runs.sqlite")
+    page = (config / "report" / "report.html").read_text()
+    assert page.count("3 identical runs, ids 1, 2, 3") == 1 and "run 1<" not in page
+    # the previous run is the same run again: said once, its unchanged figures not listed a second time
+    assert f"The previous run ({third.previous_run_id}) had the same inputs, code version and parameters" in page
+    assert "previous loss ratio" not in page
+    text = (config / "bt.toml").read_text().replace("flag_level = 0.05", "flag_level = 0.10")
+    (config / "bt.toml").write_text(text)
+    fourth = run_backtest(read_config(config / "bt.toml"), store=config / "runs.sqlite")
+    page = (config / "report" / "report.html").read_text()
+    assert "3 identical runs, ids 1, 2, 3" in page and f"run {fourth.run_id}<" in page
+    assert "previous loss ratio" in page  # a different run: compared line by line
+
+
+def test_runs_of_scope_collapses_same_inputs_code_and_parameters():
+    """Runs 1, 4 and 7 are one run repeated (their previous_run_id differs, as it must); 2 has other
+    inputs, 3 another code version, 5 other parameters."""
+    def stored(run_id, inputs="aa", code="techins 0.1.0", level=0.95):
+        return {"run_id": run_id, "started": pd.Timestamp(f"2026-01-0{run_id} 10:00", tz="UTC"),
+                "code_version": code, "inputs_hash": inputs,
+                "parameters": json.dumps({"level": level, "previous_run_id": run_id - 1 or None})}
+    earlier = pd.DataFrame([stored(1), stored(2, inputs="bb"), stored(3, code="techins 0.2.0"), stored(4),
+                            stored(5, level=0.99), stored(6, inputs="bb")])
+    current = {**stored(7), "parameters": {"level": 0.95, "previous_run_id": 6}}
+    table = runs_of_scope(earlier, current)
+    assert table["run_ids"].tolist() == ["1, 4, 7", "2, 6", "3", "5"]
+    assert table["n_runs"].tolist() == [3, 2, 1, 1]
+    assert table["identical_to_this_run"].tolist() == [True, False, False, False]
+    assert table.loc[0, "started"] == "2026-01-01 10:00 to 2026-01-07 10:00"
+    assert runs_of_scope(earlier.iloc[:0]).empty
+
+
+def test_the_configurations_currency_is_on_the_money(config):
+    text = (config / "bt.toml").read_text()
+    (config / "bt.toml").write_text('currency = "yuan"\n' + text)
+    with pytest.raises(ValueError, match=r"bt.toml: currency must be an ISO 4217 code such as 'CNY', got 'yuan'"):
+        read_config(config / "bt.toml")
+    (config / "bt.toml").write_text('currency = "CNY"\n' + text)
+    run = run_backtest(read_config(config / "bt.toml"))
+    page = (config / "report" / "report.html").read_text()
+    premium = run.experience.lines["earned_premium"].iloc[0]
+    assert f"CNY {premium:,.0f}" in page
 
 
 def test_no_store_means_no_store(config):

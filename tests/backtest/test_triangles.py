@@ -335,7 +335,7 @@ def test_chain_ladder_rejects_bad_arguments():
     t = _load("raa_mack")
     with pytest.raises(InputError, match=r"chain_ladder: tail must be in \[1, inf\], got 0.9"):
         chain_ladder(t, tail=0.9)
-    with pytest.raises(InputTypeError, match="chain_ladder: triangle must be a Triangle, got DataFrame"):
+    with pytest.raises(InputTypeError, match="chain_ladder: triangle must be a Triangle or a chainladder.Triangle, got DataFrame"):
         chain_ladder(pd.DataFrame())
     gap = Triangle(np.array([1, 2]), np.arange(1, 5), np.array([[np.nan, np.nan, 3.0, 4.0],
                                                                 [1.0, 2.0, np.nan, np.nan]]))
@@ -346,3 +346,22 @@ def test_chain_ladder_rejects_bad_arguments():
 
 def test_docstring_examples_run():
     assert doctest.testmod(triangles_module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_without_chainladder_the_conversions_say_what_to_install(monkeypatch):
+    """chainladder is optional: techins imports without it, and converting asks for the extra
+    (tests/backtest/test_chainladder.py tests the conversions themselves)."""
+    import subprocess
+    import sys
+
+    code = "import sys, techins, techins.backtest.chainladder_interop; print('chainladder' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "chainladder", None)  # an import of it now fails, installed or not
+    with pytest.raises(InputError, match=r"needs chainladder-python: pip install techins\[chainladder\]"):
+        _load("raa_mack").to_chainladder()
+    with pytest.raises(InputError, match=r"pip install techins\[chainladder\]"):
+        chain_ladder(_load("raa_mack")).to_chainladder()
+    # nothing can be a chainladder.Triangle without chainladder: the type error, not an import
+    with pytest.raises(InputTypeError, match="must be a Triangle or a chainladder.Triangle, got list"):
+        chain_ladder([1.0])

@@ -1,4 +1,5 @@
-"""The shipped catalogue (products/*.toml) and the example portfolio (examples/portfolio.csv).
+"""The shipped catalogue (products/*.toml) and the example portfolios (examples/portfolio.csv, and
+examples/portfolio_action_plan.csv for the five action-plan products of issue 17).
 
 Each product's expected loss for one policy is recomputed here from the raw TOML (tomllib, not the
 loader): rate = claims_per_unit x (exposure / unit)^exponent x relativities, the claim size's scale,
@@ -22,8 +23,13 @@ from techins.model.linefile import SEVERITY_LAWS, law_from_mapping
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"
 PORTFOLIO = ROOT / "examples" / "portfolio.csv"
+ACTION_PLAN = ROOT / "examples" / "portfolio_action_plan.csv"
 FILES = sorted(PRODUCTS.glob("*.toml"))
-LINES = {"ip", "first_of_kind", "cyber", "low_altitude"}
+LINES = {"ip", "first_of_kind", "cyber", "low_altitude"}  # the lines of examples/portfolio.csv
+# the action-plan products: their lines (data security writes in cyber) and the book they are in
+ACTION_PLAN_PRODUCTS = {"rd_transfer_cost", "startup_liability", "autonomous_driving_fleet", "data_security_asset",
+                        "tech_professional_liability"}
+ACTION_PLAN_LINES = {"rd_innovation", "startup", "autonomous_driving", "cyber", "professional_liability"}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,8 @@ def catalogue():
 
 @pytest.fixture(scope="module")
 def portfolio():
-    return ti.read_policies(PORTFOLIO)
+    """Both example books: every shipped product has policies in one of them."""
+    return pd.concat([ti.read_policies(PORTFOLIO), ti.read_policies(ACTION_PLAN)], ignore_index=True, sort=False)
 
 
 def raw(product_id):
@@ -63,6 +70,7 @@ def hand_expected_loss(product_id, policy: pd.Series) -> float:
     share = float(policy.get("share", 1.0)) if not pd.isna(policy.get("share", 1.0)) else 1.0
     total = 0.0
     for cov in data["coverage"]:
+        paid = 1.0 - cov.get("copayment", 0.0)  # the insured's co-payment of each claim's layer
         freq, sev = 1.0, 1.0
         for column, factor in data.get("rating", {}).items():
             if "coverages" in factor and cov["name"] not in factor["coverages"]:
@@ -79,14 +87,14 @@ def hand_expected_loss(product_id, policy: pd.Series) -> float:
             d += cov["waiting_hours"] * scale
             l = min(l, (cov["indemnity_hours"] - cov["waiting_hours"]) * scale)
         law = law_from_mapping(cov["severity"], SEVERITY_LAWS, product_id, "severity")
-        total += share * rate * layer_mean(law, scale, d, l)
+        total += share * paid * rate * layer_mean(law, scale, d, l)
     return total
 
 
 # ---------------------------------------------------------------------------------------- catalogue
 def test_every_shipped_product_validates_and_covers_the_four_lines(catalogue):
     assert len(FILES) >= 9
-    assert {p.line for p in catalogue.products.values()} == LINES
+    assert {p.line for p in catalogue.products.values()} == LINES | ACTION_PLAN_LINES
     for product in catalogue.products.values():
         text = Path(product.source).read_text()
         assert text.count("http") >= 2, f"{product.source}: parameters need their sources"
@@ -138,6 +146,17 @@ HAND = {
     # liability 0.04 x 688k = 27,536; repair 0.2 x (120k - 9.6k) = 22,081; testing 0.1 x 71.6k = 7,159
     "fok_software": ({"units": 1.0, "contract_value": 3e6, "software_class": "application", "policy_year": "1"},
                      56_776.0),
+    # 0.044 x 0.8 x (0.59 x 5M - 50k) = 102,080
+    "rd_transfer_cost": ({"units": 1.0, "insured_budget": 5e6, "aggregate_limit": np.nan}, 102_080.0),
+    # failure 0.10 x 0.5 x (0.1 x 300k + 0.9 x 500k) = 24,000; liability 0.03 x 86.6k = 2,598
+    "startup_liability": ({"units": 1.0, "invested_capital": 1e6, "company_age": "1", "headcount_band": "11-50"},
+                          26_598.0),
+    # property 0.044 x 38.1k = 1,676; bodily injury 0.010 x 159.4k = 1,594
+    "autonomous_driving_fleet": ({"vehicle_km": 1e5}, 3_270.0),
+    # breach 0.01414 x 1.245M = 17.6k; data assets 0.00707 x 3.4025M = 24.1k; regulatory 0.00424 x 1.025M = 4.3k
+    "data_security_asset": ({"revenue": 2e8, "data_asset_value": 2e7, "security_score": "C"}, 46.0e3),
+    # 0.03 x 418k = 12.5k
+    "tech_professional_liability": ({"tech_staff": 10.0}, 12.54e3),
 }
 
 
@@ -170,12 +189,20 @@ def test_frequency_relativities_move_the_expected_loss_by_the_file(catalogue, po
             assert catalogue.book(changed).expected_loss.sum() == pytest.approx(base * rel / current, rel=1e-12)
 
 
-def test_example_portfolio_is_a_few_thousand_policies_over_every_product(catalogue, portfolio):
+@pytest.mark.parametrize("path, products, lines", [
+    (PORTFOLIO, None, LINES), (ACTION_PLAN, ACTION_PLAN_PRODUCTS, ACTION_PLAN_LINES)], ids=["portfolio", "action_plan"])
+def test_example_portfolio_is_a_few_thousand_policies_over_its_products(catalogue, path, products, lines):
+    portfolio = ti.read_policies(path)
     assert 2_000 <= len(portfolio) <= 10_000
-    assert set(portfolio["product"]) == set(catalogue.products)
-    book = catalogue.book(portfolio, source=str(PORTFOLIO))
-    assert set(book.portfolio.line_names) == LINES
+    products = products or set(catalogue.products) - ACTION_PLAN_PRODUCTS
+    assert set(portfolio["product"]) == products
+    book = catalogue.book(portfolio, source=str(path))
+    assert set(book.portfolio.line_names) == lines
     assert len(book.portfolio.shocks) > 0
+
+
+def test_example_books_together_cover_every_product(catalogue, portfolio):
+    assert set(portfolio["product"]) == set(catalogue.products)
 
 
 @pytest.mark.slow
@@ -212,10 +239,11 @@ def test_make_run_pricing_outputs_exist_and_add_up(tmp_path):
     assert (p["expected_loss_stderr"] > 0).mean() > 0.9
 
 
-def test_a_policy_alone_gets_the_coverage_rows_it_has_in_the_whole_book():
+@pytest.mark.parametrize("path", [PORTFOLIO, ACTION_PLAN], ids=["portfolio", "action_plan"])
+def test_a_policy_alone_gets_the_coverage_rows_it_has_in_the_whole_book(path):
     # a quote validates one row through Catalogue.book: it must see what the portfolio's book sees
     catalogue = ti.read_catalogue(ROOT / "products")
-    policies = ti.read_policies(ROOT / "examples" / "portfolio.csv")
+    policies = ti.read_policies(path)
     whole = catalogue.book(policies)
     frame = whole.portfolio.policies
     for i in range(0, len(policies), 97):

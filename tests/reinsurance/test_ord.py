@@ -1,5 +1,6 @@
 """ORD exports against hand-computed tables, an independent brute-force EP calculation, the ORD
-column names and codes as published, a CSV/Parquet round trip and bad input."""
+column names, types, codes and file names as published, a CSV/Parquet round trip, properties and bad
+input."""
 
 import math
 from fractions import Fraction
@@ -7,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from techins.errors import InputError, InputTypeError
 from techins.reinsurance import ord as ex
@@ -33,6 +35,32 @@ SPEC_EPTYPE = {"OEP": 1, "OEP TVAR": 2, "AEP": 3, "AEP TVAR": 4}
 SPEC_EPCALC_FULL = 2
 # SampleType: "analytical (SampleType=1) or sampled (SampleType=2)", Schema/ORD_List_of_Fields.csv
 SPEC_SAMPLE_TYPE_SAMPLED = 2
+# Data types: OasisLMF/ODS_OpenResultsData Schema/ORD_Data_Types.csv ("32-bit integer" or "float"; the
+# ALCT, which ORD does not list, from oasislmf/pytools/aal/data.py with its "%d" fields as integers)
+SPEC_INTEGER = {"Period", "EventId", "SummaryId", "SampleId", "SampleType", "EPCalc", "EPType", "SampleSize",
+                "Year", "Month", "Day", "Hour", "Minute"}
+# File names: OasisLMF writes output/<perspective>_S<summary set>_<table>.<csv|parquet>, e.g.
+# il_S1_splt.csv, gul_S1_melt.csv, il_S1_palt.csv, il_S1_alct.csv, ri_S1_ept.csv (the run scripts its
+# tests pin: OasisLMF/OasisLMF tests/model_execution/*); perspectives gul, il, ri and rl (reinsurance
+# loss, the ceded amount): ODS_OpenResultsData Schema/ORD_Perspectives.csv
+SPEC_FILES = {"plt": "splt", "elt": "melt", "alt": "palt", "alct": "alct", "ept": "ept"}
+SPEC_TABLE_COLUMNS = {"splt": SPEC_SPLT, "melt": SPEC_MELT, "palt": SPEC_ALT, "alct": SPEC_ALCT, "ept": SPEC_EPT}
+SPEC_PERSPECTIVES = {"gross": "il", "ceded": "rl", "net": "ri"}
+
+
+def check_ord_table(frame, code):
+    """One ORD table read back from a file: the spec's columns in its order, integers int32 and floats
+    float64, its key unique, no missing key, no missing or negative loss."""
+    assert in_spec_order(frame.columns, SPEC_TABLE_COLUMNS[code]), (code, list(frame.columns))
+    assert list(frame.columns) == list(ex.SCHEMAS[code])
+    for column in frame.columns:
+        want = np.int32 if column in SPEC_INTEGER else np.float64
+        assert frame[column].dtype == want, (code, column, frame[column].dtype)
+    key = list(ex.KEYS[code])
+    assert not frame[key].isna().any().any() and not frame.duplicated(key).any(), code
+    for money in ("Loss", "MeanLoss"):
+        if money in frame:
+            assert frame[money].notna().all() and (frame[money] >= 0).all(), code
 
 
 def in_spec_order(ours, spec):
@@ -56,6 +84,12 @@ def test_column_names_and_codes_are_the_specs():
         assert list(tables[name].columns) == [*spec, "Perspective"], name
     assert set(tables["ept"]["EPType"]) == set(SPEC_EPTYPE.values())
     assert set(tables["ept"]["EPCalc"]) == {SPEC_EPCALC_FULL}
+    assert dict(ex.FILE_TABLES) == SPEC_FILES and dict(ex.PERSPECTIVE_CODES) == SPEC_PERSPECTIVES
+    for name, code in SPEC_FILES.items():
+        check_ord_table(tables[name].drop(columns="Perspective"), code)
+    assert ex.ord_file_name("gross", "plt") == "il_S1_splt"
+    assert ex.ord_file_name("ceded", "alt") == "rl_S1_palt"
+    assert ex.ord_file_name("gul", "elt", summary_id=2) == "gul_S2_melt"
 
 
 # --- a small hand-made run ----------------------------------------------------------------------
@@ -76,11 +110,12 @@ def hand_occurrences():
 def test_period_loss_table_by_hand():
     plt = ex.period_loss_table(hand_occurrences(), 4)
     expected = pd.DataFrame({
-        "Period": np.array([1, 1, 3, 4, 4], dtype=np.int64),
+        "Period": np.array([1, 1, 3, 4, 4], dtype=np.int32),
         "PeriodWeight": [0.25] * 5,
-        "EventId": np.array([10, 11, 13, 14, 15], dtype=np.int64),
-        "SummaryId": np.ones(5, dtype=np.int64),
-        "SampleId": np.ones(5, dtype=np.int64),
+        # occurrence ids 10, 11, (12), 13, 14, 15 ranked 1..6; 12 has zero loss
+        "EventId": np.array([1, 2, 4, 5, 6], dtype=np.int32),
+        "SummaryId": np.ones(5, dtype=np.int32),
+        "SampleId": np.ones(5, dtype=np.int32),
         "Loss": [3.0, 5.0, 4.0, 1.0, 2.0],
     })
     pd.testing.assert_frame_equal(plt, expected)
@@ -88,7 +123,7 @@ def test_period_loss_table_by_hand():
 
 def test_event_loss_table_by_hand():
     elt = ex.event_loss_table(hand_occurrences(), 4)
-    assert elt["EventId"].tolist() == [10, 11, 13, 14, 15]   # 12 has zero loss: left out
+    assert elt["EventId"].tolist() == [1, 2, 4, 5, 6]   # occurrence 12 (rank 3) has zero loss: left out
     assert elt["EventRate"].tolist() == [0.25] * 5           # each event once in 4 periods
     assert elt["MeanLoss"].tolist() == [3.0, 5.0, 4.0, 1.0, 2.0]
     assert elt["SampleType"].tolist() == [2] * 5 and elt["SummaryId"].tolist() == [1] * 5
@@ -225,6 +260,7 @@ def test_tables_agree_with_each_other_and_the_input(seed):
     plt, elt, annual = tables["plt"], tables["elt"], tables["annual"]
     # event losses: the input summed by occurrence, zero events dropped
     by_event = occ.groupby("occurrence_id")["loss"].sum()
+    by_event.index = np.arange(1, by_event.size + 1)        # EventId: rank of the occurrence id
     by_event = by_event[by_event > 0]
     assert plt["EventId"].sort_values().tolist() == by_event.index.tolist() == elt["EventId"].tolist()
     np.testing.assert_allclose(elt.set_index("EventId")["MeanLoss"], by_event, rtol=1e-12)
@@ -240,6 +276,7 @@ def test_tables_agree_with_each_other_and_the_input(seed):
     assert tables["alt"]["SDLoss"].iloc[0] == pytest.approx(np.std(annual["Loss"], ddof=1), rel=1e-12)
     # period of each PLT row = year + 1 of its occurrence
     year_of = occ.groupby("occurrence_id")["year"].first()
+    year_of.index = np.arange(1, year_of.size + 1)
     assert (plt["Period"].to_numpy() == year_of.loc[plt["EventId"]].to_numpy() + 1).all()
     # ord_tables gives the same tables as the single functions
     pd.testing.assert_frame_equal(plt.drop(columns="Perspective"), ex.period_loss_table(occ, years))
@@ -282,6 +319,13 @@ def test_float_columns_holding_whole_numbers_are_accepted():
 # --- writing ------------------------------------------------------------------------------------
 
 
+def read_back(stem):
+    """A written table from its CSV and its Parquet file, the CSV read with the Parquet's types."""
+    parquet = pd.read_parquet(stem.with_name(stem.name + ".parquet"))
+    csv = pd.read_csv(stem.with_name(stem.name + ".csv"), dtype=dict(parquet.dtypes))
+    return csv, parquet
+
+
 def test_write_ord_round_trip(tmp_path):
     years = 80
     by_perspective = {
@@ -291,15 +335,83 @@ def test_write_ord_round_trip(tmp_path):
     written = ex.write_ord(by_perspective, tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(p.name for p in written)
-    assert names == sorted(f"{p}_{t}.{ext}" for p in ("gross", "net") for t in ex.TABLE_NAMES
-                           for ext in ("csv", "parquet"))
+    codes = {"gross": "il", "net": "ri"}
+    assert names == sorted(f"{codes[p]}_S1_{SPEC_FILES.get(t, t)}.{ext}" for p in ("gross", "net")
+                           for t in ex.TABLE_NAMES for ext in ("csv", "parquet"))
     for perspective, tables in by_perspective.items():
         for name, table in tables.items():
-            stem = tmp_path / f"{perspective}_{name}"
-            csv = pd.read_csv(stem.with_name(stem.name + ".csv"))
-            parquet = pd.read_parquet(stem.with_name(stem.name + ".parquet"))
-            pd.testing.assert_frame_equal(csv, table, check_exact=True)
-            pd.testing.assert_frame_equal(parquet, table, check_exact=True)
+            csv, parquet = read_back(tmp_path / ex.ord_file_name(perspective, name))
+            expected = table.drop(columns="Perspective")   # the perspective is in the file name
+            # floats to the last bit: pyarrow writes the shortest text that reads back to the same double
+            pd.testing.assert_frame_equal(csv, expected, check_exact=True)
+            pd.testing.assert_frame_equal(parquet, expected, check_exact=True)
+            if name in SPEC_FILES:
+                check_ord_table(csv, SPEC_FILES[name])
+    # the CSV header is bare, as OasisLMF writes it
+    assert (tmp_path / "il_S1_splt.csv").read_text().splitlines()[0] == ",".join(SPEC_SPLT[:3] + SPEC_SPLT[8:11])
+
+
+def test_written_bytes_are_the_same_on_every_run(tmp_path):
+    occ = random_occurrences(9, years=60)
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        ex.write_ord({"gross": ex.ord_tables(occ, 60, "gross")}, tmp_path / run)
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_write_ord_files_is_ord_tables_then_write_ord(tmp_path):
+    years = 90
+    occ = random_occurrences(10, years=years)
+    occ["ceded"] = np.round(0.3 * occ["loss"], 2)
+    occ["net"] = occ["loss"] - occ["ceded"]
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    fast.mkdir(), slow.mkdir()
+    written = ex.write_ord_files(occ, years, fast, {"gross": "loss", "ceded": "ceded", "net": "net"})
+    assert sorted(p.name for p in written) == sorted(p.name for p in fast.iterdir())
+    assert len(written) == 3 * 5 * 2
+    ex.write_ord({p: {k: v for k, v in ex.ord_tables(occ.assign(loss=occ[c]), years, p).items() if k != "annual"}
+                  for p, c in (("gross", "loss"), ("ceded", "ceded"), ("net", "net"))}, slow)
+    for path in fast.iterdir():
+        assert path.read_bytes() == (slow / path.name).read_bytes(), path.name
+    # one event keeps its EventId in every perspective
+    ids = [set(pd.read_parquet(fast / f"{code}_S1_splt.parquet")["EventId"]) for code in ("il", "rl", "ri")]
+    assert ids[1] <= ids[0] and ids[2] <= ids[0]
+    only_csv = tmp_path / "csv"
+    only_csv.mkdir()
+    written = ex.write_ord_files(occ, years, only_csv, {"gul": "loss"}, formats="csv")
+    assert sorted(p.name for p in written) == sorted(f"gul_S1_{t}.csv" for t in SPEC_FILES.values())
+
+
+def test_write_ord_files_refuses(tmp_path):
+    occ = hand_occurrences()
+    with pytest.raises(InputError, match="no loss column 'nope'"):
+        ex.write_ord_files(occ, 4, tmp_path, {"gross": "nope"})
+    with pytest.raises(InputError, match="same files"):
+        ex.write_ord_files(occ, 4, tmp_path, {"gross": "loss", "il": "loss"})
+    with pytest.raises(InputError, match="formats"):
+        ex.write_ord_files(occ, 4, tmp_path, {"gross": "loss"}, formats=("xlsx",))
+    with pytest.raises(InputError, match="must be finite"):
+        ex.write_ord_files(occ.assign(bad=-occ["loss"] - 1), 4, tmp_path, {"gross": "loss", "net": "bad"})
+    assert list(tmp_path.iterdir()) == []   # nothing written before every perspective is checked
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 2**32 - 1), years=st.integers(1, 60), rate=st.floats(0.0, 3.0))
+def test_tables_add_up(seed, years, rate):
+    """Per period the PLT sums to the annual loss, the ALT's mean is their mean, every loss is positive
+    and each EP curve does not fall as the return period grows (TVaR up to rounding)."""
+    occ = random_occurrences(seed, years=years, rate=rate)
+    tables = ex.ord_tables(occ, years, "gross")
+    plt, annual = tables["plt"], tables["annual"]
+    per_period = np.bincount(plt["Period"].to_numpy() - 1, weights=plt["Loss"].to_numpy(), minlength=years)
+    np.testing.assert_allclose(per_period, annual["Loss"].to_numpy(), rtol=1e-12, atol=0)
+    assert tables["alt"]["MeanLoss"].iloc[0] == pytest.approx(annual["Loss"].mean(), rel=1e-12, abs=0)
+    assert (plt["Loss"] > 0).all() and not plt.duplicated(["Period", "EventId"]).any()
+    ept = tables["ept"]
+    for ep_type in (1, 2, 3, 4):
+        losses = ept[ept["EPType"] == ep_type].sort_values("ReturnPeriod")["Loss"].to_numpy()
+        assert np.all(np.diff(losses) >= -1e-12 * max(losses.max(), 1.0))
 
 
 def test_write_ord_refuses(tmp_path):
@@ -312,6 +424,10 @@ def test_write_ord_refuses(tmp_path):
         ex.write_ord({"gross_x": tables}, tmp_path)
     with pytest.raises(InputTypeError):
         ex.write_ord({"gross": {"plt": [1, 2]}}, tmp_path)
+    with pytest.raises(InputError, match="same perspective"):
+        ex.write_ord({"gross": tables, "il": {k: v.drop(columns="Perspective") for k, v in tables.items()}}, tmp_path)
+    with pytest.raises(InputError, match="columns Period, PeriodWeight"):
+        ex.write_ord({"gross": {"plt": tables["plt"].drop(columns="SampleId")}}, tmp_path)
     assert list(tmp_path.iterdir()) == []   # nothing written before the checks pass
 
 

@@ -201,6 +201,31 @@ def test_programme_gross_is_the_books_annual_loss_when_policy_and_contract_aggre
     assert (r.group_net <= r.group_gross + 1e-6).all() and (r.group_net >= -1e-6).all()
 
 
+def test_books_largest_occurrence_is_the_largest_row_of_the_programmes_occurrence_table():
+    """The book's OEP sample (``BookResult.max_occurrence``) is each year's largest occurrence as paid,
+    after the policies' and contracts' annual terms: the largest gross of the occurrence table the
+    programme sees (own claims and whole events, per-policy and batch clauses), never above the year."""
+    rng = np.random.default_rng(12)
+    n = 30
+    book = ti.Portfolio(pd.DataFrame({
+        "policy_id": [f"p{i}" for i in range(n)], "line": "a", "claim_rate": rng.uniform(0.2, 1.5, n),
+        "severity": "x", "deductible": 1e4, "limit": 2e6, "sum_insured": 5e6,
+        "agg_deductible": rng.choice([0.0, 5e4], n), "agg_limit": rng.choice([np.inf, 1e6, 3e5], n),
+        "contract_id": [f"c{i // 3}" for i in range(n)], "contract_agg_deductible": 0.0,
+        "contract_agg_limit": np.repeat(rng.choice([np.inf, 1.5e6], n // 3), 3),
+        "vendor": np.where(np.arange(n) % 2 == 0, "v", "w"),
+    }), {"x": ti.LogNormal(11.5, 1.4)}, shocks=(
+        ti.CommonShock("outage", 0.8, "vendor", ("v",), 0.6, ti.Gamma(2.0, 0.05)),
+        ti.CommonShock("defect", 0.3, "vendor", ("w",), 0.8, ti.Gamma(2.0, 0.05), clause="batch",
+                       event_deductible=1e5, event_limit=3e6)))
+    sim = ti.simulate(book, 2000, seed=21)
+    r = apply_programme(sim, Programme((QuotaShare(0.5),)), keep_occurrences=True)
+    largest = r.occurrences.groupby("year")["gross"].max().reindex(range(sim.years), fill_value=0.0)
+    np.testing.assert_allclose(sim.max_occurrence, largest.to_numpy(), rtol=1e-12, atol=1e-6)
+    assert (sim.max_occurrence <= sim.annual * (1 + 1e-12) + 1e-6).all()
+    assert (sim.max_occurrence < largest.max()).any()  # many years, not all of them the largest event
+
+
 def test_treaty_accounts_by_hand():
     """QS 25% (commission 30%) then a surplus, an occurrence XL with a deposit and reinstatements, and
     a stop loss priced at its technical premium; premiums by hand, shared by group."""
@@ -350,9 +375,16 @@ def test_reinsure_command_writes_tables_and_ord(tmp_path):
     ceded = years[[c for c in years.columns if c.startswith("ceded_")]].sum(axis=1)
     np.testing.assert_allclose(ceded + years["net"], years["gross"], rtol=1e-9, atol=1e-6)
     assert report["treaties"][0]["expected_ceded"] == pytest.approx(0.4 * years["gross"].mean(), rel=1e-9)
-    for perspective in ("gross", "ceded", "net"):
-        ept = pd.read_csv(out / "ord" / f"{perspective}_ept.csv")
+    for perspective in ("il", "rl", "ri"):   # gross, ceded, net
+        ept = pd.read_csv(out / "ord" / f"{perspective}_S1_ept.csv")
         assert set(ept["EPType"]) == {1, 2, 3, 4}
+        plt = pd.read_parquet(out / "ord" / f"{perspective}_S1_splt.parquet")
+        assert plt["EventId"].dtype == np.int32 and plt["Period"].dtype == np.int32
+    # per period, the PLT adds up to the years table (gross = il, net = ri)
+    for code, column in (("il", "gross"), ("ri", "net")):
+        plt = pd.read_csv(out / "ord" / f"{code}_S1_splt.csv")
+        per_period = plt.groupby("Period")["Loss"].sum().reindex(range(1, 3001), fill_value=0.0)
+        np.testing.assert_allclose(per_period.to_numpy(), years[column].to_numpy(), rtol=1e-12, atol=1e-6)
     bad = tmp_path / "bad.toml"
     bad.write_text("[[treaty]]\ntype='quota_share'\ncession=1.5\n")
     run = techins("reinsure", bad, products, "--portfolio", tmp_path / "p.csv", "--out", tmp_path / "o2")

@@ -118,12 +118,26 @@ def money(x) -> str:
     return f"{float(x):,.0f}"
 
 
+def check_report_page(folder: Path, figures: list) -> str:
+    """report.html stands alone: every src= is a data: URI (one per figure, in order, the PNG file's
+    bytes), and it references nothing else (no href, script or CSS url); return its text."""
+    import base64
+    import re
+
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r"src=['\"]([^'\"]*)", page)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert [base64.b64decode(s.split(",", 1)[1]) for s in sources] == [(folder / f).read_bytes() for f in figures]
+    assert "href=" not in page and "<script" not in page and "url(" not in page and "@import" not in page
+    return page
+
+
 # -------------------------------------------------------------------------------------------- priced
 def test_write_priced(priced, tmp_path):
     meta = {"command": "test", "catalogue": "products", "portfolio": "two per product", "currency": "CNY",
             "products": sorted(set(priced.policies["product"])), "years": 1000, "seed": 3}
     files = write_priced(priced, tmp_path, meta)
-    assert set(files) == {*TABLES, "plots", "summary", "run"}
+    assert set(files) == {*TABLES, "plots", "report", "summary", "run"}
     check_listing(tmp_path, files)
     for name in TABLES:
         assert files[name] == [f"{name}.csv", f"{name}.parquet"]
@@ -137,6 +151,12 @@ def test_write_priced(priced, tmp_path):
     assert report["book"]["expected_loss"] == priced.result.mean()
     assert report["book"]["tvar_99"] == priced.result.tvar(0.99)
     assert report["book"]["capped_premium"] == pytest.approx(priced.policies["capped_premium"].sum(), rel=1e-12)
+
+    page = check_report_page(tmp_path, files["plots"])
+    for key in ("expected_loss", "tvar_99", "technical_premium", "capped_premium", "subsidy"):
+        assert f"CNY {money(priced.book[key])}" in page, key
+    for row in priced.products.itertuples():
+        assert f"{100 * row.loss_ratio:.1f}%" in page
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     book = priced.book
@@ -161,8 +181,9 @@ def test_write_programme_with_ord(programme_result, tmp_path):
     check_csv_is_parquet(tmp_path, "treaty_ep_curves")
     check_csv_is_parquet(tmp_path, "years")
     assert all(name.startswith("ord/") for name in files["ord"])
-    for perspective in ("gross", "ceded", "net"):
-        assert any(name.startswith(f"ord/{perspective}_") for name in files["ord"])
+    # ORD file names as OasisLMF writes them: gross, ceded, net -> il, rl, ri; summary set 1
+    assert sorted(files["ord"]) == sorted(f"ord/{p}_S1_{t}.{ext}" for p in ("il", "rl", "ri")
+                                          for t in ("splt", "melt", "palt", "alct", "ept") for ext in ("csv", "parquet"))
     for name in files["ord"]:
         if name.endswith(".csv"):
             check_csv_is_parquet(tmp_path, name.removesuffix(".csv"))
@@ -190,6 +211,12 @@ def test_write_programme_with_ord(programme_result, tmp_path):
     assert report["treaties"][1]["deposit_premium"] == pytest.approx(0.1 * 5e6, rel=1e-15)
 
 
+def test_write_programme_ord_formats(programme_result, tmp_path):
+    files = write_programme(programme_result, tmp_path, {}, ord_exports=True, ord_formats=("parquet",))
+    assert len(files["ord"]) == 15 and all(name.endswith(".parquet") for name in files["ord"])
+    check_listing(tmp_path, files)
+
+
 def test_write_programme_without_ord(programme_result, tmp_path):
     files = write_programme(programme_result, tmp_path, {}, ord_exports=False)
     assert "ord" not in files and not (tmp_path / "ord").exists()
@@ -201,7 +228,7 @@ def test_write_pool(pool_run, tmp_path):
     meta = {"command": "test", "pool_file": "examples/pools/cyber_pool.toml"}
     files = write_pool(pool_run, tmp_path, meta)
     assert set(files) == {"members", "lines", "allocation", "years", "treaties", "contributions", "plots",
-                          "summary", "run"}
+                          "report", "summary", "run"}
     check_listing(tmp_path, files)
     for name, table in (("members", pool_run.members), ("lines", pool_run.lines),
                         ("allocation", pool_run.allocation), ("years", pool_run.annual),
@@ -214,6 +241,13 @@ def test_write_pool(pool_run, tmp_path):
     assert report["meta"] == meta and report["files"] == files
     assert report["pool"] == json_form(pool_run.pool)
     assert report["pool"]["expected_gross"] == pytest.approx(pool_run.annual["gross"].mean(), rel=1e-12)
+
+    page = check_report_page(tmp_path, files["plots"])
+    assert pool_run.pool["currency"] == "CNY"
+    for key in ("premium", "expected_gross", "expected_net", "pool_capital"):
+        assert f"CNY {money(pool_run.pool[key])}" in page, key
+    for row in pool_run.members.itertuples():
+        assert f"{100 * row.prob_loss_making:.1f}%" in page
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     p = pool_run.pool

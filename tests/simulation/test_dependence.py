@@ -55,6 +55,9 @@ def test_reorder_keeps_each_lines_losses_per_chunk_and_the_policy_sums(small_chu
     for name in ("policy_sum", "policy_sumsq", "contract_sumsq", "chunk_groups"):
         assert np.array_equal(getattr(independent, name), getattr(joined, name)), name
     np.testing.assert_allclose(joined.annual, joined.line_annual.sum(axis=0), rtol=1e-12)
+    # a year's largest occurrence, as paid, is in the year its loss moved to and never above it
+    assert np.all(joined.max_occurrence <= joined.annual * (1 + 1e-12))
+    assert np.array_equal(np.sort(joined.max_occurrence[joined.annual == 0]), np.zeros((joined.annual == 0).sum()))
     # the lines are now dependent as the copula says (ties: years without loss)
     tau = stats.kendalltau(joined.line_annual[0], joined.line_annual[1])[0]
     assert tau > 0.3 and abs(stats.kendalltau(independent.line_annual[0], independent.line_annual[1])[0]) < 0.05

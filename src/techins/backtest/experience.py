@@ -139,6 +139,14 @@ class Experience:
         return {"periods": self.periods, "lines": self.lines, "development": self.development,
                 "calibration": self.calibration}
 
+    def to_chainladder(self, columns=("ultimate", "reserve", "mack_se")):
+        """The ``development`` table's ultimates as a ``chainladder.Triangle``: index ``line``, the
+        ``columns``, laid out as chainladder's ``ultimate_`` (needs ``pip install techins[chainladder]``;
+        :func:`techins.backtest.chainladder_interop.ultimates_to_chainladder`)."""
+        from techins.backtest.chainladder_interop import ultimates_to_chainladder
+
+        return ultimates_to_chainladder(self.development, index="line", columns=columns)
+
 
 def analyse(history: History, parameters: BacktestParameters | None = None) -> Experience:
     """Every per-period and per-line figure of a back-test (see the module's docstring)."""

@@ -89,8 +89,18 @@ def read_history(policies, claims, *, expenses=None, triangles=None, forecasts=N
 def history_from_frames(policies: pd.DataFrame, claims: pd.DataFrame, expenses: pd.DataFrame | None = None,
                         triangles: pd.DataFrame | None = None, forecasts: pd.DataFrame | None = None,
                         sources: dict | None = None) -> History:
-    """Check tables already in memory (``read_history`` does the reading)."""
+    """Check tables already in memory (``read_history`` does the reading).
+
+    ``triangles`` may also be a ``chainladder.Triangle`` (its index rows the lines) or a mapping from
+    line to a chainladder or techins Triangle, converted by
+    :func:`techins.backtest.chainladder_interop.triangle_table`.
+    """
     sources = dict(sources or {})
+    if triangles is not None and not isinstance(triangles, pd.DataFrame):
+        from techins.backtest.chainladder_interop import triangle_table
+
+        sources.setdefault("triangles", "chainladder.Triangle")
+        triangles = triangle_table(triangles, source=sources["triangles"])
     where = {name: sources.get(name, name) for name in ("policies", "claims", "expenses", "triangles", "forecasts")}
     pol = _policies(policies, where["policies"])
     periods = set(pol["period"].tolist())

@@ -1,14 +1,14 @@
-"""The back-test's report: one HTML page with PNG plots, and every result table as CSV.
+"""The back-test's report: one HTML page (``techins.io.html.HtmlPage``) with its PNG plots embedded,
+the plots also as PNG files beside it, and every result table as CSV.
 
-Plots: actual vs expected loss by period with the predictive interval, claim counts actual vs
-expected with the exact interval, combined-ratio trends, the PIT histogram. The page: the run
-(scope, id, time, inputs hash, code version, previous run), calibration, the flagged lines with
-their indications, the comparison with the previous run, and every line.
+Plots: actual vs expected loss by period with the predictive interval, combined-ratio trends, the
+PIT histogram. The page: the run (scope, id, time, inputs hash, code version, previous run),
+calibration, the flagged lines with their indications, the runs of the scope in the store (identical
+runs collapsed into one row), the comparison with the previous run, and every line.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from pathlib import Path
@@ -16,31 +16,46 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_plots", "write_report", "drawn_lines_note", "MAX_PANELS"]
+from techins.display import money_label, money_tick
+from techins.io.html import HtmlPage, column_kind
+
+__all__ = ["write_plots", "write_report", "drawn_lines_note", "MAX_PANELS", "CAPTIONS", "actual_vs_expected_figure",
+           "trends_figure", "pit_figure"]
 
 MAX_PANELS = 12  # lines drawn per figure: the flagged ones first, then the largest by premium
 
 
-def write_plots(experience, folder: Path) -> list:
-    """Write the PNG plots into ``folder``; return their names."""
+CAPTIONS = {
+    "actual_vs_expected.png": "Each period's actual (ultimate) loss against the priced expected loss and the "
+                              "priced predictive interval.",
+    "combined_ratio_trends.png": "Each line's combined ratio by period; 100% is break-even.",
+    "pit_histogram.png": "Where each line-period's actual loss fell in its priced distribution (PIT); a "
+                         "calibrated model gives a flat histogram.",
+}
+
+
+def write_plots(experience, folder: Path, currency: str = "") -> list:
+    """Write the PNG plots into ``folder`` (money axes in ``currency``); return their names."""
     folder = Path(folder)
     lines = _lines_to_draw(experience.lines)
     names = ["actual_vs_expected.png", "combined_ratio_trends.png", "pit_histogram.png"]
     note = drawn_lines_note(len(lines), len(experience.lines))
-    _plot_actual_vs_expected(experience.periods, lines, folder / names[0], note)
-    _plot_trends(experience.periods, lines, folder / names[1], note)
-    _plot_pit(experience.periods, folder / names[2])
+    actual_vs_expected_figure(experience.periods, lines, note, currency).savefig(folder / names[0], dpi=100)
+    trends_figure(experience.periods, lines, note).savefig(folder / names[1], dpi=100)
+    pit_figure(experience.periods).savefig(folder / names[2], dpi=100)
     return names
 
 
-def write_report(run, folder: Path, history, config, figures: list) -> dict:
-    """Write the tables (CSV), ``report.html`` and ``run.json`` into ``folder``; return the files."""
+def write_report(run, folder: Path, history, config, figures: list, scope_runs: pd.DataFrame | None = None) -> dict:
+    """Write the tables (CSV), ``report.html`` (the figures embedded) and ``run.json`` into ``folder``;
+    return the files. ``scope_runs``: ``techins.backtest.run.runs_of_scope`` of the store, this run
+    included (None: kept in no store)."""
     folder = Path(folder)
     files = {"plots": list(figures)}
     for name, table in run.tables().items():
         table.to_csv(folder / f"{name}.csv", index=False)
         files[name] = [f"{name}.csv"]
-    (folder / "report.html").write_text(_page(run, history, config, figures), encoding="utf-8")
+    _page(run, history, config, folder, figures, scope_runs).write(folder / "report.html")
     files["report"] = ["report.html"]
     record = {"run_id": run.run_id, "scope": run.scope, "started": run.started.isoformat(),
               "inputs_hash": run.inputs_hash, "code_version": run.code_version,
@@ -77,7 +92,17 @@ def _grid(n: int):
     return fig, axes
 
 
-def _plot_actual_vs_expected(periods: pd.DataFrame, lines: list, path: Path, note: str) -> None:
+def _money_axis(axis, what: str, currency: str) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: money_tick(v)))  # 3.5M, not a bare 1e7 offset
+    axis.set_label_text(money_label(what, currency))
+
+
+def actual_vs_expected_figure(periods: pd.DataFrame, lines: list, note: str, currency: str = ""):
+    """One panel per line: the actual loss by period, the expected and the predictive interval."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = _grid(len(lines))
     for ax, line in zip(axes, lines):
         part = periods[periods["line"] == line].sort_values("period")
@@ -87,15 +112,21 @@ def _plot_actual_vs_expected(periods: pd.DataFrame, lines: list, path: Path, not
         ax.plot(x, part["ultimate_loss"], "o", color="tab:red", markersize=4, label="actual (ultimate)")
         ax.set_title(str(line), fontsize="small")
         ax.tick_params(labelsize="x-small")
+        _money_axis(ax.yaxis, "loss", currency)
+        ax.yaxis.label.set_fontsize("x-small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # periods are years: no 2020.5
+        ax.set_xlabel("period", fontsize="x-small")
     # one legend below the panels, not over a panel's data
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
     fig.suptitle("Actual vs expected loss by period, with the priced predictive interval" + (f"\n({note})" if note
                                                                                            else ""))
-    fig.savefig(path, dpi=100)
+    return fig
 
 
-def _plot_trends(periods: pd.DataFrame, lines: list, path: Path, note: str) -> None:
+def trends_figure(periods: pd.DataFrame, lines: list, note: str):
+    """Each line's combined ratio by period (in %), 100% marked, the legend beside the axes."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax = fig.subplots()
@@ -103,15 +134,19 @@ def _plot_trends(periods: pd.DataFrame, lines: list, path: Path, note: str) -> N
         part = periods[periods["line"] == line].sort_values("period")
         ax.plot(part["period"], part["combined_ratio"], marker="o", markersize=3, label=str(line))
     ax.axhline(1.0, color="black", linewidth=1)
-    ax.set_xlabel("period")
-    ax.set_ylabel("combined ratio (ultimate loss + expenses) / earned premium")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("period (year)")
+    ax.set_ylabel("combined ratio: (ultimate loss + expenses) / earned premium (%)")
     ax.set_title("Combined ratio by period" + (f"\n({note})" if note else ""), fontsize="medium")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="x-small", ncols=2)
-    fig.savefig(path, dpi=100)
+    # beside the axes: the lines cross the whole plot, so no corner of it is empty
+    fig.legend(loc="outside right upper", fontsize="x-small")
+    return fig
 
 
-def _plot_pit(periods: pd.DataFrame, path: Path) -> None:
+def pit_figure(periods: pd.DataFrame):
+    """The histogram of the line-periods' PIT values against the uniform a calibrated model gives."""
     from matplotlib.figure import Figure
 
     pit = periods["pit"].to_numpy(dtype=float)
@@ -120,100 +155,103 @@ def _plot_pit(periods: pd.DataFrame, path: Path) -> None:
     ax = fig.subplots()
     ax.hist(pit, bins=10, range=(0.0, 1.0), color="tab:blue", edgecolor="white")
     ax.axhline(pit.size / 10, color="black", linestyle="--", label="uniform (a calibrated model)")
-    ax.set_xlabel("PIT: where each period's actual loss fell in its priced distribution")
-    ax.set_ylabel("periods")
+    ax.set_xlabel("PIT: the priced probability of a loss at most the actual one (0 to 1)")
+    ax.set_ylabel("line-periods (count)")
     ax.set_title(f"PIT histogram ({pit.size} line-periods)")
-    ax.legend()
-    fig.savefig(path, dpi=100)
+    fig.legend(loc="outside lower center", fontsize="small")
+    return fig
 
 
 # ---------------------------------------------------------------------------------------- page
-def _page(run, history, config, figures: list) -> str:
+_FLAGGED = ["line", "earned_premium", "loss_ratio", "expected_loss_ratio", "combined_ratio", "loss_making_pvalue",
+            "combined_ratio_trend", "credibility", "credibility_loss_ratio", "indicated_rate_change", "repriced_change",
+            "expense_vs_plan", "claims_near_limit", "above_quantile_pvalue", "severity_drift_pvalue"]
+_COMPARED = ["line", "loss_ratio", "previous_loss_ratio", "combined_ratio", "previous_combined_ratio",
+             "indicated_rate_change", "previous_indicated_rate_change", "loss_making", "previous_loss_making"]
+_EVERY_LINE = ["line", "periods", "earned_premium", "ultimate_loss", "loss_ratio", "expected_loss_ratio",
+               "combined_ratio", "loss_making", "pit_ks_pvalue", "var_exceedances", "kupiec_pvalue", "credibility",
+               "indicated_rate_change", "fitted_claim_rate", "repriced_change", "expense_over_plan"]
+
+
+def _page(run, history, config, folder: Path, figures: list, scope_runs) -> HtmlPage:
     e = run.experience
     lines = e.lines
     flagged = lines[lines["loss_making"]]
     cal = e.calibration.iloc[0]
     p = config.parameters
-    head = [
-        ("scope", run.scope), ("run id", run.run_id if run.store is not None else "none: kept in no store"),
-        ("started (UTC)", run.started.strftime("%Y-%m-%d %H:%M:%S")),
-        ("code version", run.code_version), ("inputs SHA-256", run.inputs_hash),
-        ("previous run of this scope", run.previous_run_id if run.previous_run_id is not None else "none"),
-        ("inputs", ", ".join(f"{k}: {v}" for k, v in sorted(config.inputs.items()))),
+    page = HtmlPage(f"Back-test: {run.scope}", currency=getattr(config, "currency", ""))
+    page.facts([
+        ("scope", run.scope, "text"),
+        ("run id", run.run_id if run.store is not None else "none: kept in no store", "label"),
+        ("started (UTC)", run.started.strftime("%Y-%m-%d %H:%M:%S"), "text"),
+        ("code version", run.code_version, "text"), ("inputs SHA-256", run.inputs_hash, "text"),
+        ("previous run of this scope", run.previous_run_id if run.previous_run_id is not None else "none", "label"),
+        ("inputs", ", ".join(f"{k}: {v}" for k, v in sorted(config.inputs.items())), "text"),
         ("history", f"{len(history.policies):,} policies, {len(history.claims):,} claims, {len(lines)} lines, "
-                    f"periods {min(history.periods)}–{max(history.periods)}"),
-    ]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Back-test: {html.escape(run.scope)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
-        "font-size:0.85em;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-        "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}.flag{color:#b00;font-weight:bold}"
-        "img{max-width:100%}</style></head><body>",
-        f"<h1>Back-test: {html.escape(run.scope)}</h1>",
-        _kv_table(head),
-        "<h2>Loss-making lines</h2>",
-        f"<p>A line is flagged when its ultimate losses exceed break-even (combined ratio 100%) beyond "
-        f"chance: one-sided z-test of the sum over periods of (ultimate − break-even loss) against the "
-        f"priced predictive standard deviation, at level {p.flag_level:g}. Indications: the loss-ratio method "
-        f"with fixed expenses {p.fixed_expense_ratio:.0%}, variable {p.variable_expense_ratio:.0%}, profit "
-        f"{p.profit:.0%}, on the line's loss ratio given its Bühlmann–Straub credibility Z, the rest (1 − Z) "
-        f"given to present rates (the permissible loss ratio {p.permissible_loss_ratio:.1%}).</p>",
-        _frame(flagged, ["line", "earned_premium", "loss_ratio", "expected_loss_ratio", "combined_ratio",
-                         "loss_making_pvalue", "combined_ratio_trend", "credibility", "credibility_loss_ratio",
-                         "indicated_rate_change", "repriced_change", "expense_vs_plan", "claims_near_limit",
-                         "above_quantile_pvalue", "severity_drift_pvalue"])
-        if len(flagged) else "<p>No line is loss-making beyond chance.</p>",
-        "<h2>Calibration over all periods</h2>",
-        f"<p>PIT uniformity (Kolmogorov–Smirnov), Kupiec's proportion of failures at the pricing VaR level "
-        f"{p.var_level:g}, mean CRPS, and the share of periods inside their {p.level:.0%} predictive "
-        f"interval.</p>",
-        _kv_table([(k, _fmt(cal[k])) for k in cal.index]),
-    ] + ([f"<p><em>{html.escape(drawn_lines_note(min(MAX_PANELS, len(lines)), len(lines)))}.</em></p>"]
-         if len(lines) > MAX_PANELS else []) + [f"<p><img src='{name}' alt='{name}'></p>" for name in figures] + [
-        "<h2>Compared with the previous run</h2>",
-        _frame(run.comparison, ["line", "loss_ratio", "previous_loss_ratio", "combined_ratio", "previous_combined_ratio",
-                                "indicated_rate_change", "previous_indicated_rate_change", "loss_making",
-                                "previous_loss_making"]) if run.previous_run_id is not None
-        else "<p>This is the first run of this scope in the store.</p>" if run.store is not None
-        else "<p>Kept in no store: no previous run to compare with.</p>",
-        "<h2>Every line</h2>",
-        _frame(lines, ["line", "periods", "earned_premium", "ultimate_loss", "loss_ratio", "expected_loss_ratio",
-                       "combined_ratio", "loss_making", "pit_ks_pvalue", "var_exceedances", "kupiec_pvalue",
-                       "credibility", "indicated_rate_change", "fitted_claim_rate", "repriced_change",
-                       "expense_over_plan"]),
-        "<p>All tables: <code>periods.csv</code>, <code>lines.csv</code>, <code>development.csv</code>, "
-        "<code>calibration.csv</code>, <code>comparison.csv</code>; "
-        + (f"the run is kept in the store <code>{html.escape(run.store)}</code> (<code>techins backtest --show "
-           f"{run.run_id} --store {html.escape(run.store)}</code>).</p>" if run.store is not None
-           else "the run is kept in no store.</p>"),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+                    f"periods {min(history.periods)}–{max(history.periods)}", "text"),
+        ("currency", getattr(config, "currency", "") or "not given in the configuration", "text"),
+    ])
+    page.heading("Loss-making lines")
+    page.paragraph(
+        f"A line is flagged when its ultimate losses exceed break-even (combined ratio 100%) beyond chance: "
+        f"one-sided z-test of the sum over periods of (ultimate − break-even loss) against the priced predictive "
+        f"standard deviation, at level {p.flag_level:g}. Indications: the loss-ratio method with fixed expenses "
+        f"{p.fixed_expense_ratio:.0%}, variable {p.variable_expense_ratio:.0%}, profit {p.profit:.0%}, on the "
+        f"line's loss ratio given its Bühlmann–Straub credibility Z, the rest (1 − Z) given to present rates (the "
+        f"permissible loss ratio {p.permissible_loss_ratio:.1%}).")
+    if len(flagged):
+        page.table(flagged, _FLAGGED, flag="loss_making")
+    else:
+        page.paragraph("No line is loss-making beyond chance.")
+    page.heading("Calibration over all periods")
+    page.paragraph(f"PIT uniformity (Kolmogorov–Smirnov), Kupiec's proportion of failures at the pricing VaR level "
+                   f"{p.var_level:g}, mean CRPS, and the share of periods inside their {p.level:.0%} predictive "
+                   f"interval.")
+    page.facts([(k.replace("_", " "), cal[k], column_kind(k)) for k in cal.index])
+    if len(lines) > MAX_PANELS:
+        page.paragraph(drawn_lines_note(MAX_PANELS, len(lines)) + ".", note=True)
+    for name in figures:
+        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
+    if scope_runs is not None:
+        _runs_section(page, run, scope_runs)
+    page.heading("Compared with the previous run")
+    if run.previous_run_id is not None:
+        if _identical_to_previous(run, scope_runs):
+            page.paragraph(f"The previous run ({run.previous_run_id}) had the same inputs, code version and "
+                           f"parameters as this one: every figure is unchanged, so it is not listed again.")
+        else:
+            page.table(run.comparison, _COMPARED, flag="loss_making")
+    elif run.store is not None:
+        page.paragraph("This is the first run of this scope in the store.")
+    else:
+        page.paragraph("Kept in no store: no previous run to compare with.")
+    page.heading("Every line")
+    page.table(lines, _EVERY_LINE, flag="loss_making")
+    page.paragraph("All tables: periods.csv, lines.csv, development.csv, calibration.csv, comparison.csv; "
+                   + (f"the run is kept in the store {run.store} (techins backtest --show {run.run_id} --store "
+                      f"{run.store})." if run.store is not None else "the run is kept in no store."), note=True)
+    return page
 
 
-def _kv_table(rows) -> str:
-    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+def _runs_section(page: HtmlPage, run, scope_runs: pd.DataFrame) -> None:
+    page.heading("Runs of this scope in the store")
+    page.paragraph("Runs with the same inputs hash, code version and parameters are one row, with their count "
+                   "and ids.")
+    shown = scope_runs.assign(runs=[_runs_text(r.n_runs, r.run_ids) for r in scope_runs.itertuples()])
+    page.table(shown, ["runs", "started", "code_version", "inputs_hash", "identical_to_this_run"],
+               kinds={"runs": "text"}, labels={"started": "started (UTC)", "inputs_hash": "inputs SHA-256 (start)",
+                                              "identical_to_this_run": "same as this run"})
 
 
-def _frame(frame: pd.DataFrame, columns: list) -> str:
-    columns = [c for c in columns if c in frame.columns]
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
-    rows = []
-    for _, r in frame.iterrows():
-        cls = " class='flag'" if bool(r.get("loss_making", False)) is True else ""
-        rows.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in columns) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+def _runs_text(n: int, ids: str) -> str:
+    """``run 3`` or ``3 identical runs, ids 1, 4, 7``."""
+    return f"run {ids}" if n == 1 else f"{n} identical runs, ids {ids}"
 
 
-def _fmt(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
+def _identical_to_previous(run, scope_runs) -> bool:
+    if scope_runs is None or run.previous_run_id is None:
+        return False
+    mine = scope_runs[scope_runs["identical_to_this_run"]]
+    return any(str(run.previous_run_id) in r.split(", ") for r in mine["run_ids"])
+
+

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,10 +31,14 @@ from techins.io.schema import BACKTEST_INPUTS as INPUTS, JSON_COLUMNS
 from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table
 from techins.version import VERSION
 
-__all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records"]
+__all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records",
+           "runs_of_scope"]
 
-_CONFIG_KEYS = ("scope", "description", "store", "report", "inputs", "parameters", "severity", "resimulate")
+_CONFIG_KEYS = ("scope", "description", "store", "report", "currency", "inputs", "parameters", "severity",
+                "resimulate")
 _RESIMULATE_KEYS = ("products", "years")
+# the source named for triangles given to run_backtest rather than read from a file
+_GIVEN = "triangles given to run_backtest"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class BacktestConfig:
         The folder the report is written to.
     source : str
         The configuration file.
+    currency : str, optional
+        The ISO 4217 code of the history's money (``CNY``), shown on the report's money columns and
+        axes; "" (the default): amounts shown without one.
     resimulate : dict, optional
         ``products`` (the catalogue the policies were priced with) and ``years``: the priced
         predictive distributions re-simulated from each policy's product, version and seed
@@ -67,6 +75,7 @@ class BacktestConfig:
     report: str
     source: str = "backtest"
     resimulate: dict | None = None
+    currency: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +138,9 @@ def read_config(path) -> BacktestConfig:
     for key, value in (("store", store), ("report", report)):
         if not isinstance(value, str) or not value.strip():
             raise InputTypeError(top.message(f"{key} must be a path, got {value!r}"))
+    currency = data.get("currency", "")
+    if not isinstance(currency, str) or not re.fullmatch(r"([A-Z]{3})?", currency):
+        raise InputError(top.message(f"currency must be an ISO 4217 code such as 'CNY', got {currency!r}"))
     resimulate = None
     if "resimulate" in data:
         if "forecasts" in inputs:
@@ -136,7 +148,7 @@ def read_config(path) -> BacktestConfig:
         resimulate = _resimulate(sub_table(data, "resimulate", top), top.sub("resimulate"), path.parent)
     return BacktestConfig(scope=scope.strip(), inputs=inputs, parameters=parameters,
                           store=os.path.normpath(path.parent / store), report=os.path.normpath(path.parent / report),
-                          source=str(path), resimulate=resimulate)
+                          source=str(path), resimulate=resimulate, currency=currency)
 
 
 def _inputs(table: dict, where: Where, folder: Path) -> dict:
@@ -161,7 +173,7 @@ def _resimulate(table: dict, where: Where, folder: Path) -> dict:
     return {"products": os.path.normpath(folder / str(table["products"])), "years": years}
 
 
-def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun:
+def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None) -> BacktestRun:
     """Run a back-test: read and check the inputs, analyse, compare with the previous run of the
     scope, write the report and, when given a store, keep the run in it (see the module's docstring).
 
@@ -176,6 +188,11 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
         store is used only when passed, ``store=config.store`` (as ``techins backtest`` does).
     out : str or os.PathLike, optional
         The report folder; None: the configuration's ``report``.
+    triangles : chainladder.Triangle, Mapping or pandas.DataFrame, optional
+        The lines' development triangles, instead of the configuration's ``triangles`` file: a
+        ``chainladder.Triangle`` whose index rows are the lines, a mapping from line to a chainladder
+        or techins Triangle (:func:`techins.backtest.chainladder_interop.triangle_table`), or the
+        triangles table itself. They enter the inputs' hash; the report names them as given.
 
     Returns
     -------
@@ -189,9 +206,16 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise InputTypeError(f"run_backtest: store must be a path or None (no store), got {type(store).__name__}")
     started = datetime.now(timezone.utc)
-    history = _history(config)
+    table = None
+    if triangles is not None:
+        from techins.backtest.chainladder_interop import triangle_table
+
+        table = triangles if isinstance(triangles, pd.DataFrame) else triangle_table(triangles, source=_GIVEN)
+    history = _history(config, table)
     experience = analyse(history, config.parameters)
-    inputs_hash = _inputs_hash(config)
+    inputs_hash = _inputs_hash(config, history.triangles if table is not None else None)
+    if table is not None:
+        config = dataclasses.replace(config, inputs={**config.inputs, "triangles": _GIVEN})
     code_version = f"techins {VERSION}"
     out = Path(out if out is not None else config.report)
     run = BacktestRun(run_id=None, scope=config.scope, experience=experience,
@@ -200,22 +224,26 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None) -> BacktestRun
                       store=None if store is None else str(store))
     with output_folder(out) as folder:
         if store is None:
-            figures = write_plots(experience, folder)
+            figures = write_plots(experience, folder, config.currency)
             return dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
         with RunStore(Path(store)) as runs:
             previous = runs.previous(config.scope)
             previous_id = None if previous is None else previous.run_id
             run = dataclasses.replace(run, comparison=compare_runs(experience.lines, previous),
                                       previous_run_id=previous_id)
-            figures = write_plots(experience, folder)
+            figures = write_plots(experience, folder, config.currency)
             parameters = {**config.parameters.record(), "inputs": {k: v for k, v in sorted(config.inputs.items())},
                           "resimulate": config.resimulate, "previous_run_id": previous_id}
+            earlier = runs.runs(config.scope)
             tables = {**experience.tables(), "comparison": run.comparison}
             # the run is committed only once its report is written: a failure leaves both as they were
             with runs.saving(config.scope, tables, parameters=parameters, inputs_hash=inputs_hash,
                              code_version=code_version, started=started) as run_id:
                 run = dataclasses.replace(run, run_id=run_id)
-                return dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
+                scope_runs = runs_of_scope(earlier, {"run_id": run_id, "started": started, "code_version": code_version,
+                                                     "inputs_hash": inputs_hash, "parameters": parameters})
+                return dataclasses.replace(run, files=write_report(run, folder, history, config, figures,
+                                                                   scope_runs=scope_runs))
 
 
 def table_records(table: pd.DataFrame) -> list:
@@ -266,27 +294,85 @@ def compare_runs(lines: pd.DataFrame, previous: StoredRun | None) -> pd.DataFram
     return now
 
 
-def _history(config: BacktestConfig):
-    """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue."""
-    if config.resimulate is None:
-        return read_history(**{k: config.inputs.get(k) for k in INPUTS})
-    from techins.backtest.resimulate import resimulated_forecasts
-    from techins.catalogue.products import read_catalogue
+# what a run's parameters record about its place among the runs, not about what it computed
+_NOT_IDENTITY = ("previous_run_id",)
 
-    frames = {k: None if k not in config.inputs else read_table(config.inputs[k], k) for k in INPUTS}
-    catalogue = read_catalogue(config.resimulate["products"])
-    frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
-                                                source=config.inputs["policies"])
-    sources = {**config.inputs, "forecasts": f"forecasts re-simulated from {config.resimulate['products']}"}
+
+def runs_of_scope(earlier: pd.DataFrame, current: dict | None = None) -> pd.DataFrame:
+    """The runs of a scope with identical runs (the same inputs hash, code version and parameters)
+    collapsed into one row with their count and ids: a back-test re-run on unchanged data is one
+    entry ("3 identical runs, ids 1, 4, 7"), not three.
+
+    Parameters
+    ----------
+    earlier : pandas.DataFrame
+        ``RunStore.runs(scope)``: ``run_id``, ``started``, ``code_version``, ``inputs_hash`` and
+        ``parameters`` (JSON text).
+    current : dict, optional
+        This run, with the same keys (``parameters`` as a dict), when it is not in ``earlier`` yet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct run, in the order of their first run: ``run_ids`` ("1, 4, 7"),
+        ``n_runs``, ``first_run_id``, ``last_run_id``, ``started`` (the first's and the last's UTC
+        time), ``code_version``, ``inputs_hash`` and ``identical_to_this_run`` (the group holding
+        ``current``; all False without one).
+    """
+    rows = [(int(r.run_id), pd.Timestamp(r.started), r.code_version, r.inputs_hash, json.loads(r.parameters))
+            for r in earlier.itertuples()]
+    if current is not None:
+        rows.append((int(current["run_id"]), pd.Timestamp(current["started"]), current["code_version"],
+                     current["inputs_hash"], current["parameters"]))
+    groups: dict = {}
+    for run_id, started, code, inputs, parameters in sorted(rows, key=lambda row: row[0]):
+        identity = {k: v for k, v in parameters.items() if k not in _NOT_IDENTITY}
+        key = (code, inputs, json.dumps(identity, sort_keys=True))
+        groups.setdefault(key, []).append((run_id, started))
+    this = None if current is None else int(current["run_id"])
+    out = []
+    for (code, inputs, _), members in groups.items():
+        ids = [run_id for run_id, _ in members]
+        first, last = members[0][1], members[-1][1]
+        when = f"{first:%Y-%m-%d %H:%M}" + (f" to {last:%Y-%m-%d %H:%M}" if len(members) > 1 else "")
+        out.append({"run_ids": ", ".join(str(i) for i in ids), "n_runs": len(ids), "first_run_id": ids[0],
+                    "last_run_id": ids[-1], "started": when, "code_version": code, "inputs_hash": inputs[:12],
+                    "identical_to_this_run": this in ids})
+    columns = ["run_ids", "n_runs", "first_run_id", "last_run_id", "started", "code_version", "inputs_hash",
+               "identical_to_this_run"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def _history(config: BacktestConfig, triangles: pd.DataFrame | None = None):
+    """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue; with
+    ``triangles``, those instead of the configuration's triangles file."""
+    if config.resimulate is None and triangles is None:
+        return read_history(**{k: config.inputs.get(k) for k in INPUTS})
+    given = {"triangles": triangles} if triangles is not None else {}
+    frames = {k: given[k] if k in given else None if k not in config.inputs else read_table(config.inputs[k], k)
+              for k in INPUTS}
+    sources = {**config.inputs, **dict.fromkeys(given, _GIVEN)}
+    if config.resimulate is not None:
+        from techins.backtest.resimulate import resimulated_forecasts
+        from techins.catalogue.products import read_catalogue
+
+        catalogue = read_catalogue(config.resimulate["products"])
+        frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
+                                                    source=config.inputs["policies"])
+        sources["forecasts"] = f"forecasts re-simulated from {config.resimulate['products']}"
     return history_from_frames(**frames, sources=sources)
 
 
-def _inputs_hash(config: BacktestConfig) -> str:
+def _inputs_hash(config: BacktestConfig, triangles: pd.DataFrame | None = None) -> str:
     """SHA-256 over each input's name and bytes in a fixed order (and, when the forecasts are
-    re-simulated, the catalogue's files and the years): the same inputs, the same hash."""
+    re-simulated, the catalogue's files and the years; triangles given to the run: their checked
+    table as CSV, in place of the file): the same inputs, the same hash."""
     digest = hashlib.sha256()
     for name in INPUTS:
-        if name in config.inputs:
+        if name == "triangles" and triangles is not None:
+            digest.update(name.encode())
+            digest.update(triangles.to_csv(index=False, float_format="%.17g").encode())
+        elif name in config.inputs:
             digest.update(name.encode())
             digest.update(Path(config.inputs[name]).read_bytes())
     if config.resimulate is not None:

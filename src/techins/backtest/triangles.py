@@ -142,6 +142,29 @@ class Triangle:
         _check_cells(source, origins, lags, values)
         return cls(origins, lags, values)
 
+    @classmethod
+    def from_chainladder(cls, tri, *, column: str | None = None, nan_as_zero: bool = False) -> Triangle:
+        """A ``chainladder.Triangle`` of one index row and one column (or ``column=``) as ours.
+
+        See :func:`techins.backtest.chainladder_interop.from_chainladder` for the checks (annual
+        grain, no NaN at or above the latest diagonal unless ``nan_as_zero``) and the errors.
+        """
+        # imported here: the interop module builds on this one (and chainladder is optional)
+        from techins.backtest.chainladder_interop import from_chainladder
+
+        return from_chainladder(tri, column=column, nan_as_zero=nan_as_zero)
+
+    def to_chainladder(self, *, cumulative: bool = True, column: str = "values"):
+        """This triangle as a ``chainladder.Triangle`` (needs ``pip install techins[chainladder]``).
+
+        Origins become origin years, lag ``k`` the development age ``12 k``; ``cumulative=False``
+        gives the increments. chainladder keeps a 0 amount as NaN. See
+        :func:`techins.backtest.chainladder_interop.to_chainladder`.
+        """
+        from techins.backtest.chainladder_interop import to_chainladder
+
+        return to_chainladder(self, cumulative=cumulative, column=column)
+
     @property
     def latest_lag(self) -> np.ndarray:
         """Development age of each origin's latest observed amount."""
@@ -195,6 +218,18 @@ class ChainLadder:
         for name in ("factors", "sigma2", "cdf", "ultimate", "reserve", "mack_se"):
             getattr(self, name).setflags(write=False)
 
+    def to_chainladder(self, columns=("ultimate", "reserve", "mack_se")):
+        """The ultimates as a ``chainladder.Triangle`` laid out as chainladder's ``ultimate_``.
+
+        One development column valued at chainladder's ultimate date, so that ``ours.to_chainladder()
+        ["ultimate"]`` and ``chainladder.Chainladder().fit(tri).ultimate_`` compare cell by cell.
+        ``columns``: any of the :meth:`table` columns. chainladder keeps a 0 (the reserve of a
+        developed origin) as NaN.
+        """
+        from techins.backtest.chainladder_interop import ultimates_to_chainladder
+
+        return ultimates_to_chainladder(self.table(), index=None, columns=columns)
+
     def table(self) -> pd.DataFrame:
         """One row per origin: origin, latest, lag, cdf, ultimate, reserve, mack_se."""
         t = self.triangle
@@ -236,8 +271,9 @@ def chain_ladder(triangle: Triangle, tail: float = 1.0) -> ChainLadder:
 
     Parameters
     ----------
-    triangle : Triangle
-        Cumulative amounts.
+    triangle : Triangle or chainladder.Triangle
+        Cumulative amounts; a ``chainladder.Triangle`` of one index row and one column is converted
+        by :meth:`Triangle.from_chainladder` (its checks and errors).
     tail : float
         Development factor beyond the last age, ``>= 1``.
 
@@ -249,7 +285,7 @@ def chain_ladder(triangle: Triangle, tail: float = 1.0) -> ChainLadder:
     Raises
     ------
     InputTypeError
-        ``triangle`` is not a Triangle.
+        ``triangle`` is neither a Triangle nor a chainladder.Triangle.
     InputError
         ``tail`` below 1 or not finite; an age some origin must be developed through that no origin
         observes together with the next, or whose amounts sum to 0, or whose factor is 0.
@@ -261,7 +297,12 @@ def chain_ladder(triangle: Triangle, tail: float = 1.0) -> ChainLadder:
     [150.0, 120.0]
     """
     if not isinstance(triangle, Triangle):
-        raise InputTypeError(f"chain_ladder: triangle must be a Triangle, got {type(triangle).__name__}")
+        from techins.backtest.chainladder_interop import is_chainladder_triangle
+
+        if not is_chainladder_triangle(triangle):
+            raise InputTypeError(f"chain_ladder: triangle must be a Triangle or a chainladder.Triangle, got "
+                                 f"{type(triangle).__name__}")
+        triangle = Triangle.from_chainladder(triangle)
     tail = validate.real("chain_ladder", "tail", tail, low=1.0)
     c = triangle.values
     observed = ~np.isnan(c)

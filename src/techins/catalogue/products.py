@@ -96,6 +96,9 @@ class Coverage:
     Money terms are per occurrence (``deductible``, ``limit``) and per year of the coverage
     (``aggregate_*``). With ``waiting_hours`` the law is an outage duration in hours (business
     interruption) and the claim size the duration times the hourly loss; see ``docs/products.md``.
+    ``copayment`` is the share of each claim's layer ``min(max(X - d, 0), l)`` the insured keeps
+    (a co-payment, 自付比例): the insurer pays ``(1 - copayment)`` of it, so at most
+    ``(1 - copayment) * limit`` a claim; the policy's ``share`` multiplies on top.
     """
 
     name: str
@@ -109,6 +112,7 @@ class Coverage:
     aggregate_limit: float = math.inf
     waiting_hours: float | None = None
     indemnity_hours: float | None = None
+    copayment: float = 0.0
 
     def __post_init__(self):
         owner = f"[[coverage]] {self.name!r}"
@@ -122,6 +126,8 @@ class Coverage:
             validate.set_real(self, owner, name, low=0.0)
         for name in ("limit", "aggregate_limit"):
             validate.set_real(self, owner, name, low=0.0, low_open=True, allow_inf=True)
+        # 1 would insure nothing: leave such a coverage out instead
+        validate.set_real(self, owner, "copayment", low=0.0, high=1.0, high_open=True)
         if (self.waiting_hours is None) != (self.indemnity_hours is None):
             raise InputError(f"{owner}: give both waiting_hours and indemnity_hours (business interruption), "
                              f"or neither")
@@ -669,8 +675,11 @@ def _product_rows(product: Product, policies: _Table, rows: np.ndarray, share: n
             deductible = deductible + waiting * scale
             limit = np.minimum(limit, (indemnity - waiting) * scale)
         law = coverage.severity
+        # the co-payment is a co-insurance share of each claim's layer, taken with the policy's share
+        # (a product without one multiplies by exactly 1.0: the same bits as before)
+        row_share = share[rows] * (1.0 - coverage.copayment)
         # E[min(max(sY - d, 0), l)] = s (E[min(Y, (d + l)/s)] - E[min(Y, d/s)])
-        expected = share[rows] * rate * scale * (law.lev((deductible + limit) / scale) - law.lev(deductible / scale))
+        expected = row_share * rate * scale * (law.lev((deductible + limit) / scale) - law.lev(deductible / scale))
         n = rows.size
         out.append({
             "policy_id": np.array([f"{pid}/{coverage.name}" for pid in ids], dtype=object),
@@ -680,7 +689,7 @@ def _product_rows(product: Product, policies: _Table, rows: np.ndarray, share: n
             "severity_scale": scale,
             "deductible": deductible,
             "limit": limit,
-            "share": share[rows],
+            "share": row_share,
             "agg_deductible": terms["aggregate_deductible"],
             "agg_limit": terms["aggregate_limit"],
             "sum_insured": scale,  # scenario hits are in units of the claim size (docs/products.md)

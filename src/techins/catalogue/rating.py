@@ -23,11 +23,14 @@ import pandas as pd
 
 from techins.catalogue.products import Catalogue, ProductBook
 from techins.display import Figure, figures_html, short_repr
+from techins.errors import InputError, InputTypeError
 from techins.pricing.allocation import diversification_benefit
 from techins.pricing.premium import PricingBasis, allocate_book, line_capital_table, premium_components
+from techins.reinsurance.compensation import RiskCompensation, apply_compensation
 from techins.results import figures
 from techins.simulation.api import book_tail_losses, simulate
 from techins.simulation.executor import open_executor
+from techins.simulation.occurrences import annual_by_group
 
 __all__ = ["PricedPortfolio", "price_catalogue", "RETURN_PERIODS"]
 
@@ -281,3 +284,59 @@ def _book_figures(result, priced: pd.DataFrame) -> dict:
         "subsidy": float(priced["subsidy"].sum()), "shortfall": float(priced["shortfall"].sum()),
         "insured_pays": float(priced["insured_pays"].sum()),
     }
+
+
+def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
+                        cost_of_capital: float = 0.10, executor=None):
+    """A public risk-compensation scheme over a priced book (``techins price --compensation``).
+
+    The covered loss is the annual loss of the scheme's lines (catalogue lines or product ids; every
+    line when it names none) and the covered premium their policies' charged premium (capped, the
+    subsidy included); ``executor`` runs the re-draw a scheme on products needs. With no
+    programme the net is the gross, so ``basis`` and ``scope`` make no difference here (one account).
+
+    Parameters
+    ----------
+    priced : PricedPortfolio
+    scheme : techins.RiskCompensation
+    level, cost_of_capital : float
+        Of the capital relief and the price effect (``CompensationResult.summary``).
+
+    Returns
+    -------
+    techins.CompensationResult
+        With ``gross_up`` from the covered policies' variable expense and profit (their share of the
+        technical premium), so ``summary()["technical_premium_effect"]`` is the price effect on the
+        technical premium.
+    """
+    if not isinstance(scheme, RiskCompensation):
+        raise InputTypeError(f"priced_compensation: scheme must be a RiskCompensation, got {type(scheme).__name__}")
+    names = list(priced.result.portfolio.line_names)
+    products = sorted(set(priced.policies["product"].astype(str)))
+    unknown = [x for x in scheme.lines if x not in names and x not in products]
+    if unknown:
+        raise InputError(f"{scheme.source}: [compensation] lines names {unknown[0]!r}, which is neither a line nor "
+                         f"a product of the priced book; its lines are {names} and its products {products}")
+    line_of = priced.policies["line"].astype(str).to_numpy()
+    product_of = priced.policies["product"].astype(str).to_numpy()
+    in_scope = np.array([scheme.covers(line) or (bool(scheme.lines) and product in scheme.lines)
+                         for line, product in zip(line_of, product_of)], dtype=bool)
+    if all(x in names for x in scheme.lines):
+        loss = priced.result.line_annual[[k for k, line in enumerate(names) if scheme.covers(line)]].sum(axis=0)
+    else:  # products: their own annual losses, from the book's occurrences drawn again
+        rows = in_scope[priced.product_book.row_policy].astype(np.int64)
+        loss = _padded_rows(annual_by_group(priced.result, rows, executor=executor), 2)[1]
+    premium = float(priced.policies["capped_premium"].to_numpy()[in_scope].sum())
+    p = priced.policies[in_scope]
+    technical = float(p["technical_premium"].sum())
+    loaded = float((p["variable_expense"] + p["profit"]).sum())
+    gross_up = 1.0 / (1.0 - loaded / technical) if technical > 0 else 1.0
+    return apply_compensation(scheme, loss, premium, accounts=("book",), level=level, cost_of_capital=cost_of_capital,
+                              gross_up=gross_up)
+
+
+def _padded_rows(values: np.ndarray, n: int) -> np.ndarray:
+    # a group with no loss at the top of the range is absent from the sums
+    if values.shape[0] >= n:
+        return values
+    return np.vstack([values, np.zeros((n - values.shape[0], values.shape[1]))])

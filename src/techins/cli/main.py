@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     price = sub.add_parser("price", help="price a portfolio of policies against the product catalogue and "
                                          "write the priced tables, EP curves, plots and a summary")
     _priced_book_options(price, "output folder, written atomically")
+    price.add_argument("--compensation", metavar="SCHEME", help="a public risk-compensation scheme (TOML, a "
+                       "[compensation] table; docs/pool.md): the fund's outlay, the probability it is spent and "
+                       "its effect on the book's capital and price")
     price.set_defaults(run=_run_price)
 
     reinsure = sub.add_parser("reinsure", help="apply a reinsurance programme (TOML) to the simulation of a "
@@ -96,8 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     reinsure.add_argument("--out", required=True, metavar="DIR", help="output folder, written atomically")
     reinsure.add_argument("--load", type=float, default=0.0,
                           help="risk load of the treaties' technical price, in standard deviations (default 0)")
-    reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (PLT, ELT, ALT, EPT) of "
-                                                             "the gross, ceded and net losses")
+    reinsure.add_argument("--ord", action="store_true", help="also write ORD tables (SPLT, MELT, PALT, ALCT, EPT) "
+                                                             "of the gross, ceded and net losses (il, rl, ri)")
+    reinsure.add_argument("--ord-format", choices=("csv", "parquet", "both"), default="both",
+                          help="file format of the ORD tables (default both)")
     reinsure.add_argument("--threads", type=_count, default=None)
     reinsure.add_argument("--quiet", action="store_true", help="no progress bar")
     _backend_options(reinsure)
@@ -293,11 +298,13 @@ def _run_demo(args) -> int:
 
 
 def _run_price(args) -> int:
-    from techins.catalogue.rating import price_catalogue
+    from techins.catalogue.rating import price_catalogue, priced_compensation
     from techins.io.outputs import output_folder
+    from techins.reinsurance.compensation import read_compensation
     from techins.reporting.report import write_priced
 
     backend, client = _backend(args)
+    scheme = read_compensation(args.compensation) if args.compensation else None
     catalogue, policies, book = _product_book(args)
     used = sorted(set(policies["product"].astype(str)))
     currencies = sorted({catalogue[p].currency for p in used})
@@ -308,9 +315,12 @@ def _run_price(args) -> int:
         priced, meta["seconds"] = _timed_with_progress(args, lambda bar: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
             client=client))
-        files = write_priced(priced, folder, meta)
+        compensation = priced_compensation(priced, scheme) if scheme is not None else None
+        files = write_priced(priced, folder, meta, compensation)
+    figures = compensation.summary() if compensation is not None else None
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "book": priced.book,
+                                     **({"compensation": figures} if figures is not None else {}),
                                           "lines": priced.lines.to_dict(orient="records"),
                                           "products": priced.products.to_dict(orient="records"),
                                           "files": files}), allow_nan=False))
@@ -326,8 +336,17 @@ def _run_price(args) -> int:
     for r in priced.products.itertuples():
         print(f"{r.product:<28}{r.policies:>9,}{r.expected_loss:>16,.0f}{r.technical_premium:>16,.0f}"
               f"{r.capped_premium:>16,.0f}{r.cap_binding:>8,}")
-    print(f"outputs in {args.out}/: summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
+    if figures is not None:
+        _print_compensation(figures)
+    print(f"outputs in {args.out}/: report.html, summary.md, policies.csv/.parquet, ep_curves.png, premium_buildup.png, ...")
     return 0
+
+
+def _print_compensation(s: dict) -> None:
+    print(f"compensation {s['scheme']!r}: expected outlay {s['expected_outlay']:,.0f} +/- "
+          f"{s['expected_outlay_stderr']:,.0f} a year; pays in {s['prob_fund_pays']:.1%} of years, "
+          f"spent in {s['prob_exhausted']:.1%} of terms; capital relief {s['capital_relief']:,.0f}; "
+          f"technical premium effect {s['technical_premium_effect']:,.0f}")
 
 
 def _run_book_save(args) -> int:
@@ -454,7 +473,8 @@ def _run_reinsure(args) -> int:
                 book.portfolio, years=args.years, seed=args.seed, executor=run, progress=bar))
             applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run)
         meta["seconds"] = time.perf_counter() - start
-        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord)
+        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord,
+                                ord_formats=("csv", "parquet") if args.ord_format == "both" else (args.ord_format,))
     table = applied.treaty_table(load=args.load)
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "treaties": table.to_dict(orient="records"),
@@ -511,7 +531,9 @@ def _run_pool(args) -> int:
         print(f"{r.member:<22}{r.premium:>14,.0f}{r.expected_result:>14,.0f}{r.expected_result_stderr:>11,.0f}"
               f"{getattr(r, 'euler_capital', float('nan')):>15,.0f}{getattr(r, 'shapley_capital', float('nan')):>15,.0f}"
               + (f"{roc:>8.1%}" if math.isfinite(roc) else f"{'-':>8}"))
-    print(f"outputs in {args.out}/: summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
+    if run.compensation is not None:
+        _print_compensation(run.compensation.summary())
+    print(f"outputs in {args.out}/: report.html, summary.md, members.*, treaties.*, allocation.*, member_results.png, allocation.png")
     return 0
 
 

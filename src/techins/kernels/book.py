@@ -142,9 +142,9 @@ def policy_years(state, years, laws, own, events, annual):
 
 
 @jit
-def _shock_hits(state, first, stop, book, max_occurrence):
+def _shock_hits(state, first, stop, book):
     """Step 1: every event of the chunk, its hits after the occurrence terms (policy, year, loss, and
-    the event's index in the chunk); ``max_occurrence[y - first]`` takes each year's largest event."""
+    the event's index in the chunk)."""
     shocks = book.shocks
     pol_terms, sum_insured = book.policies.terms, book.policies.sum_insured
     exposed_offsets = shocks.exposed_offsets
@@ -177,33 +177,26 @@ def _shock_hits(state, first, stop, book, max_occurrence):
             h_event[n] = e
             n += 1
             gross_total += g
-        event_loss = 0.0
         if shocks.batch[s]:
             # one occurrence, one deductible and one limit, shared back pro rata to ground-up
             paid = layer(gross_total, shocks.terms[s, 0], shocks.terms[s, 1])
             ratio = paid / gross_total if gross_total > 0.0 else 0.0
             for m in range(start, n):
                 h_loss[m] = pol_terms[h_pol[m], 2] * h_loss[m] * ratio
-                event_loss += h_loss[m]
         else:
             for m in range(start, n):
                 i = h_pol[m]
                 h_loss[m] = pol_terms[i, 2] * layer(h_loss[m], pol_terms[i, 0], pol_terms[i, 1])
-                event_loss += h_loss[m]
-        y = ev_year[e] - first
-        if event_loss > max_occurrence[y]:
-            max_occurrence[y] = event_loss
     return h_pol, h_year, h_loss, h_event
 
 
 @jit
-def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
+def _own_claims(state, first, stop, book, cum_theta, claims):
     """Step 2: the independent claims, group by group (policies of one law and one line), into
     ``claims`` (a ``ClaimScratch`` of one chunk): policy ``perm[k]``'s claims are
     ``claims.*[claims.first[k]:claims.first[k + 1]]``. A line with parameter risk has year weights
     ``cum_theta[line]`` (cumulative): its claims fall in year y with probability proportional to
-    theta_y. ``max_occurrence[y - first]`` takes each year's largest claim. Returns the number of
-    claims, or -1 when ``claims`` is too small."""
+    theta_y. Returns the number of claims, or -1 when ``claims`` is too small."""
     groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
     perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
@@ -241,8 +234,6 @@ def _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims):
                 c_year[n] = y
                 c_loss[n] = loss
                 n += 1
-                if loss > max_occurrence[y - first]:
-                    max_occurrence[y - first] = loss
     c_first[perm.size] = n
     return n
 
@@ -365,21 +356,38 @@ def _contract_terms(g_pol, g_year, g_loss, n_groups, first, n_years, policies, c
 
 
 @jit
-def _copula_years(copula_state, first, book, claims, hits, losses, max_occurrence):
-    """The copula's reorder of a chunk (``book.copula``, a ``CopulaArrays``) whose years start at ``first``
-    (``max_occurrence``: its years' largest occurrences; ``claims``: its own claims, a ``ClaimScratch``;
-    ``hits``: (policy, year, loss, event) of its shock hits; ``losses``: (policy, year, loss, count) of its
-    (policy, year) losses): each margin's annual loss per
-    year (its policies' (policy, year) losses after all terms), a copula sample of the chunk's years
-    from ``copula_state``, and each joined (policy, year) loss moved to the year the Iman–Conover
-    permutation of its margin gives (``g_year`` rewritten; policies move with their margin's year, so
-    each margin keeps exactly its years' losses). A year's largest occurrence becomes the largest of
-    the occurrences the year now holds, each margin's part of an event counted as one occurrence
-    (the event itself is split by the reorder); policies not joined stay where they were drawn."""
-    copula, perm = book.copula, book.groups.perm
-    h_pol, h_year, h_loss, h_event = hits
+def _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, max_occurrence):
+    """Each year's largest occurrence as paid: an own claim (item ``m < n_claims``) or a whole event
+    (its hits, items from ``n_claims`` on, summed), each loss times ``item_ratio`` (what its (policy,
+    year)'s annual terms leave of it, pro rata), as ``apply_programme``'s occurrence table cuts them,
+    so a year's largest occurrence never exceeds its annual loss. ``max_occurrence`` is indexed by year
+    and was zeroed for the chunk's years."""
+    for m in range(n_claims):
+        paid = c_loss[m] * item_ratio[m]
+        if paid > max_occurrence[c_year[m]]:
+            max_occurrence[c_year[m]] = paid
+    n_events = h_event[-1] + 1 if h_event.size > 0 else 0
+    event_paid = np.zeros(n_events)
+    event_year = np.zeros(n_events, dtype=np.int64)
+    for m in range(h_event.size):
+        e = h_event[m]
+        event_paid[e] += h_loss[m] * item_ratio[n_claims + m]
+        event_year[e] = h_year[m]
+    for e in range(n_events):
+        if event_paid[e] > max_occurrence[event_year[e]]:
+            max_occurrence[event_year[e]] = event_paid[e]
+
+
+@jit
+def _copula_years(copula_state, first, stop, copula, losses):
+    """The copula's reorder of a chunk (``copula`` a ``CopulaArrays``; ``losses``: (policy, year, loss,
+    count) of its (policy, year) losses after all terms): each margin's annual loss per year, a copula
+    sample of the chunk's years from ``copula_state``, and each joined (policy, year) loss moved to the
+    year the Iman–Conover permutation of its margin gives (the years rewritten in place). Policies
+    move with their margin's year, so each margin keeps exactly its years' losses; policies not
+    joined stay where they were drawn."""
     g_pol, g_year, g_loss, n_groups = losses
-    n_years = max_occurrence.size
+    n_years = stop - first
     nm = copula.n_margins
     margin = copula.margin
     values = np.zeros((nm, n_years))
@@ -395,35 +403,36 @@ def _copula_years(copula_state, first, book, claims, hits, losses, max_occurrenc
         m = margin[g_pol[g]]
         if m >= 0:
             g_year[g] = first + new_year[m, g_year[g] - first]
-    # largest occurrence of each (margin, year) before the move; slot nm: the policies not joined
-    occ = np.zeros((nm + 1, n_years))
-    for k in range(perm.size):
-        m = margin[perm[k]]
-        slot = m if m >= 0 else nm
-        for c in range(claims.first[k], claims.first[k + 1]):
-            y = claims.year[c] - first
-            if claims.loss[c] > occ[slot, y]:
-                occ[slot, y] = claims.loss[c]
+
+
+@jit
+def _largest_moved_occurrences(copula, c_loss, n_claims, hits, item_ratio, item_group, g_year, max_occurrence):
+    """``_largest_paid_occurrences`` after the copula's reorder: each item in the year its (policy, year)
+    loss moved to (``g_year[item_group[m]]``), and an event's hits counted as one occurrence per margin
+    (the reorder moves each margin's part of the event to its own year; the part on policies not
+    joined is one more). ``hits``: (policy, loss, event) of the shock hits, an event's contiguous."""
+    h_pol, h_loss, h_event = hits
+    nm = copula.n_margins
+    for m in range(n_claims):
+        paid = c_loss[m] * item_ratio[m]
+        y = g_year[item_group[m]]
+        if paid > max_occurrence[y]:
+            max_occurrence[y] = paid
     part = np.zeros(nm + 1)
+    part_year = np.zeros(nm + 1, dtype=np.int64)
     j = 0
-    while j < h_pol.size:  # an event's hits are contiguous
+    while j < h_event.size:
         e = h_event[j]
-        y = h_year[j] - first
-        while j < h_pol.size and h_event[j] == e:
-            m = margin[h_pol[j]]
-            part[m if m >= 0 else nm] += h_loss[j]
+        while j < h_event.size and h_event[j] == e:
+            slot = copula.margin[h_pol[j]]
+            slot = slot if slot >= 0 else nm
+            part[slot] += h_loss[j] * item_ratio[n_claims + j]
+            part_year[slot] = g_year[item_group[n_claims + j]]
             j += 1
         for slot in range(nm + 1):
-            if part[slot] > occ[slot, y]:
-                occ[slot, y] = part[slot]
+            if part[slot] > max_occurrence[part_year[slot]]:
+                max_occurrence[part_year[slot]] = part[slot]
             part[slot] = 0.0
-    for y in range(n_years):
-        max_occurrence[y] = occ[nm, y]
-    for m in range(nm):
-        for y in range(n_years):
-            t = new_year[m, y]
-            if occ[m, y] > max_occurrence[t]:
-                max_occurrence[t] = occ[m, y]
 
 
 @jit
@@ -466,11 +475,10 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         out.max_occurrence[y] = 0.0
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
-    max_occurrence = out.max_occurrence[first:stop]
     claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
     cum_theta = line_year_weights(state, stop - first, book.groups)
-    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book, max_occurrence)
-    n_claims = _own_claims(state, first, stop, book, max_occurrence, cum_theta, claims)
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
+    n_claims = _own_claims(state, first, stop, book, cum_theta, claims)
     if n_claims < 0:
         return -1, 0
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
@@ -494,6 +502,8 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
     g_pol = np.empty(n_items, dtype=np.int64)
     g_year = np.empty(n_items, dtype=np.int64)
     g_loss = np.empty(n_items)
+    g_ground = np.empty(n_items)  # the (policy, year) total before the annual terms
+    item_group = np.empty(n_items, dtype=np.int64)
     n_groups = 0
     j = 0
     while j < n_items:
@@ -503,17 +513,26 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         while j < n_items and item_key[order[j]] == k and item_year[order[j]] == y:
             m = order[j]
             tot += c_loss[m] if m < n_claims else h_loss[m - n_claims]
+            item_group[m] = n_groups
             j += 1
         i = perm[k]
         g_pol[n_groups] = i
         g_year[n_groups] = y
+        g_ground[n_groups] = tot
         g_loss[n_groups] = layer(tot, pol_terms[i, 3], pol_terms[i, 4])
         n_groups += 1
     if policies.contract_terms.shape[0] > 0:
         _contract_terms(g_pol, g_year, g_loss, n_groups, first, stop - first, policies, csumsq)
+    item_ratio = np.empty(n_items)
+    for m in range(n_items):
+        g = item_group[m]
+        item_ratio[m] = g_loss[g] / g_ground[g] if g_ground[g] > 0.0 else 0.0
     if book.copula.n_margins > 0:
-        _copula_years(state[4:].copy(), first, book, claims, (h_pol, h_year, h_loss, h_event),
-                      (g_pol, g_year, g_loss, n_groups), max_occurrence)
+        _copula_years(state[4:].copy(), first, stop, book.copula, (g_pol, g_year, g_loss, n_groups))
+        _largest_moved_occurrences(book.copula, c_loss, n_claims, (h_pol, h_loss, h_event), item_ratio, item_group,
+                                   g_year, out.max_occurrence)
+    else:
+        _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, out.max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -542,10 +561,9 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
     (year, occurrence index in the chunk, policy, loss), one row per policy an occurrence touches (an
     event touches many, with one index). Returns ``n = -1`` arrays when the claim scratch is too
     small."""
-    unused = np.zeros(max(stop - first, 1))  # the chunk's yearly maxima, not wanted here
     cum_theta = line_year_weights(state, stop - first, book.groups)
-    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book, unused)
-    n_claims = _own_claims(state, first, stop, book, unused, cum_theta, scratch)
+    h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
+    n_claims = _own_claims(state, first, stop, book, cum_theta, scratch)
     n = max(n_claims, 0) + h_pol.size
     year = np.empty(n, dtype=np.int64)
     occurrence = np.empty(n, dtype=np.int64)

@@ -30,6 +30,7 @@ from techins.pricing.allocation import (
     shapley_benefit,
     standalone_capitals,
 )
+from techins.reinsurance.compensation import CompensationResult, apply_compensation
 from techins.reinsurance.programme import apply_programme, read_programme, treaty_accounts
 from techins.results import figures
 from techins.simulation.api import simulate
@@ -69,9 +70,13 @@ class PoolRun:
         Per simulated year: pool gross, ceded, net, reinsurance premium, each member's result and
         each treaty's result for its reinsurers.
     pool : dict
-        The pool's figures (plain floats), with the largest money-reconciliation error.
+        The pool's figures (plain floats), with the largest money-reconciliation error and the
+        ``currency`` of its products.
     book_result : techins.BookResult
         The simulation of the pool's book (EP curves, per-policy figures).
+    compensation : techins.CompensationResult or None
+        The public risk-compensation scheme of the pool file, if any: the fund's outlay per year and
+        account; the members' losses above are after it.
     """
 
     spec: PoolSpec
@@ -84,6 +89,7 @@ class PoolRun:
     annual: pd.DataFrame
     pool: dict
     book_result: object
+    compensation: CompensationResult | None = None
 
     def _figures(self) -> list:
         p = self.pool
@@ -164,6 +170,11 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
     flows = member_flows(spec, premium_by_line, gross_by_line, ceded=gross_by_line - net_by_line,
                          reinsurance_premium=paid_by_line)
     level = book.level
+    compensation = None
+    if spec.compensation is not None:
+        compensation, fund = pool_compensation(spec, premium_by_line, gross_by_line, net_by_line, level,
+                                               book.cost_of_capital)
+        flows = flows.compensated(fund)
     outcomes = -flows.result[:-1]  # a member's annual outcome: loss less income (capital is on its tail)
     names = [m.name for m in spec.members]
     premium_share = spec.share_matrix() @ premium_by_line
@@ -176,9 +187,46 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
     annual = _annual_table(flows, gross_by_line, net_by_line, treaty_results)
     pool = _pool_figures(spec, flows, premium_by_line, gross_by_line, net_by_line, allocation, years, seed,
                          len(policies), product_book)
+    # the money of the reports and plots: the currency of the products the pool writes
+    pool["currency"] = "/".join(sorted({catalogue[str(p)].currency for p in policies["product"].unique()}))
+    if compensation is not None:
+        pool.update({f"compensation_{k}": v for k, v in compensation.summary().items()})
     return PoolRun(spec=spec, flows=flows, members=members, lines=lines, treaties=treaties, allocation=allocation,
                    contributions=contributions, annual=annual, pool=pool,
-                   book_result=result)
+                   book_result=result, compensation=compensation)
+
+
+def pool_compensation(spec: PoolSpec, premium_by_line, gross_by_line, net_by_line, level: float,
+                      cost_of_capital: float):
+    """The pool's public risk-compensation scheme over the simulated years, and what it pays each
+    member (``[members + 1, years]``, the unplaced part last).
+
+    With ``scope="pool"`` one account: the covered lines' loss ratio (net, or gross) on their premium;
+    what the fund pays is shared back to the lines by their net loss that year and to the members by
+    their shares. With ``scope="member"`` one account per member, on its shares of the covered lines'
+    premium and loss; the unplaced part has no account.
+    """
+    scheme = spec.compensation
+    covered = np.array([scheme.covers(line) for line in spec.lines])
+    basis = net_by_line if scheme.basis == "net" else gross_by_line
+    shares = spec.share_matrix()
+    all_shares = np.vstack([shares, 1.0 - shares.sum(axis=0)])
+    years = gross_by_line.shape[1]
+    if scheme.scope == "pool":
+        net = net_by_line[covered]
+        result = apply_compensation(scheme, basis[covered].sum(axis=0), premium_by_line[covered].sum(),
+                                    retained=net.sum(axis=0), accounts=("pool",), level=level,
+                                    cost_of_capital=cost_of_capital)
+        total = net.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            by_line = np.zeros((len(spec.lines), years))
+            by_line[covered] = np.where(total > 0, net / total, 0.0) * result.paid[0]
+        return result, all_shares @ by_line
+    own = shares[:, covered]
+    result = apply_compensation(scheme, own @ basis[covered], own @ premium_by_line[covered],
+                                retained=own @ net_by_line[covered], accounts=[m.name for m in spec.members],
+                                level=level, cost_of_capital=cost_of_capital)
+    return result, np.vstack([result.paid, np.zeros((1, years))])
 
 
 # ---------------------------------------------------------------------------------------- the book
@@ -290,6 +338,9 @@ def _member_table(spec: PoolSpec, flows: PoolFlows, allocation: pd.DataFrame, pr
             "fee_income": float(flows.fee_income[i]),
             "expected_loss": float(flows.loss[i].mean()),
             "expected_loss_stderr": float(flows.loss[i].std(ddof=1) / math.sqrt(n)),
+            **({} if flows.compensation is None else {
+                "expected_compensation": float(flows.compensation[i].mean()),
+                "expected_compensation_stderr": float(flows.compensation[i].std(ddof=1) / math.sqrt(n))}),
             "expected_result": float(result.mean()),
             "expected_result_stderr": float(result.std(ddof=1) / math.sqrt(n)),
             "result_std": float(result.std(ddof=1)),
@@ -362,6 +413,8 @@ def _annual_table(flows: PoolFlows, gross_by_line, net_by_line, treaty_results: 
     gross, net = gross_by_line.sum(axis=0), net_by_line.sum(axis=0)
     table = pd.DataFrame({"year": np.arange(gross.size), "gross": gross, "ceded": gross - net, "net": net,
                           "reinsurance_premium": flows.reinsurance_premium})
+    if flows.compensation is not None:
+        table["compensation"] = flows.compensation.sum(axis=0)
     for i, name in enumerate(flows.members):
         table[f"result_{name}"] = flows.result[i]
     for name, result in treaty_results.items():
@@ -375,7 +428,8 @@ def _pool_figures(spec, flows, premium_by_line, gross_by_line, net_by_line, allo
     gross, net = gross_by_line.sum(axis=0), net_by_line.sum(axis=0)
     money_in = total_premium
     money_out = flows.premium.sum(axis=0) + flows.fees + flows.admin_expense + flows.reinsurance_premium
-    loss_split = flows.loss.sum(axis=0) + (gross - net)
+    fund = flows.compensation.sum(axis=0) if flows.compensation is not None else 0.0
+    loss_split = flows.loss.sum(axis=0) + (gross - net) + fund  # members + reinsurers + the public fund
     return {
         "pool": spec.name, "years": years, "seed": seed, "policies": n_policies,
         "coverage_rows": product_book.portfolio.n_policies, "members": len(spec.members),

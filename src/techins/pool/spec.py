@@ -9,6 +9,7 @@ policies; ``techins.pool.run.run_pool`` runs a pool end to end. See ``docs/pool.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from techins.io.toml import (
     sub_table,
     table,
 )
+from techins.reinsurance.compensation import RiskCompensation, read_compensation, scheme_from_table
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
 
@@ -140,9 +142,13 @@ class PoolSpec:
     admin_expense: float = 0.0
     unplaced: dict = None
     book: PoolBook | None = None
+    compensation: RiskCompensation | None = None
 
     def __post_init__(self):
         owner = f"pool {self.name!r}"
+        if self.compensation is not None and not isinstance(self.compensation, RiskCompensation):
+            raise InputTypeError(f"{owner}: compensation must be a RiskCompensation, got "
+                                 f"{type(self.compensation).__name__}")
         if self.book is not None and not isinstance(self.book, PoolBook):
             raise InputTypeError(f"{owner}: book must be a PoolBook, got {type(self.book).__name__}")
         lines = tuple(str(line) for line in self.lines)
@@ -174,6 +180,11 @@ class PoolSpec:
                 if line not in lines:
                     raise InputError(f"{owner}: member {m.name!r} has a share of line {line!r}, which the pool does "
                                      f"not write; lines are {list(lines)}")
+        if self.compensation is not None:
+            outside = [line for line in self.compensation.lines if line not in lines]
+            if outside:
+                raise InputError(f"{owner}: the compensation scheme covers line {outside[0]!r}, which the pool does "
+                                 f"not write; lines are {list(lines)}")
         fees = sum(m.fee for m in members) + self.admin_expense
         if fees >= 1.0:
             raise InputError(f"{owner}: fees and admin expenses take {fees!r} of the premium; they must be below 1")
@@ -215,6 +226,9 @@ class PoolFlows:
         Fees paid and administration expenses (money a year).
     reinsurance_premium : numpy.ndarray
         Per year, net of ceding commission.
+    compensation : numpy.ndarray or None
+        ``[members + 1, years]``: what a public risk-compensation fund pays each member (already taken
+        off ``loss``); None without a scheme.
     """
 
     members: tuple
@@ -225,6 +239,11 @@ class PoolFlows:
     fees: float
     admin_expense: float
     reinsurance_premium: np.ndarray
+    compensation: np.ndarray | None = None
+
+    def compensated(self, fund: np.ndarray) -> "PoolFlows":
+        """These flows with ``fund`` (``[members + 1, years]``) paid to the members: their losses less it."""
+        return dataclasses.replace(self, loss=self.loss - fund, result=self.result + fund, compensation=fund)
 
 
 def member_flows(spec: PoolSpec, premium_by_line, gross_by_line, ceded=None, reinsurance_premium=None) -> PoolFlows:
@@ -307,7 +326,7 @@ def read_pool(path) -> PoolSpec:
     return pool_from_mapping(load_toml(path), str(path), base=Path(path).parent)
 
 
-_POOL_KEYS = ("name", "description", "lines", "admin_expense", "unplaced", "book", "member")
+_POOL_KEYS = ("name", "description", "lines", "admin_expense", "unplaced", "book", "member", "compensation")
 _MEMBER_KEYS = ("name", "share", "role", "fee", "book")
 _BOOK_PATHS = ("products", "portfolio", "programme")
 
@@ -340,9 +359,21 @@ def pool_from_mapping(data: dict, source: str = "pool", base=None) -> PoolSpec:
         if book.portfolio is None and not any(m.book for m in members):
             raise InputError(top.message("[book] has no portfolio and no member brings a book; give book.portfolio "
                                          "or a book for the members who bring policies"))
+    compensation = _compensation(data.get("compensation"), top, resolve)
     with placed(top):
         return PoolSpec(name=str(data.get("name", "pool")), lines=tuple(lines), members=tuple(members),
-                        admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"), book=book)
+                        admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"), book=book,
+                        compensation=compensation)
+
+
+def _compensation(value, top: Where, resolve) -> RiskCompensation | None:
+    """The pool's public risk-compensation scheme: a ``[compensation]`` table, or the path of a scheme
+    file (``compensation = "fund.toml"``, relative to the pool file)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return read_compensation(resolve(value))
+    return scheme_from_table(value, top.sub("compensation"))
 
 
 def _member(value: dict, where: Where, lines: list, resolve) -> PoolMember:

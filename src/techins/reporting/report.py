@@ -1,5 +1,7 @@
 """Writing a run's results into its output folder (``techins.io.outputs.output_folder``): the tables,
-PNG plots and a one-page summary of a priced portfolio, a programme and a pool."""
+PNG plots (``techins.reporting.plots``), ``report.html`` with the plots embedded
+(``techins.reporting.pages``) and a one-page Markdown summary of a priced portfolio and a pool; the
+tables of a programme."""
 
 from __future__ import annotations
 
@@ -9,30 +11,48 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from techins.display import money_tick
 from techins.io.outputs import write_run_json, write_tables
 from techins.io.schema import PRICED_TABLES as TABLES
+from techins.reporting import plots
+from techins.reporting.pages import pool_page, priced_page
 
 __all__ = ["TABLES", "write_priced", "write_programme", "write_pool", "money_tick"]
 
 
-def write_priced(priced, folder: Path, meta: dict) -> dict:
-    """Write every table, plot and the summary of ``priced`` (``techins.catalogue.rating.PricedPortfolio``) into
-    ``folder``; return the file names by kind."""
+def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
+    """Write every table, plot, ``report.html`` and the summary of ``priced``
+    (``techins.catalogue.rating.PricedPortfolio``) into ``folder``; with ``compensation`` (a
+    ``CompensationResult`` over the book) its table and figures too; return the file names by kind."""
     folder = Path(folder)
-    files = write_tables({name: getattr(priced, name) for name in TABLES}, folder)
-    plot_ep_curves(priced.ep_curves, folder / "ep_curves.png", meta.get("currency", ""))
-    plot_premium_buildup(priced.products, folder / "premium_buildup.png", meta.get("currency", ""))
+    tables = {name: getattr(priced, name) for name in TABLES}
+    if compensation is not None:
+        tables["compensation"] = compensation_table(compensation)
+    files = write_tables(tables, folder)
+    currency = meta.get("currency", "")
+    plots.save(plots.ep_curves_figure(priced.ep_curves, currency), folder / "ep_curves.png")
+    plots.save(plots.premium_buildup_figure(priced.products, currency), folder / "premium_buildup.png")
     files["plots"] = ["ep_curves.png", "premium_buildup.png"]
-    (folder / "summary.md").write_text(summary_markdown(priced, meta), encoding="utf-8")
+    priced_page(priced, meta, folder, files["plots"], compensation).write(folder / "report.html")
+    files["report"] = ["report.html"]
+    summary = summary_markdown(priced, meta)
+    document = {"meta": meta, "book": priced.book}
+    if compensation is not None:
+        figures = compensation.summary()
+        summary += "\n" + "\n".join(compensation_markdown(figures)) + "\n"
+        document["compensation"] = figures
+    (folder / "summary.md").write_text(summary, encoding="utf-8")
     files["summary"] = ["summary.md"]
-    return write_run_json(folder, {"meta": meta, "book": priced.book}, files)
+    return write_run_json(folder, document, files)
 
 
-def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False) -> dict:
+def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False,
+                    ord_formats=None) -> dict:
     """Write a programme's results (``techins.reinsurance.programme.ProgrammeResult``, with its occurrences kept
     when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, and the ORD
-    tables of the gross, ceded and net losses; return the file names by kind."""
-    from techins.reinsurance.ord import ord_tables, write_ord
+    tables of the gross, ceded and net losses (``ord/il_S1_splt.csv`` ... ``ord/ri_S1_ept.parquet``, in
+    ``ord_formats``: CSV and Parquet by default); return the file names by kind."""
+    from techins.reinsurance.ord import FORMATS, write_ord_files
 
     folder = Path(folder)
     names = [t.name for t in result.programme.treaties]
@@ -47,13 +67,13 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
     if ord_exports:
         occ = result.occurrences
         ceded = occ[[f"ceded_{name}" for name in names]].sum(axis=1)
-        views = {"gross": occ["gross"], "ceded": ceded, "net": occ["net"]}
+        losses = pd.DataFrame({"year": occ["year"], "occurrence_id": occ["occurrence_id"], "gross": occ["gross"],
+                               "ceded": ceded, "net": occ["net"]})
         ord_folder = folder / "ord"
         ord_folder.mkdir()
-        perspectives = {p: ord_tables(pd.DataFrame({"year": occ["year"], "occurrence_id": occ["occurrence_id"],
-                                                    "loss": loss}), result.years, p)
-                        for p, loss in views.items()}
-        files["ord"] = [str(path.relative_to(folder)) for path in write_ord(perspectives, ord_folder)]
+        written = write_ord_files(losses, result.years, ord_folder, {p: p for p in ("gross", "ceded", "net")},
+                                  formats=FORMATS if ord_formats is None else ord_formats)
+        files["ord"] = [str(path.relative_to(folder)) for path in written]
     write_run_json(folder, {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records")}, files)
     return files
 
@@ -61,79 +81,25 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
 def write_pool(run, folder: Path, meta: dict) -> dict:
     """Write a pool run (``techins.pool.run.PoolRun``): the member, line, treaty, allocation,
     contribution and per-year tables (CSV and Parquet), the plots of the members' results and of the
-    capital allocation, a summary and ``run.json``; return the file names by kind."""
+    capital allocation, ``report.html``, a summary and ``run.json``; return the file names by kind."""
     folder = Path(folder)
     tables = {"members": run.members, "lines": run.lines, "allocation": run.allocation, "years": run.annual}
     if run.treaties is not None:
         tables["treaties"] = run.treaties
     if run.contributions is not None:
         tables["contributions"] = run.contributions
+    if run.compensation is not None:
+        tables["compensation"] = compensation_table(run.compensation)
     files = write_tables(tables, folder)
-    plot_member_results(run, folder / "member_results.png")
-    plot_allocation(run, folder / "allocation.png")
+    currency = run.pool.get("currency", "")
+    plots.save(plots.member_results_figure(run, currency), folder / "member_results.png")
+    plots.save(plots.allocation_figure(run, currency), folder / "allocation.png")
     files["plots"] = ["member_results.png", "allocation.png"]
+    pool_page(run, meta, folder, files["plots"]).write(folder / "report.html")
+    files["report"] = ["report.html"]
     (folder / "summary.md").write_text(pool_summary_markdown(run, meta), encoding="utf-8")
     files["summary"] = ["summary.md"]
     return write_run_json(folder, {"meta": meta, "pool": run.pool}, files)
-
-
-def plot_member_results(run, path: Path) -> None:
-    """Each member's annual result: box from the 25th to the 75th percentile, whiskers at the 1st
-    and 99th, the mean marked; members side by side."""
-    from matplotlib.figure import Figure
-
-    names = [m.name for m in run.spec.members]
-    results = run.flows.result[:len(names)]
-    q = np.percentile(results, [1, 25, 50, 75, 99], axis=1)
-    fig = Figure(figsize=(9, 5), layout="constrained")
-    ax = fig.subplots()
-    stats = [{"label": name, "whislo": q[0, i], "q1": q[1, i], "med": q[2, i], "q3": q[3, i], "whishi": q[4, i],
-              "mean": float(results[i].mean()), "fliers": []} for i, name in enumerate(names)]
-    ax.bxp(stats, showmeans=True, meanline=False)
-    ax.axhline(0.0, color="grey", linewidth=1)
-    ax.set_ylabel("annual result (premium + fees - losses)")
-    ax.set_title(f"{run.spec.name}: members' annual results (box 25-75%, whiskers 1-99%, mean marked)")
-    ax.tick_params(axis="x", labelrotation=20)
-    ax.grid(True, axis="y", alpha=0.3)
-    fig.savefig(path, dpi=110)
-
-
-def plot_allocation(run, path: Path) -> None:
-    """Capital per member by method (standalone, proportional to share, Euler, Shapley), grouped bars;
-    when members bring books, a second panel: each book's capital alone and in the pooled book (its
-    standalone capital less its Shapley value of the diversification benefit)."""
-    from matplotlib.figure import Figure
-
-    table = run.allocation[run.allocation["member"] != "pool"]
-    methods = [("standalone_capital", "standalone"), ("proportional_to_share", "proportional to share"),
-               ("euler_capital", "Euler / co-TVaR"), ("shapley_capital", "Shapley")]
-    books = run.contributions
-    fig = Figure(figsize=(9, 9 if books is not None else 5), layout="constrained")
-    axes = fig.subplots(2 if books is not None else 1, 1, squeeze=False)[:, 0]
-    ax = axes[0]
-    x = np.arange(len(table))
-    width = 0.8 / len(methods)
-    for k, (column, label) in enumerate(methods):
-        if column in table:
-            ax.bar(x + (k - (len(methods) - 1) / 2) * width, table[column], width=width, label=label)
-    ax.axhline(0.0, color="grey", linewidth=1)
-    ax.set_xticks(x, table["member"], rotation=20)
-    ax.set_ylabel(f"capital (TVaR {run.pool['level']:.0%} less mean)")
-    ax.set_title(f"{run.spec.name}: capital of each member's share by method (pool {run.pool['pool_capital']:,.0f})")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
-    if books is not None:
-        ax = axes[1]
-        x = np.arange(len(books))
-        ax.bar(x - 0.2, books["standalone_capital"], width=0.4, label="book alone")
-        ax.bar(x + 0.2, books["capital_in_pool"], width=0.4, label="book in the pool (Shapley)")
-        ax.set_xticks(x, books["member"], rotation=20)
-        ax.set_ylabel("capital of the gross book")
-        ax.set_title(f"Pooling the members' books: diversification benefit "
-                     f"{books.attrs['diversification_benefit']:,.0f} shared by the Shapley value")
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend()
-    fig.savefig(path, dpi=110)
 
 
 def pool_summary_markdown(run, meta: dict) -> str:
@@ -187,77 +153,50 @@ def pool_summary_markdown(run, meta: dict) -> str:
         for r in c.itertuples():
             lines.append(f"| {r.member} | {'yes' if r.brings_book else 'no'} | {_money(r.expected_gross)} | "
                          f"{_money(r.standalone_capital)} | {_money(r.shapley_benefit)} | {_money(r.capital_in_pool)} |")
+    if run.compensation is not None:
+        lines += ["", *compensation_markdown(run.compensation.summary())]
     lines += ["", "Files: `members.*`, `lines.*`, `allocation.*`, `years.*`"
               + (", `treaties.*`" if run.treaties is not None else "")
+              + (", `compensation.*`" if run.compensation is not None else "")
               + (", `contributions.*`" if run.contributions is not None else "")
-              + " (CSV and Parquet), `member_results.png`, `allocation.png`, `run.json`.", ""]
+              + " (CSV and Parquet), `member_results.png`, `allocation.png`, `report.html`, `run.json`.", ""]
     return "\n".join(lines)
 
 
-def money_tick(value: float) -> str:
-    """An axis label for an amount: 950, 12K, 3.5M, 1.2B."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= size:
-            return f"{value / size:,.3g}{suffix}"
-    return f"{value:,.3g}"
+def compensation_table(result) -> pd.DataFrame:
+    """A public risk-compensation scheme's accounts (``CompensationResult.table``), then one ``total``
+    row of the scheme's figures."""
+    s = result.summary()
+    total = {"account": "total", "covered_premium": s["covered_premium"], "expected_outlay": s["expected_outlay"],
+             "expected_outlay_stderr": s["expected_outlay_stderr"], "prob_fund_pays": s["prob_fund_pays"],
+             "prob_exhausted": s["prob_exhausted"], "expected_net_before": s["insurer_expected_net_before"],
+             "expected_net_after": s["insurer_expected_net_after"]}
+    return pd.concat([result.table(), pd.DataFrame([total])], ignore_index=True)
 
 
-def plot_ep_curves(ep: pd.DataFrame, path: Path, currency: str) -> None:
-    """Aggregate exceedance (AEP) by return period, one curve per line and the book's, log axes."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 5), layout="constrained")
-    ax = fig.subplots()
-    for scope, part in ep.groupby("scope", sort=False):
-        style = {"linewidth": 2.5, "color": "black"} if scope == "book" else {"linewidth": 1.5}
-        ax.plot(part["return_period"], part["aep"], marker="o", markersize=3, label=str(scope), **style)
-        if scope == "book" and "aep_low" in part:
-            ax.fill_between(part["return_period"], part["aep_low"], part["aep_high"], color="grey", alpha=0.3,
-                            label="book 95% interval")
-    from matplotlib.ticker import FuncFormatter
-
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    # money as 300M, not 3x10^8: a reader compares the axis with the tables
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money_tick(v)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("return period (years)")
-    ax.set_ylabel(f"annual aggregate loss ({currency})".replace(" ()", ""))
-    ax.set_title("Aggregate exceedance (AEP) by line")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=110)
-
-
-def plot_premium_buildup(products: pd.DataFrame, path: Path, currency: str) -> None:
-    """Per product, the technical premium's components as shares of it (products of any size side by
-    side), with the premium charged after the cap and the subsidy's part, and the total in money."""
-    from matplotlib.figure import Figure
-
-    parts = ["expected_loss", "risk_load", "fixed_expense", "variable_expense", "profit"]
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
-    ax = fig.subplots()
-    x = np.arange(len(products))
-    technical = products["technical_premium"].to_numpy(dtype=float)
-    bottom = np.zeros(len(products))
-    for part in parts:
-        values = products[part].to_numpy(dtype=float) / technical
-        ax.bar(x, values, bottom=bottom, label=part.replace("_", " "), width=0.6)
-        bottom += values
-    ax.scatter(x, products["capped_premium"] / technical, marker="_", s=900, color="black", zorder=3,
-               label="premium charged (after the rate cap)")
-    ax.scatter(x, products["subsidy"] / technical, marker="v", color="red", zorder=3,
-               label="of which paid by the subsidy")
-    for xi, total in zip(x, technical):
-        ax.annotate(f"{total:,.0f}", (xi, 1.0), xytext=(0, 3), textcoords="offset points", ha="center",
-                    fontsize="small")
-    ax.set_xticks(x, products["product"], rotation=30, ha="right")
-    ax.set_ylim(0, 1.25)
-    ax.set_ylabel("share of the technical premium")
-    ax.set_title(f"Premium build-up by product (total technical premium above each bar, {currency})"
-                 .replace(", )", ")"))
-    ax.legend(fontsize="small", ncols=2, loc="upper center")
-    fig.savefig(path, dpi=110)
+def compensation_markdown(s: dict) -> list:
+    """The lines of a summary's section on a public risk-compensation scheme (its ``summary()``)."""
+    term = f" (per {s['term_years']}-year term {_money(s['expected_outlay_per_term'])})" \
+        if s["term_years"] > 1 else ""
+    return [
+        f"## Public risk compensation: {s['scheme']}", "",
+        f"The fund pays on the {s['basis']} loss ratio, one account {'for the pool' if s['scope'] == 'pool' else 'per member'}; "
+        "the premium subsidy is separate public money, in the premium figures.", "",
+        "| figure | value |", "|---|---:|",
+        f"| covered premium | {_money(s['covered_premium'])} |",
+        f"| the fund's expected outlay a year | {_money(s['expected_outlay'])} ± {_money(s['expected_outlay_stderr'])}{term} |",
+        f"| P(the fund pays in a year) | {s['prob_fund_pays']:.2%} |",
+        f"| P(an annual cap binds) | {s['prob_annual_cap_binds']:.2%} |",
+        f"| P(the multi-year cap is spent in a term) | {s['prob_exhausted']:.2%} |",
+        f"| insurer's expected net loss before / after | {_money(s['insurer_expected_net_before'])} / "
+        f"{_money(s['insurer_expected_net_after'])} |",
+        f"| insurer's TVaR {s['level']:.0%} before / after | {_money(s['insurer_tvar_before'])} / "
+        f"{_money(s['insurer_tvar_after'])} |",
+        f"| capital relief (TVaR less mean) | {_money(s['capital_relief'])} |",
+        f"| price effect: expected outlay + {s['cost_of_capital']:.0%} x capital relief, off the risk cost | "
+        f"{_money(s['price_effect'])} |",
+    ] + ([f"| the same grossed up for variable expense and profit (x {s['gross_up']:.3f}) | "
+          f"{_money(s['technical_premium_effect'])} |"] if s["gross_up"] != 1.0 else [])
 
 
 def summary_markdown(priced, meta: dict) -> str:
@@ -300,7 +239,7 @@ def summary_markdown(priced, meta: dict) -> str:
                      f"{_money(r.capped_premium)} | {r.cap_binding:,} | {_money(r.subsidy)} | {r.loss_ratio:.1%} |")
     lines += ["", "Files: `policies.*` (one row per policy, every premium component), `coverages.*`, `lines.*`, "
               "`products.*`, `ep_curves.*` (CSV and Parquet), `ep_curves.png`, `premium_buildup.png`, "
-              "`run.json`.", ""]
+              "`report.html`, `run.json`.", ""]
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "prob_exceed_sorted",
     "quantile_equal",
     "tvar_equal",
+    "tvar_stderr_equal",
 ]
 
 FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
@@ -90,6 +91,18 @@ def tvar_equal(x: np.ndarray, p: float) -> float:
     tail = float(np.sum(x[first_above:]))
     share_at_or_below = first_above / n
     return _between(q, (tail / n + max(share_at_or_below - p, 0.0) * q) / (1.0 - p), float(x[-1]))
+
+
+def tvar_stderr_equal(x: np.ndarray, p: float) -> float:
+    """The standard error of ``tvar_equal`` (a sorted sample): ``sqrt((Var[tail] + p (TVaR - VaR)^2) /
+    (n (1 - p)))``, the asymptotic variance of the empirical expected shortfall (Brazauskas et al. 2008,
+    J. Statist. Plann. Inference 138)."""
+    n = x.size
+    q = quantile_equal(x, p)
+    es = tvar_equal(x, p)
+    tail = x[int(np.searchsorted(x, q, side="right")):]
+    var_tail = float(np.var(tail)) if tail.size > 1 else 0.0
+    return math.sqrt((var_tail + p * (es - q) ** 2) / (n * (1.0 - p)))
 
 
 def _between(var: float, tvar: float, top: float) -> float:

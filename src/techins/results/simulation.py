@@ -140,7 +140,7 @@ class SimulationResult:
             return float((hi - lo) / (2.0 * stats.norm.ppf(0.975)))
         if figure == "tvar":
             p = figures.check_level("tvar", self._need_arg(figure, arg), upper_open=True)
-            return _tvar_stderr(self._sorted, p)
+            return figures.tvar_stderr_equal(self._sorted, p)
         if figure == "prob_exceed":
             prob = self.prob_exceed(self._need_arg(figure, arg))
             return math.sqrt(prob * (1.0 - prob) / n)
@@ -227,15 +227,6 @@ def _return_periods(return_periods, years: int) -> list[float]:
         if t <= years:
             out.append(t)
     return out
-
-
-def _tvar_stderr(x: np.ndarray, p: float) -> float:
-    n = x.size
-    q = figures.quantile_equal(x, p)
-    es = figures.tvar_equal(x, p)
-    tail = x[int(np.searchsorted(x, q, side="right")):]
-    var_tail = float(np.var(tail)) if tail.size > 1 else 0.0
-    return math.sqrt((var_tail + p * (es - q) ** 2) / (n * (1.0 - p)))
 
 
 def _quantile_ci(x: np.ndarray, p: float, level: float) -> tuple[float, float]:
