@@ -29,6 +29,8 @@ def test_all_is_exactly_this_list():
         "Surplus", "TechinsError", "Weibull", "apply_programme", "exact", "price_catalogue", "read_catalogue",
         "read_line", "read_policies", "read_pool", "read_programme", "run_pool", "simulate", "__version__",
         "load_snapshot", "save_snapshot",
+        "ClaytonCopula", "Dependence", "FrankCopula", "GammaFrailty", "GaussianCopula", "GumbelCopula",
+        "StudentTCopula", "sample_copula",
         "CompensationResult", "RiskCompensation", "apply_compensation", "read_compensation",
     ])
 

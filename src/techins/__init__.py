@@ -20,6 +20,15 @@ from techins.catalogue.rating import PricedPortfolio, price_catalogue
 from techins.catalogue.snapshot import BookSnapshot, load_snapshot, save_snapshot
 from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
 from techins.exact.aggregate import ExactResult, exact
+from techins.model.dependence import (
+    ClaytonCopula,
+    Dependence,
+    FrankCopula,
+    GammaFrailty,
+    GaussianCopula,
+    GumbelCopula,
+    StudentTCopula,
+)
 from techins.model.distributions import (
     Binomial,
     Empirical,
@@ -57,6 +66,7 @@ from techins.reinsurance.programme import (
 )
 from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.api import simulate
+from techins.simulation.dependence import sample_copula
 from techins.version import VERSION
 
 __version__ = VERSION
@@ -69,7 +79,14 @@ __all__ = [
     "BookSnapshot",
     "Catalogue",
     "CatalogueQuoter",
+    "ClaytonCopula",
     "CommonShock",
+    "Dependence",
+    "FrankCopula",
+    "GammaFrailty",
+    "GaussianCopula",
+    "GumbelCopula",
+    "StudentTCopula",
     "CompensationResult",
     "Empirical",
     "ExactResult",
@@ -112,6 +129,7 @@ __all__ = [
     "read_pool",
     "read_programme",
     "run_pool",
+    "sample_copula",
     "save_snapshot",
     "simulate",
     "__version__",

@@ -20,8 +20,8 @@ from techins.simulation.api import book_tail_losses
 from techins.simulation.occurrences import occurrence_arrays
 
 # the one kernel above the limit: Numba's parallel loop cannot take the nested book record, so it
-# takes the book's four records flat (``book._book_wave``)
-FLAT_PARALLEL = {"_book_wave": 11}
+# takes the book's five records flat (``book._book_wave``)
+FLAT_PARALLEL = {"_book_wave": 12}
 MOST_ARGUMENTS = 8
 
 

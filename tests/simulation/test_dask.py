@@ -259,3 +259,19 @@ def test_price_command_takes_the_backend_options(tmp_path):
                   tmp_path / "out", "--scheduler", "tcp://127.0.0.1:1")
     assert run.returncode == 2 and "only used with --backend dask" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_dependent_book_bit_identical_to_local(client, small_chunks):
+    """A copula (the Iman–Conover reorder from each chunk's copula stream) and a shared frailty: the
+    local run's bits on Dask, the co-TVaR tail re-run included."""
+    from tests.simulation.test_dependence import book
+
+    deps = [ti.Dependence(ti.StudentTCopula(0.6, 3.0), lines=("cyber", "ip", "drone")),
+            ti.GammaFrailty(0.4, lines=("cyber",))]
+    local = ti.simulate(book(), 8_000, seed=21, dependence=deps)
+    assert local.chunk_years < 8_000 // 4  # many chunks, so several tasks
+    remote = ti.simulate(book(), 8_000, seed=21, dependence=deps, backend="dask", client=client)
+    assert_same_book(local, remote)
+    for x, y in zip(book_tail_losses(local, 0.99), book_tail_losses(remote, 0.99, backend="dask", client=client)):
+        assert x.size > 0 and np.array_equal(x, y)

@@ -14,6 +14,7 @@ Per policy *i* of product *p* (rows *r* its coverages, ``docs/products.md``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -92,7 +93,8 @@ class PricedPortfolio:
 
 
 def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: int, *, threads: int | None = None,
-                    progress=None, backend: str = "local", client=None, executor=None) -> PricedPortfolio:
+                    progress=None, backend: str = "local", client=None, executor=None,
+                    dependence=None) -> PricedPortfolio:
     """Simulate ``book`` and price every policy with its product's assumptions.
 
     Parameters
@@ -114,7 +116,13 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
     executor : optional
         An executor already open (``techins.simulation.executor.open_executor``), in place of
         ``backend``, ``client`` and ``threads``.
+    dependence : Dependence, GammaFrailty or a list of them, optional
+        Dependence between the book's lines (``techins.model.dependence``), in place of its own. A
+        copula reaches the prices through the annual losses and the co-TVaR tail; a book priced with
+        one cannot be saved for quoting (``save_snapshot`` refuses it).
     """
+    if dependence is not None:
+        book = dataclasses.replace(book, portfolio=book.portfolio.with_dependence(dependence))
     # one executor (one Dask cluster or connection) for the run and its tail re-runs
     with open_executor("price_catalogue", backend, client, threads, executor=executor) as run:
         result = simulate(book.portfolio, years, seed, progress=progress, executor=run)

@@ -34,6 +34,7 @@ from techins.io.outputs import output_folder
 from techins.io.schema import SNAPSHOT_COVERAGE_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.results.simulation import BookResult
+from techins.simulation.dependence import refuse_copula
 from techins.simulation.plan import BookPlan, chunk_states
 from techins.version import VERSION
 
@@ -81,10 +82,12 @@ def book_events(result: BookResult) -> BookEvents:
     factors) without simulating the book again."""
     if not isinstance(result, BookResult):
         raise InputTypeError(f"book_events: result must be a BookResult (simulate a Portfolio), got {result!r}")
+    # a new policy's years cannot follow the book's reorder, so quoting against such a book is refused
+    refuse_copula("quoting (book_events)", result.portfolio)
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
     states = chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
     theta, event_shock, event_year = book_kernels.book_events(states, result.chunk_years, result.years,
-                                                              plan.line_cv, plan.book.shocks)
+                                                              plan.book.groups, plan.book.shocks)
     shock_years = {shock.name: _read_only(event_year[event_shock == s].astype(np.int64))
                    for s, shock in enumerate(result.portfolio.shocks)}
     return BookEvents(seed=int(result.seed), years=int(result.years), thin=bool(result.thin),

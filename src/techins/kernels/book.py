@@ -16,6 +16,12 @@ One chunk of years at a time, from its own generator state:
    counting sort), the claims grouped by year for the policy's annual aggregate terms, then summed
    into the book's year, the line's year and the policy's running sums. Every order is fixed by the
    book and the seed, so every floating-point sum is the same for any thread count.
+
+With a copula (``CopulaArrays``), step 3 first moves each (policy, year) loss of a joined margin to
+the year the Iman–Conover reorder gives its margin's year (``_copula_years``), from the chunk's
+second generator state: the draws of steps 1-2 are those of the independent run, so each margin keeps
+its losses exactly. A shared gamma frailty multiplies the year weights of its lines
+(``line_year_weights``), so counts, occurrences and everything after see it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from numba import prange
 
 from techins.kernels import rng, severity
 from techins.kernels._jit import jit, jit_parallel
+from techins.kernels.copula import copula_scores, iman_conover
 from techins.kernels.records import BookArrays, ClaimScratch
 from techins.kernels.terms import layer
 
@@ -65,10 +72,11 @@ def event_schedule(state, first, stop, shocks):
 
 
 @jit
-def book_events(states, chunk_years, years, line_cv, shocks):
-    """Replay the first draws of every chunk of a book run (``shocks`` a ``ShockArrays``): each
-    line's parameter-risk factor per year (``theta[line, year]``, 1 for unmixed lines) and the
-    scenario and year of every common-shock event."""
+def book_events(states, chunk_years, years, groups, shocks):
+    """Replay the first draws of every chunk of a book run (``groups`` a ``ClaimGroups``, ``shocks``
+    a ``ShockArrays``): each line's claim-rate factor per year (``theta[line, year]``: parameter risk
+    times shared frailty, 1 for unmixed lines) and the scenario and year of every common-shock event."""
+    line_cv = groups.line_cv
     theta = np.ones((line_cv.size, years))
     scenarios = []
     event_years = []
@@ -76,9 +84,9 @@ def book_events(states, chunk_years, years, line_cv, shocks):
         state = states[c].copy()
         first = c * chunk_years
         stop = min(first + chunk_years, years)
-        cum = line_year_weights(state, stop - first, line_cv)
+        cum = line_year_weights(state, stop - first, groups)
         for ln in range(line_cv.size):
-            if line_cv[ln] > 0.0:
+            if mixed_line(groups, ln):
                 previous = 0.0
                 for y in range(stop - first):
                     theta[ln, first + y] = cum[ln, y] - previous
@@ -191,7 +199,6 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
     theta_y. Returns the number of claims, or -1 when ``claims`` is too small."""
     groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
     perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
-    line_cv = groups.line_cv
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     n_years = stop - first
     n = 0
@@ -199,7 +206,7 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
     for g in range(group_start.size - 1):
         lo, hi = group_start[g], group_start[g + 1]
         ln = groups.group_line[g]
-        mixed = line_cv[ln] > 0.0
+        mixed = mixed_line(groups, ln)
         if group_rate[g] <= 0.0:
             for k in range(lo, hi):
                 c_first[k] = n
@@ -246,21 +253,44 @@ def _year_by_weight(cum, ln, n_years, target):
 
 
 @jit
-def line_year_weights(state, n_years, line_cv):
-    """Parameter risk: for each line with ``line_cv > 0``, a shared factor theta_y ~ Gamma(1/cv^2,
-    cv^2) (mean 1, coefficient of variation cv) multiplying the claim rates of all its policies in
-    year y; returned cumulated over the chunk's years (unmixed lines hold zeros). The first draws of a
-    chunk, so the quote path can replay them."""
+def mixed_line(groups, ln):
+    """Whether line ``ln``'s claim rates move by year (parameter risk or a shared frailty)."""
+    return groups.line_cv[ln] > 0.0 or groups.line_frailty[ln] >= 0
+
+
+@jit
+def line_year_weights(state, n_years, groups):
+    """The year weights of each line (``groups`` a ``ClaimGroups``), cumulated over the chunk's years
+    (unmixed lines hold zeros). Parameter risk: for each line with ``line_cv > 0``, a factor theta_y ~
+    Gamma(1/cv^2, cv^2) (mean 1, coefficient of variation cv) multiplying the claim rates of all its
+    policies in year y; then each shared frailty's factor Z_y ~ Gamma(1/cv^2, cv^2) multiplies the
+    weights of all its lines. The first draws of a chunk, so the quote path can replay them; a book
+    without frailties draws exactly what it drew before they existed."""
+    line_cv, line_frailty, frailty_cv = groups.line_cv, groups.line_frailty, groups.frailty_cv
     cum = np.zeros((line_cv.size, max(n_years, 1)))
     for ln in range(line_cv.size):
         cv = line_cv[ln]
         if cv <= 0.0:
+            if line_frailty[ln] >= 0:
+                for y in range(n_years):
+                    cum[ln, y] = 1.0
             continue
         shape = 1.0 / (cv * cv)
-        total = 0.0
         for y in range(n_years):
-            total += rng.gamma(state, shape) / shape
-            cum[ln, y] = total
+            cum[ln, y] = rng.gamma(state, shape) / shape
+    for f in range(frailty_cv.size):
+        shape = 1.0 / (frailty_cv[f] * frailty_cv[f])
+        for y in range(n_years):
+            z = rng.gamma(state, shape) / shape
+            for ln in range(line_cv.size):
+                if line_frailty[ln] == f:
+                    cum[ln, y] *= z
+    for ln in range(line_cv.size):
+        if mixed_line(groups, ln):
+            total = 0.0
+            for y in range(n_years):
+                total += cum[ln, y]
+                cum[ln, y] = total
     return cum
 
 
@@ -349,8 +379,67 @@ def _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event,
 
 
 @jit
+def _copula_years(copula_state, first, stop, copula, losses):
+    """The copula's reorder of a chunk (``copula`` a ``CopulaArrays``; ``losses``: (policy, year, loss,
+    count) of its (policy, year) losses after all terms): each margin's annual loss per year, a copula
+    sample of the chunk's years from ``copula_state``, and each joined (policy, year) loss moved to the
+    year the Iman–Conover permutation of its margin gives (the years rewritten in place). Policies
+    move with their margin's year, so each margin keeps exactly its years' losses; policies not
+    joined stay where they were drawn."""
+    g_pol, g_year, g_loss, n_groups = losses
+    n_years = stop - first
+    nm = copula.n_margins
+    margin = copula.margin
+    values = np.zeros((nm, n_years))
+    for g in range(n_groups):
+        m = margin[g_pol[g]]
+        if m >= 0:
+            values[m, g_year[g] - first] += g_loss[g]
+    scores = np.empty((nm, n_years))
+    copula_scores(copula_state, copula.family, copula.params, copula.chol, scores)
+    new_year = np.empty((nm, n_years), dtype=np.int64)
+    iman_conover(values, scores, new_year)
+    for g in range(n_groups):
+        m = margin[g_pol[g]]
+        if m >= 0:
+            g_year[g] = first + new_year[m, g_year[g] - first]
+
+
+@jit
+def _largest_moved_occurrences(copula, c_loss, n_claims, hits, item_ratio, item_group, g_year, max_occurrence):
+    """``_largest_paid_occurrences`` after the copula's reorder: each item in the year its (policy, year)
+    loss moved to (``g_year[item_group[m]]``), and an event's hits counted as one occurrence per margin
+    (the reorder moves each margin's part of the event to its own year; the part on policies not
+    joined is one more). ``hits``: (policy, loss, event) of the shock hits, an event's contiguous."""
+    h_pol, h_loss, h_event = hits
+    nm = copula.n_margins
+    for m in range(n_claims):
+        paid = c_loss[m] * item_ratio[m]
+        y = g_year[item_group[m]]
+        if paid > max_occurrence[y]:
+            max_occurrence[y] = paid
+    part = np.zeros(nm + 1)
+    part_year = np.zeros(nm + 1, dtype=np.int64)
+    j = 0
+    while j < h_event.size:
+        e = h_event[j]
+        while j < h_event.size and h_event[j] == e:
+            slot = copula.margin[h_pol[j]]
+            slot = slot if slot >= 0 else nm
+            part[slot] += h_loss[j] * item_ratio[n_claims + j]
+            part_year[slot] = g_year[item_group[n_claims + j]]
+            j += 1
+        for slot in range(nm + 1):
+            if part[slot] > max_occurrence[part_year[slot]]:
+                max_occurrence[part_year[slot]] = part[slot]
+            part[slot] = 0.0
+
+
+@jit
 def simulate_book_chunk(state, first, stop, book, out, w, tail, scratch):
-    """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave.
+    """Simulate years ``[first, stop)`` of ``book`` (a ``BookArrays``) as chunk ``w`` of a wave, from
+    generator ``state`` (its first 4 words; words 4-7, when given, are the chunk's copula stream, which
+    draws its copula sample when the book has one).
 
     Writes the book's and lines' years into ``out`` (a ``WaveOutputs``) and its row ``w`` of the
     policy sums ``psum``, ``psumsq`` (of annual losses), ``pcross`` (of annual loss x book loss) and
@@ -387,7 +476,7 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         for ln in range(line_annual.shape[0]):
             line_annual[ln, y] = 0.0
     claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
-    cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
+    cum_theta = line_year_weights(state, stop - first, book.groups)
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
     n_claims = _own_claims(state, first, stop, book, cum_theta, claims)
     if n_claims < 0:
@@ -438,7 +527,12 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
     for m in range(n_items):
         g = item_group[m]
         item_ratio[m] = g_loss[g] / g_ground[g] if g_ground[g] > 0.0 else 0.0
-    _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, out.max_occurrence)
+    if book.copula.n_margins > 0:
+        _copula_years(state[4:].copy(), first, stop, book.copula, (g_pol, g_year, g_loss, n_groups))
+        _largest_moved_occurrences(book.copula, c_loss, n_claims, (h_pol, h_loss, h_event), item_ratio, item_group,
+                                   g_year, out.max_occurrence)
+    else:
+        _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, out.max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -467,7 +561,7 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
     (year, occurrence index in the chunk, policy, loss), one row per policy an occurrence touches (an
     event touches many, with one index). Returns ``n = -1`` arrays when the claim scratch is too
     small."""
-    cum_theta = line_year_weights(state, stop - first, book.groups.line_cv)
+    cum_theta = line_year_weights(state, stop - first, book.groups)
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
     n_claims = _own_claims(state, first, stop, book, cum_theta, scratch)
     n = max(n_claims, 0) + h_pol.size
@@ -495,16 +589,17 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
 @jit
 def simulate_book_wave(states, chunk_ids, chunk_years, years, book, out, tail, scratch):
     """Chunks ``chunk_ids`` of a ``years``-year run of ``book`` (a ``BookArrays``) in parallel, chunk
-    ``chunk_ids[w]`` from generator state ``states[w]``, as row ``w`` of ``out`` (a ``WaveOutputs``),
+    ``chunk_ids[w]`` from generator state ``states[w]`` (``[:4]``; ``[4:8]`` its copula stream when the
+    book has a copula), as row ``w`` of ``out`` (a ``WaveOutputs``),
     of ``tail`` (a ``TailBuffers``) and of ``scratch`` (a ``ClaimScratch``) (``simulate_book_chunk``).
     The caller adds the rows up in chunk order (the same order for any thread count);
     ``out.n_groups[w] = -1`` asks it for larger claim scratch."""
-    _book_wave(states, chunk_ids, chunk_years, years, book.laws, book.groups, book.policies, book.shocks, out, tail,
-               scratch)
+    _book_wave(states, chunk_ids, chunk_years, years, book.laws, book.groups, book.policies, book.shocks,
+               book.copula, out, tail, scratch)
 
 
 @jit_parallel
-def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, shocks, out, tail, scratch):
+def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, shocks, copula, out, tail, scratch):
     # The loop body only calls: Numba drops writes made in a parallel loop's own body to the arrays of
     # a record (numba/numba#5872), not those made in a function it calls. And a nested record cannot
     # cross into the loop, so the book comes in flat and is put together per chunk (no copy).
@@ -513,4 +608,4 @@ def _book_wave(states, chunk_ids, chunk_years, years, laws, groups, policies, sh
     for w in prange(states.shape[0]):
         first = chunk_ids[w] * chunk_years
         simulate_book_chunk(states[w].copy(), first, min(first + chunk_years, years),
-                            BookArrays(laws, groups, policies, shocks), out, np.int64(w), tail, scratch)
+                            BookArrays(laws, groups, policies, shocks, copula), out, np.int64(w), tail, scratch)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LawRows", "ClaimGroups", "PolicyTerms", "ShockArrays", "BookArrays", "WaveOutputs", "TailBuffers",
+__all__ = ["LawRows", "ClaimGroups", "PolicyTerms", "ShockArrays", "CopulaArrays", "BookArrays", "WaveOutputs", "TailBuffers",
            "ClaimScratch", "OwnClaims", "EventExposure", "LineArrays", "LineOutputs"]
 
 
@@ -64,6 +64,10 @@ class ClaimGroups(NamedTuple):
         int64 ``[groups]``: the group's kernel row (``LawRows``) and line.
     line_cv : numpy.ndarray
         float64 ``[lines]``: each line's parameter-risk coefficient of variation (0: none).
+    line_frailty : numpy.ndarray
+        int64 ``[lines]``: the shared gamma frailty of each line (-1: none).
+    frailty_cv : numpy.ndarray
+        float64 ``[frailties]``: each frailty's coefficient of variation.
     cond_prob : numpy.ndarray
         float64 ``[policies]``, in ``perm`` order: ``P(claim of policy k | not of the policies before it
         in its group)``, the chain of conditional binomials of the split.
@@ -75,6 +79,8 @@ class ClaimGroups(NamedTuple):
     group_row: np.ndarray
     group_line: np.ndarray
     line_cv: np.ndarray
+    line_frailty: np.ndarray
+    frailty_cv: np.ndarray
     cond_prob: np.ndarray
 
 
@@ -141,13 +147,37 @@ class ShockArrays(NamedTuple):
     exposed_offsets: np.ndarray
 
 
+class CopulaArrays(NamedTuple):
+    """A book's copula on annual losses (``techins.kernels.copula``); ``n_margins = 0``: none.
+
+    Attributes
+    ----------
+    family : int
+        The copula's code (``techins.kernels.copula``).
+    params : numpy.ndarray
+        float64 ``[2]``: theta (Archimedean) or df (t) first.
+    chol : numpy.ndarray
+        float64 ``[margins, margins]``: the correlation's Cholesky factor (Gaussian, t).
+    margin : numpy.ndarray
+        int64 ``[policies]``: each policy's margin (-1: its years stay where drawn).
+    n_margins : int
+    """
+
+    family: int
+    params: np.ndarray
+    chol: np.ndarray
+    margin: np.ndarray
+    n_margins: int
+
+
 class BookArrays(NamedTuple):
-    """A book as the kernels see it: its laws, claim groups, policies and shocks (records above)."""
+    """A book as the kernels see it: its laws, claim groups, policies, shocks and copula (records above)."""
 
     laws: LawRows
     groups: ClaimGroups
     policies: PolicyTerms
     shocks: ShockArrays
+    copula: CopulaArrays
 
 
 class WaveOutputs(NamedTuple):

@@ -35,6 +35,7 @@ shocks may select policies by.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.frozen import FrozenMap
 from techins.io.schema import CONTRACT_COLUMNS, POLICY_COLUMNS, TEXT_COLUMNS
+from techins.model.dependence import Dependence, GammaFrailty
 from techins.model.distributions import SeverityLaw
 
 __all__ = ["POLICY_COLUMNS", "CommonShock", "Portfolio"]
@@ -133,6 +135,10 @@ class Portfolio:
         (mean 1) shared by every policy of the line in year y and multiplying their claim rates:
         parameter risk that does not diversify as the line grows (each policy's count becomes a
         mixed Poisson; two policies' counts covary by ``lambda_1 lambda_2 cv^2``).
+    dependence : Dependence, GammaFrailty or a sequence of them, optional
+        Dependence between lines (``techins.model.dependence``): at most one copula (``Dependence``) on
+        the annual losses of some lines or groups of policies, and shared gamma frailties on the
+        claim counts of lines (a line in at most one). ``with_dependence`` gives a copy with others.
 
     Examples
     --------
@@ -147,6 +153,7 @@ class Portfolio:
     severities: dict
     shocks: tuple = ()
     parameter_risk: dict = field(default_factory=dict)
+    dependence: tuple = ()
     arrays: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -172,6 +179,107 @@ class Portfolio:
                                  f"lines are {list(self.line_names)}")
             risk[line] = validate.real("Portfolio", f"parameter_risk[{line!r}]", cv, low=0.0, high=10.0)
         object.__setattr__(self, "parameter_risk", FrozenMap(risk))
+        self._set_dependence(self.dependence)
+
+    def _set_dependence(self, specs) -> None:
+        specs = (specs,) if isinstance(specs, (Dependence, GammaFrailty)) else specs
+        if isinstance(specs, (str, bytes)) or not isinstance(specs, (tuple, list)):
+            raise InputTypeError(f"Portfolio: dependence must be a Dependence, a GammaFrailty or a list of them, "
+                                 f"got {specs!r}")
+        specs = tuple(specs)
+        copulas = [d for d in specs if isinstance(d, Dependence)]
+        frailties = [d for d in specs if isinstance(d, GammaFrailty)]
+        if len(copulas) + len(frailties) != len(specs):
+            bad = next(d for d in specs if not isinstance(d, (Dependence, GammaFrailty)))
+            raise InputTypeError(f"Portfolio: dependence must hold Dependence or GammaFrailty objects, got {bad!r}")
+        if len(copulas) > 1:
+            raise InputError("Portfolio: dependence holds more than one copula (Dependence); join all the margins "
+                             "in one (a Gaussian or t copula takes a correlation matrix)")
+        owner_of = {}
+        for frailty in frailties:
+            for line in frailty.lines:
+                self._check_line(f"GammaFrailty(cv={frailty.cv!r})", line)
+                if line in owner_of:
+                    raise InputError(f"Portfolio: line {line!r} is in two gamma frailties (cv {owner_of[line]!r} and "
+                                     f"{frailty.cv!r}); a line shares at most one")
+                owner_of[line] = frailty.cv
+        margins = None
+        if copulas:
+            margins = self._copula_margins(copulas[0])
+        object.__setattr__(self, "dependence", specs)
+        object.__setattr__(self, "_margins", margins)
+
+    def _check_line(self, owner: str, line: str) -> None:
+        if line not in self.line_names:
+            raise InputError(f"Portfolio: {owner} names line {line!r}, which no policy has; lines are "
+                             f"{list(self.line_names)}")
+
+    def _copula_margins(self, spec: Dependence):
+        owner = f"Dependence({type(spec.copula).__name__})"
+        if spec.lines is not None:
+            for line in spec.lines:
+                self._check_line(owner, line)
+            code_of = {name: k for k, name in enumerate(self.line_names)}
+            to_margin = np.full(len(self.line_names), -1, dtype=np.int64)
+            for m, line in enumerate(spec.lines):
+                to_margin[code_of[line]] = m
+            margin = to_margin[self.arrays["line"]]
+            names = spec.lines
+        else:
+            if spec.column not in self.policies.columns:
+                raise InputError(f"Portfolio: {owner}: column {spec.column!r} is not a column of the policies table")
+            raw = self.policies[spec.column].to_numpy(dtype=object)
+            missing = pd.isna(raw)
+            if missing.any():
+                raise InputError(f"Portfolio: {owner}: policies row {int(np.argmax(missing)) + 1}: {spec.column} is "
+                                 f"empty; every policy needs a value of the column the copula joins")
+            codes, values = pd.factorize(np.array([str(v) for v in raw], dtype=object), sort=True)
+            if len(values) < 2:
+                raise InputError(f"Portfolio: {owner}: column {spec.column!r} has one value ({values[0]!r}); a copula "
+                                 f"needs at least two groups of policies")
+            margin = codes.astype(np.int64)
+            names = tuple(str(v) for v in values)
+            spec.check_dimension(len(names))
+        if self.n_contracts:
+            # a contract's aggregate terms bind on the sum of its rows in one year: its rows must move together
+            contract = self.arrays["contract"]
+            first = np.zeros(self.n_contracts, dtype=np.int64)
+            first[contract[::-1]] = np.arange(contract.size)[::-1]
+            split = margin != margin[first[contract]]
+            if split.any():
+                row = int(np.argmax(split))
+                raise InputError(f"Portfolio: {owner}: policies row {row + 1} is in contract "
+                                 f"{self.arrays['contract_ids'][contract[row]]!r} with rows of another margin; the "
+                                 f"copula moves each margin's years apart, so a contract's rows must all be in one")
+        return np.require(margin, requirements=("C", "W", "O")), names
+
+    def with_dependence(self, *specs) -> "Portfolio":
+        """A copy of the book with ``specs`` (``Dependence`` / ``GammaFrailty``) as its dependence, in place of
+        its own; the policies' arrays are shared, not checked again."""
+        book = copy.copy(self)
+        book._set_dependence(specs[0] if len(specs) == 1 and isinstance(specs[0], (tuple, list)) else specs)
+        return book
+
+    @property
+    def copula(self) -> Dependence | None:
+        """The book's copula (a ``Dependence``), or None."""
+        return next((d for d in self.dependence if isinstance(d, Dependence)), None)
+
+    @property
+    def copula_margins(self):
+        """``(margin, names)``: each policy's margin of the copula (-1: not joined, int64) and the margins'
+        names (lines, or values of the column); None without a copula."""
+        return self._margins
+
+    @property
+    def line_frailty(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(frailty of each line, by line code (-1: none), each frailty's cv)``."""
+        frailties = [d for d in self.dependence if isinstance(d, GammaFrailty)]
+        of_line = np.full(len(self.line_names), -1, dtype=np.int64)
+        for f, frailty in enumerate(frailties):
+            for line in frailty.lines:
+                of_line[self.line_names.index(line)] = f
+        return of_line, np.array([f.cv for f in frailties], dtype=np.float64)
 
     def _figures(self) -> list:
         return [Figure("policies", self.n_policies, kind="count"), Figure("contracts", self.n_contracts, kind="count"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from techins import validate
-from techins.errors import InputTypeError
+from techins.errors import InputError, InputTypeError
 from techins.model.line import Line
 from techins.model.portfolio import Portfolio
 from techins.results import figures
@@ -25,7 +25,7 @@ __all__ = ["simulate", "book_tail_losses"]
 
 def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: int | None = None,
              backend: str = "local", client=None, progress=None, period_losses=None,
-             executor=None) -> SimulationResult:
+             executor=None, dependence=None) -> SimulationResult:
     """Simulate the annual aggregate losses of a line, or of a book of policies, by Monte Carlo.
 
     Parameters
@@ -61,6 +61,9 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     executor : LocalExecutor or DaskExecutor, optional
         An executor already open (``techins.simulation.executor.open_executor``), in place of
         ``backend``, ``client`` and ``threads``: e.g. one Dask session for several calls.
+    dependence : Dependence, GammaFrailty or a list of them, optional
+        A book only: its dependence in place of the portfolio's own (``Portfolio.with_dependence``;
+        ``techins.model.dependence``). The result's ``portfolio`` carries it, so tail re-runs see it.
 
     Returns
     -------
@@ -81,6 +84,10 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         raise InputTypeError(f"simulate: expected a techins.Line or techins.Portfolio, got {type(line).__name__}")
     years = validate.integer("simulate", "years", years, low=1)
     seed = validate.integer("simulate", "seed", seed, low=0)
+    if dependence is not None:
+        if not isinstance(line, Portfolio):
+            raise InputError("simulate: dependence joins the lines of a book; give a techins.Portfolio, not a Line")
+        line = line.with_dependence(dependence)
     folder = period_folder(period_losses)  # checked before a Dask cluster is started for the call
     folder = None if folder is None else str(folder)
     with open_executor("simulate", backend, client, threads, executor=executor) as run:

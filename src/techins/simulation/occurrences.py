@@ -12,6 +12,7 @@ from techins.errors import InputError, InputTypeError
 from techins.io.schema import OCCURRENCE_COLUMNS, PERIOD_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import ClaimScratch
+from techins.simulation.dependence import refuse_copula
 from techins.simulation.executor import open_executor
 from techins.simulation.plan import BookPlan, chunk_states
 
@@ -102,6 +103,7 @@ def occurrence_arrays(result, *, after_aggregates: bool = False):
     contract's, pro rata within the (policy, year) as the kernel cuts them
     (``cut_by_annual_terms``): the occurrences then add up to the book's annual losses.
     """
+    refuse_copula("occurrence_arrays", result.portfolio)
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
     for chunk in range(plan.n_chunks):
         yield chunk_occurrences(plan, chunk, after_aggregates=after_aggregates)
@@ -153,6 +155,7 @@ def annual_by_group(result, groups, *, executor=None) -> np.ndarray:
     (so the groups add up to the book's annual loss). ``groups`` gives each policy (row) a code
     ``0..G-1``, e.g. the member of a pool who brought it. ``executor``: where the chunks run
     (``techins.simulation.executor``); this process when omitted."""
+    refuse_copula("annual_by_group", result.portfolio)
     codes = group_codes("annual_by_group", groups, result.portfolio.n_policies)
     n_groups = int(codes.max(initial=-1)) + 1
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)

@@ -36,6 +36,7 @@ from techins.kernels.records import (
 from techins.model import distributions as dist
 from techins.model.line import Line
 from techins.model.portfolio import Portfolio
+from techins.simulation.dependence import book_copula, copula_states
 
 __all__ = ["CHUNK_YEARS", "BOOK_WAVE", "BOOK_CLAIMS_PER_CHUNK", "chunk_count", "chunk_states", "LinePlan", "BookPlan",
            "LawTable", "book_chunk_years", "frequency_kernel_params", "severity_kernel_params", "alias_table"]
@@ -250,6 +251,7 @@ class BookPlan:
         group_row = (groups // n_lines).astype(np.int64)
         group_line = (groups % n_lines).astype(np.int64)
         self.line_cv = portfolio.line_cv
+        line_frailty, frailty_cv = portfolio.line_frailty
         self.years, self.seed, self.n_policies = years, seed, n
         self.total_rate = float(rates.sum())
         self.shock_rate, self.shock_q, self.exposed_offsets = shocks.rate, shocks.q, shocks.exposed_offsets
@@ -261,12 +263,15 @@ class BookPlan:
             line=a["line"], sum_insured=a["sum_insured"], contract=self.contract_of,
             contract_terms=self.contract_terms)
         groups = ClaimGroups(perm=perm, group_start=group_start, group_rate=group_rate, group_row=group_row,
-                             group_line=group_line, line_cv=self.line_cv, cond_prob=cond_prob)
-        self.book = BookArrays(laws=table.arrays(), groups=groups, policies=policies, shocks=shocks)
+                             group_line=group_line, line_cv=self.line_cv, line_frailty=line_frailty,
+                             frailty_cv=frailty_cv, cond_prob=cond_prob)
+        self.book = BookArrays(laws=table.arrays(), groups=groups, policies=policies, shocks=shocks,
+                               copula=book_copula(portfolio, n))
         self.chunk_years = book_chunk_years(portfolio, self.total_rate)
         self.n_chunks = chunk_count(years, self.chunk_years)
-        # parameter risk moves a year's claims up and down: budget for a high factor
-        expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * float(self.line_cv.max(initial=0.0)))
+        # parameter risk and frailty move a year's claims up and down: budget for a high factor
+        spread = float(self.line_cv.max(initial=0.0)) + float(frailty_cv.max(initial=0.0))
+        expected = self.total_rate * self.chunk_years * (1.0 + 3.0 * spread)
         self.claim_capacity = int(1.1 * expected + 10.0 * np.sqrt(expected) + 1024)
         self._buffers = None
 
@@ -286,6 +291,10 @@ class BookPlan:
         width = ids.size
         states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
                                  for k in ids])
+        # the copula's streams only when there is a copula: a book without one pays nothing for it
+        coupled = self.book.copula.n_margins > 0
+        if coupled:  # words 4-7 of a chunk's state: its copula stream (kernels.book.simulate_book_chunk)
+            states = np.ascontiguousarray(np.concatenate([states, copula_states(self.seed, ids)], axis=1))
         shift = origin * self.chunk_years
         local_ids = np.ascontiguousarray(ids - origin, dtype=np.int64)
         n = self.n_policies
