@@ -319,8 +319,8 @@ def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
                          f"a product of the priced book; its lines are {names} and its products {products}")
     line_of = priced.policies["line"].astype(str).to_numpy()
     product_of = priced.policies["product"].astype(str).to_numpy()
-    in_scope = np.array([scheme.covers(line) or (bool(scheme.lines) and product in scheme.lines)
-                         for line, product in zip(line_of, product_of)], dtype=bool)
+    in_scope = (np.isin(line_of, [line for line in names if scheme.covers(line)])
+                | np.isin(product_of, list(scheme.lines)))
     if all(x in names for x in scheme.lines):
         loss = priced.result.line_annual[[k for k, line in enumerate(names) if scheme.covers(line)]].sum(axis=0)
     else:  # products: their own annual losses, from the book's occurrences drawn again

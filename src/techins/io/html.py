@@ -21,14 +21,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from techins.display import KINDS, value_text
-from techins.io.outputs import current_umask
+from techins.io.outputs import replace_atomically
 from techins.io.schema import REPORT_COLUMN_KINDS, REPORT_KIND_PREFIXES
 
 __all__ = ["HtmlPage", "column_kind", "png_data_uri"]
@@ -153,17 +151,7 @@ class HtmlPage:
     def write(self, path) -> Path:
         """Write the page to ``path`` (a temporary name renamed into place: a reader never sees half
         a page); return the path."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(self.html())
-            os.chmod(tmp, 0o666 & ~current_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return replace_atomically(path, lambda tmp: Path(tmp).write_text(self.html(), encoding="utf-8"))
 
     def _cell(self, value, kind: str) -> str:
         if kind not in KINDS:

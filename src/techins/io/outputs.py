@@ -22,7 +22,7 @@ import numpy as np
 
 from techins.errors import InputError
 
-__all__ = ["MARKER", "current_umask", "output_folder", "write_table_atomically", "write_tables", "write_run_json",
+__all__ = ["MARKER", "current_umask", "output_folder", "write_table_atomically", "replace_atomically", "write_tables", "write_run_json",
            "json_ready"]
 
 MARKER = ".techins-output"
@@ -101,13 +101,20 @@ def write_table_atomically(table, path) -> Path:
         raise InputError(f"--out {path}: is a folder; give a file name (.csv or .parquet)")
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    if path.suffix.lower() == ".parquet":
+        return replace_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return replace_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def replace_atomically(path, write) -> Path:
+    """``write(tmp)`` fills a temporary file beside ``path``, which then replaces ``path`` in one rename
+    (mode 0o666 less the umask), so a reader never sees half a file; the temporary file is removed if
+    ``write`` fails."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        if path.suffix.lower() == ".parquet":
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False)
+        write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:

@@ -129,12 +129,17 @@ def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:
     return page
 
 
-def compensation_section(page: HtmlPage, s: dict) -> None:
-    """A public risk-compensation scheme's figures (``CompensationResult.summary()``) on a page."""
-    page.heading(f"Public risk compensation: {s['scheme']}")
-    page.facts([
+def compensation_rows(s: dict) -> list:
+    """A public risk-compensation scheme's figures (``CompensationResult.summary()``) as the
+    ``(label, value, kind)`` rows of a report (a value with its standard error is a pair)."""
+    rows = [
         ("covered premium", s["covered_premium"], "money"),
         ("the fund's expected outlay a year", (s["expected_outlay"], s["expected_outlay_stderr"]), "money"),
+    ]
+    if s["term_years"] > 1:
+        rows.append((f"the fund's expected outlay per {s['term_years']}-year term", s["expected_outlay_per_term"],
+                     "money"))
+    rows += [
         ("P(the fund pays in a year)", s["prob_fund_pays"], "share"),
         ("P(an annual cap binds)", s["prob_annual_cap_binds"], "share"),
         ("P(the multi-year cap is spent in a term)", s["prob_exhausted"], "share"),
@@ -142,8 +147,25 @@ def compensation_section(page: HtmlPage, s: dict) -> None:
         ("insurer's expected net loss after", s["insurer_expected_net_after"], "money"),
         (f"insurer's TVaR {s['level']:.0%} before", s["insurer_tvar_before"], "money"),
         (f"insurer's TVaR {s['level']:.0%} after", s["insurer_tvar_after"], "money"),
-        ("capital relief", s["capital_relief"], "money"),
-        ("technical premium effect", s["technical_premium_effect"], "money"),
-    ])
-    page.paragraph(f"The fund pays on the {s['basis']} loss ratio; the premium subsidy is separate public money, "
-                   "in the premium figures.", note=True)
+        ("capital relief (TVaR less mean)", s["capital_relief"], "money"),
+        (f"price effect: expected outlay + {s['cost_of_capital']:.0%} x capital relief, off the risk cost",
+         s["price_effect"], "money"),
+    ]
+    if s["gross_up"] != 1.0:
+        rows.append((f"the same grossed up for variable expense and profit (x {s['gross_up']:.3f})",
+                     s["technical_premium_effect"], "money"))
+    return rows
+
+
+def compensation_note(s: dict) -> str:
+    """What a scheme's figures rest on, in one sentence."""
+    account = "for the pool" if s["scope"] == "pool" else "per member"
+    return (f"The fund pays on the {s['basis']} loss ratio, one account {account}; the premium subsidy is separate "
+            "public money, in the premium figures.")
+
+
+def compensation_section(page: HtmlPage, s: dict) -> None:
+    """A public risk-compensation scheme's figures (``CompensationResult.summary()``) on a page."""
+    page.heading(f"Public risk compensation: {s['scheme']}")
+    page.facts(compensation_rows(s))
+    page.paragraph(compensation_note(s), note=True)

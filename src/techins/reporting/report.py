@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from techins.display import money_tick
+from techins.display import money_tick, value_text
 from techins.io.outputs import write_run_json, write_tables
 from techins.io.schema import PRICED_TABLES as TABLES
 from techins.reporting import plots
-from techins.reporting.pages import pool_page, priced_page
+from techins.reporting.pages import compensation_note, compensation_rows, pool_page, priced_page
 
 __all__ = ["TABLES", "write_priced", "write_programme", "write_pool", "money_tick"]
 
@@ -175,28 +175,16 @@ def compensation_table(result) -> pd.DataFrame:
 
 
 def compensation_markdown(s: dict) -> list:
-    """The lines of a summary's section on a public risk-compensation scheme (its ``summary()``)."""
-    term = f" (per {s['term_years']}-year term {_money(s['expected_outlay_per_term'])})" \
-        if s["term_years"] > 1 else ""
-    return [
-        f"## Public risk compensation: {s['scheme']}", "",
-        f"The fund pays on the {s['basis']} loss ratio, one account {'for the pool' if s['scope'] == 'pool' else 'per member'}; "
-        "the premium subsidy is separate public money, in the premium figures.", "",
-        "| figure | value |", "|---|---:|",
-        f"| covered premium | {_money(s['covered_premium'])} |",
-        f"| the fund's expected outlay a year | {_money(s['expected_outlay'])} ± {_money(s['expected_outlay_stderr'])}{term} |",
-        f"| P(the fund pays in a year) | {s['prob_fund_pays']:.2%} |",
-        f"| P(an annual cap binds) | {s['prob_annual_cap_binds']:.2%} |",
-        f"| P(the multi-year cap is spent in a term) | {s['prob_exhausted']:.2%} |",
-        f"| insurer's expected net loss before / after | {_money(s['insurer_expected_net_before'])} / "
-        f"{_money(s['insurer_expected_net_after'])} |",
-        f"| insurer's TVaR {s['level']:.0%} before / after | {_money(s['insurer_tvar_before'])} / "
-        f"{_money(s['insurer_tvar_after'])} |",
-        f"| capital relief (TVaR less mean) | {_money(s['capital_relief'])} |",
-        f"| price effect: expected outlay + {s['cost_of_capital']:.0%} x capital relief, off the risk cost | "
-        f"{_money(s['price_effect'])} |",
-    ] + ([f"| the same grossed up for variable expense and profit (x {s['gross_up']:.3f}) | "
-          f"{_money(s['technical_premium_effect'])} |"] if s["gross_up"] != 1.0 else [])
+    """The lines of a summary's section on a public risk-compensation scheme (its ``summary()``): the
+    rows of its report page, as a Markdown table."""
+    def shown(value, kind):
+        if isinstance(value, tuple):
+            return f"{value_text(value[0], kind)} ± {value_text(value[1], kind)}"
+        return value_text(value, kind)
+
+    return [f"## Public risk compensation: {s['scheme']}", "", compensation_note(s), "",
+            "| figure | value |", "|---|---:|",
+            *(f"| {label} | {shown(value, kind)} |" for label, value, kind in compensation_rows(s))]
 
 
 def summary_markdown(priced, meta: dict) -> str:
