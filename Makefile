@@ -18,6 +18,8 @@ run: $(STAMP)
 		--compensation examples/compensation/ip_risk_compensation.toml
 	$(BIN)/techins price products --portfolio examples/portfolio_action_plan.csv --years 100000 --seed 1 \
 		--out out/pricing_action_plan
+	$(BIN)/techins price products --portfolio examples/portfolio.csv --years 20000 --seed 1 \
+		--dependence examples/dependence/tech_lines.toml --out out/pricing_dependent
 	$(BIN)/techins book save products --portfolio examples/portfolio.csv --years 100000 --seed 1 --out out/book
 	$(BIN)/techins quote products examples/quotes/candidates.json --book out/book --out out/quotes.csv
 	$(BIN)/techins pool examples/pools/cyber_pool.toml --out out/pool_cyber

@@ -31,7 +31,7 @@ def test_all_is_exactly_this_list():
         "load_snapshot", "save_snapshot",
         "ClaytonCopula", "Dependence", "FrankCopula", "GammaFrailty", "GaussianCopula", "GumbelCopula",
         "StudentTCopula", "sample_copula",
-        "CompensationResult", "RiskCompensation", "apply_compensation", "read_compensation",
+        "CompensationResult", "RiskCompensation", "apply_compensation", "read_compensation", "read_dependence",
     ])
 
 

@@ -28,6 +28,7 @@ from techins.model.dependence import (
     GaussianCopula,
     GumbelCopula,
     StudentTCopula,
+    read_dependence,
 )
 from techins.model.distributions import (
     Binomial,
@@ -124,6 +125,7 @@ __all__ = [
     "price_catalogue",
     "read_catalogue",
     "read_compensation",
+    "read_dependence",
     "read_line",
     "read_policies",
     "read_pool",

@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from techins.errors import AccuracyWarning, InputError, TechinsError
+from techins.errors import AccuracyWarning, InputError, InputTypeError, TechinsError
 from techins.io.outputs import json_ready
 from techins.version import VERSION
 
@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     reinsure.add_argument("--ord-format", choices=("csv", "parquet", "both"), default="both",
                           help="file format of the ORD tables (default both)")
     reinsure.add_argument("--threads", type=_count, default=None)
+    _dependence_option(reinsure)
     reinsure.add_argument("--quiet", action="store_true", help="no progress bar")
     _backend_options(reinsure)
     reinsure.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -184,6 +185,11 @@ def _many(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+def _dependence_option(parser) -> None:
+    parser.add_argument("--dependence", metavar="FILE", help="dependence between the book's lines (TOML: a [copula] "
+                        "table, [[frailty]] tables; docs/user-guide.md)")
+
+
 def _priced_book_options(parser, out_help: str) -> None:
     """The options of a command that prices a portfolio against the catalogue (price, book save)."""
     parser.add_argument("products", metavar="PRODUCT_OR_DIR", help="a product TOML file or a folder of them "
@@ -196,6 +202,7 @@ def _priced_book_options(parser, out_help: str) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR", help=out_help)
     parser.add_argument("--threads", type=_count, default=None, help="Numba threads (results do not change)")
+    _dependence_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _backend_options(parser)
@@ -310,7 +317,7 @@ def _run_price(args) -> int:
     currencies = sorted({catalogue[p].currency for p in used})
     meta = {"command": "techins price", "catalogue": str(args.products), "portfolio": str(args.portfolio),
             "products": [f"{p} v{catalogue[p].version}" for p in used], "years": args.years, "seed": args.seed,
-            "currency": "/".join(currencies), "techins": VERSION}
+            "currency": "/".join(currencies), "techins": VERSION} | _dependence_meta(args, book)
     with output_folder(args.out) as folder:  # checks --out before the long run
         priced, meta["seconds"] = _timed_with_progress(args, lambda bar: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
@@ -329,6 +336,8 @@ def _run_price(args) -> int:
     print(f"techins price: {_many(b['policies'], 'policy', 'policies')} ({_many(b['coverage_rows'], 'coverage row')}), "
           f"{_many(b['years'], 'year')}, "
           f"seed {b['seed']}, {meta['seconds']:.1f} s")
+    for spec in meta.get("dependence_specs", []):
+        print(f"dependence: {spec}")
     print(f"expected loss {b['expected_loss']:,.0f} +/- {b['expected_loss_stderr']:,.0f}; TVaR 99% "
           f"{b['tvar_99']:,.0f} +/- {b['tvar_99_stderr']:,.0f}; technical premium {b['technical_premium']:,.0f}; "
           f"charged {b['capped_premium']:,.0f} (subsidy {b['subsidy']:,.0f})")
@@ -449,7 +458,32 @@ def _product_book(args):
         if not keep.any():
             raise InputError(f"{args.portfolio}: no policy of product {', '.join(map(repr, args.product))}")
         policies = policies[keep].reset_index(drop=True)
-    return catalogue, policies, catalogue.book(policies, source=str(args.portfolio))
+    book = catalogue.book(policies, source=str(args.portfolio))
+    if getattr(args, "dependence", None):
+        book = _with_dependence(book, args.dependence)
+    return catalogue, policies, book
+
+
+def _dependence_meta(args, book) -> dict:
+    """The run's dependence file and what it holds, for its metadata and reports; nothing without one
+    (the outputs of runs without dependence unchanged)."""
+    if not args.dependence:
+        return {}
+    return {"dependence": str(args.dependence),
+            "dependence_specs": [d.describe() for d in book.portfolio.dependence]}
+
+
+def _with_dependence(book, path):
+    """``book`` with the dependence of file ``path`` (``--dependence``); its errors name the file."""
+    import dataclasses
+
+    from techins.model.dependence import read_dependence
+
+    specs = read_dependence(path)
+    try:
+        return dataclasses.replace(book, portfolio=book.portfolio.with_dependence(specs))
+    except (InputError, InputTypeError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def _run_reinsure(args) -> int:
@@ -464,7 +498,7 @@ def _run_reinsure(args) -> int:
     _, policies, book = _product_book(args)
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
             "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
-            "techins": VERSION}
+            "techins": VERSION} | _dependence_meta(args, book)
     with output_folder(args.out) as folder:
         start = time.perf_counter()
         # one executor (one Dask cluster or connection) for the simulation and the programme's chunks

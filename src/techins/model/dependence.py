@@ -29,10 +29,11 @@ import numpy as np
 
 from techins import validate
 from techins.errors import InputError, InputTypeError
+from techins.io.toml import Where, array_of_tables, load_toml, only_keys, require_keys, table
 from techins.lazy import lazy_module
 
 __all__ = ["GaussianCopula", "StudentTCopula", "ClaytonCopula", "GumbelCopula", "FrankCopula", "Dependence",
-           "GammaFrailty", "COPULAS", "frank_tau"]
+           "GammaFrailty", "COPULAS", "FAMILIES", "frank_tau", "read_dependence", "dependence_from_mapping"]
 
 _stats = lazy_module("scipy.stats")
 _integrate = lazy_module("scipy.integrate")
@@ -408,6 +409,19 @@ class Dependence:
         elif not isinstance(self.column, str) or not self.column:
             raise InputTypeError(f"Dependence: column must be a column name, got {self.column!r}")
 
+    def describe(self) -> str:
+        """One line for reports, e.g. ``Gumbel copula (theta 1.4286, Kendall's tau 0.3) on lines cyber, ip``."""
+        c = self.copula
+        name = type(c).__name__.removesuffix("Copula").replace("StudentT", "Student t")
+        if isinstance(c, _Elliptical):
+            rho = f"rho {c.rho:.4g}" if c.dimension is None else f"a {c.dimension} x {c.dimension} correlation matrix"
+            parameter = f"{rho}, df {c.df:.4g}" if isinstance(c, StudentTCopula) else rho
+            tau = f", Kendall's tau {c.kendall_tau:.4g}" if c.dimension is None else ""
+        else:
+            parameter, tau = f"theta {c.theta:.5g}", f", Kendall's tau {c.kendall_tau:.4g}"
+        margins = f"lines {', '.join(self.lines)}" if self.lines is not None else f"the values of column {self.column}"
+        return f"{name} copula ({parameter}{tau}) on {margins}"
+
     def check_dimension(self, d: int) -> None:
         """Raise an InputError when the copula does not fit ``d`` margins (a matrix of another size, an
         exchangeable rho below -1/(d - 1))."""
@@ -452,6 +466,10 @@ class GammaFrailty:
             raise InputError(f"GammaFrailty: line {repeat!r} is named twice in lines")
         object.__setattr__(self, "lines", lines)
 
+    def describe(self) -> str:
+        """One line for reports, e.g. ``gamma frailty (cv 0.25) on the claim counts of lines low_altitude``."""
+        return f"gamma frailty (cv {self.cv:.4g}) on the claim counts of lines {', '.join(self.lines)}"
+
     @classmethod
     def from_variance(cls, variance: float, lines) -> "GammaFrailty":
         """The frailty of factor variance ``variance`` (= cv^2)."""
@@ -461,3 +479,97 @@ class GammaFrailty:
     @property
     def variance(self) -> float:
         return round(self.cv * self.cv, 15)
+
+
+FAMILIES = {"gaussian": GaussianCopula, "t": StudentTCopula, "clayton": ClaytonCopula, "gumbel": GumbelCopula,
+            "frank": FrankCopula}
+_PARAMETER = {"gaussian": "rho", "t": "rho", "clayton": "theta", "gumbel": "theta", "frank": "theta"}
+
+
+def read_dependence(path) -> tuple:
+    """Read the dependence between lines from a TOML file (``docs/user-guide.md``, Dependence).
+
+    The file holds at most one ``[copula]`` table and any number of ``[[frailty]]`` tables::
+
+        [copula]
+        family = "gumbel"          # gaussian, t, clayton, gumbel or frank
+        tau = 0.3                  # Kendall's tau, or the family's parameter: rho (gaussian, t) or theta
+        lines = ["cyber", "ip"]    # the margins; or column = "region"
+
+        [[frailty]]
+        cv = 0.25
+        lines = ["low_altitude"]
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    tuple
+        The ``Dependence`` (first, when there is one) and the ``GammaFrailty`` specs, as
+        ``Portfolio(dependence=...)``, ``simulate`` and ``price_catalogue`` take them.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Naming the file, the table and the field.
+    """
+    return dependence_from_mapping(load_toml(path), str(path))
+
+
+def dependence_from_mapping(data: dict, source: str = "dependence", *, within: str = "") -> tuple:
+    """``read_dependence`` of a mapping shaped like the file; ``source`` names it in messages, and
+    ``within`` the table holding it in a larger file (``"dependence"`` in a pool file: its tables are
+    then ``[dependence.copula]`` and ``[[dependence.frailty]]``)."""
+    top = Where(source, f"[{within}]" if within else "")
+    prefix = f"{within}." if within else ""
+    data = table(data, top)
+    only_keys(data, ("copula", "frailty"), top)
+    if not data:
+        raise InputError(top.message(f"holds no dependence; write a [{prefix}copula] table or [[{prefix}frailty]] "
+                                     f"tables"))
+    specs = []
+    if "copula" in data:
+        specs.append(_dependence_from_table(data["copula"], Where(source, f"[{prefix}copula]")))
+    for k, item in enumerate(array_of_tables(data, "frailty", top)):
+        specs.append(_frailty_from_table(item, Where(source).item(f"{prefix}frailty", k)))
+    return tuple(specs)
+
+
+def _dependence_from_table(value, where: Where) -> Dependence:
+    spec = table(value, where)
+    require_keys(spec, ("family",), where, hint=f"one of {sorted(FAMILIES)}")
+    family = spec["family"]
+    if family not in FAMILIES:
+        raise InputError(where.message(f"family {family!r} is unknown; use one of {sorted(FAMILIES)}"))
+    parameter = _PARAMETER[family]
+    only_keys(spec, {"family", "tau", parameter, "lines", "column"} | ({"df"} if family == "t" else set()), where)
+    given = [k for k in ("tau", parameter) if k in spec]
+    if len(given) != 1:
+        raise InputError(where.message(f"give either tau (Kendall's tau) or {parameter} (the {family} copula's "
+                                       f"parameter), {'not both' if given else 'one of them'}"))
+    if family == "t":
+        require_keys(spec, ("df",), where, hint="the t copula's degrees of freedom, > 0")
+    lines = spec.get("lines")
+    if lines is not None and not isinstance(lines, list):
+        raise InputTypeError(where.message(f"lines must be a list of line names, got {lines!r}"))
+    try:
+        cls = FAMILIES[family]
+        extra = (spec["df"],) if family == "t" else ()
+        copula = cls.from_tau(spec["tau"], *extra) if "tau" in spec else cls(spec[parameter], *extra)
+        return Dependence(copula, lines=tuple(lines) if lines is not None else None, column=spec.get("column"))
+    except (InputError, InputTypeError) as exc:
+        raise type(exc)(where.message(str(exc))) from None
+
+
+def _frailty_from_table(value, where: Where) -> GammaFrailty:
+    spec = table(value, where)
+    only_keys(spec, ("cv", "lines"), where)
+    require_keys(spec, ("cv", "lines"), where)
+    if not isinstance(spec["lines"], list):
+        raise InputTypeError(where.message(f"lines must be a list of line names, got {spec['lines']!r}"))
+    try:
+        return GammaFrailty(spec["cv"], tuple(spec["lines"]))
+    except (InputError, InputTypeError) as exc:
+        raise type(exc)(where.message(str(exc))) from None

@@ -11,6 +11,7 @@ Formulas: ``docs/pool.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from techins import validate
 from techins.catalogue.products import read_catalogue
 from techins.catalogue.rating import price_catalogue
 from techins.display import Figure, figures_html, short_repr
-from techins.errors import InputError
+from techins.errors import InputError, InputTypeError
 from techins.pool.spec import PoolFlows, PoolSpec, member_flows
 from techins.pricing.allocation import (
     allocation_table,
@@ -138,6 +139,8 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
     programme = read_programme(book.programme) if book.programme else None
     policies, contributor, written = _pool_policies(spec, catalogue)
     product_book = catalogue.book(policies, source=f"pool {spec.name!r} policies")
+    if spec.dependence:
+        product_book = dataclasses.replace(product_book, portfolio=_with_dependence(spec, product_book.portfolio))
     with open_executor("run_pool", backend, client, threads, executor=executor) as run:
         return _run_pool(spec, catalogue, programme, policies, contributor, written, product_book, years, seed,
                          progress, run)
@@ -288,6 +291,14 @@ def _line_index(spec: PoolSpec, product_book) -> np.ndarray:
                          f"the book's lines are {list(a['line_names'])} and its products {products}")
     mapping = np.array([spec.lines.index(name) for name in names], dtype=np.int64)
     return mapping[codes]
+
+
+def _with_dependence(spec: PoolSpec, portfolio):
+    """The pool's book with the dependence of its file; errors name the pool."""
+    try:
+        return portfolio.with_dependence(spec.dependence)
+    except (InputError, InputTypeError) as exc:
+        raise type(exc)(f"pool {spec.name!r}: {exc}") from None
 
 
 def _simulate_and_premium(catalogue, product_book, written, years, seed, executor, progress):

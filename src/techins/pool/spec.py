@@ -30,6 +30,7 @@ from techins.io.toml import (
     sub_table,
     table,
 )
+from techins.model.dependence import Dependence, GammaFrailty, dependence_from_mapping, read_dependence
 from techins.reinsurance.compensation import RiskCompensation, read_compensation, scheme_from_table
 
 __all__ = ["PoolMember", "PoolBook", "PoolSpec", "PoolFlows", "read_pool", "pool_from_mapping", "member_flows", "ROLES"]
@@ -143,9 +144,16 @@ class PoolSpec:
     unplaced: dict = None
     book: PoolBook | None = None
     compensation: RiskCompensation | None = None
+    dependence: tuple = ()
 
     def __post_init__(self):
         owner = f"pool {self.name!r}"
+        dependence = (self.dependence,) if isinstance(self.dependence, (Dependence, GammaFrailty)) else self.dependence
+        if not isinstance(dependence, (tuple, list)) or not all(isinstance(d, (Dependence, GammaFrailty))
+                                                                for d in dependence):
+            raise InputTypeError(f"{owner}: dependence must be a Dependence, a GammaFrailty or a list of them, got "
+                                 f"{self.dependence!r}")
+        object.__setattr__(self, "dependence", tuple(dependence))
         if self.compensation is not None and not isinstance(self.compensation, RiskCompensation):
             raise InputTypeError(f"{owner}: compensation must be a RiskCompensation, got "
                                  f"{type(self.compensation).__name__}")
@@ -326,7 +334,8 @@ def read_pool(path) -> PoolSpec:
     return pool_from_mapping(load_toml(path), str(path), base=Path(path).parent)
 
 
-_POOL_KEYS = ("name", "description", "lines", "admin_expense", "unplaced", "book", "member", "compensation")
+_POOL_KEYS = ("name", "description", "lines", "admin_expense", "unplaced", "book", "member", "compensation",
+              "dependence")
 _MEMBER_KEYS = ("name", "share", "role", "fee", "book")
 _BOOK_PATHS = ("products", "portfolio", "programme")
 
@@ -360,10 +369,22 @@ def pool_from_mapping(data: dict, source: str = "pool", base=None) -> PoolSpec:
             raise InputError(top.message("[book] has no portfolio and no member brings a book; give book.portfolio "
                                          "or a book for the members who bring policies"))
     compensation = _compensation(data.get("compensation"), top, resolve)
+    dependence = _dependence(data.get("dependence"), top, resolve)
     with placed(top):
         return PoolSpec(name=str(data.get("name", "pool")), lines=tuple(lines), members=tuple(members),
                         admin_expense=data.get("admin_expense", 0.0), unplaced=data.get("unplaced"), book=book,
-                        compensation=compensation)
+                        compensation=compensation, dependence=dependence)
+
+
+def _dependence(value, top: Where, resolve) -> tuple:
+    """The dependence between the pool's lines: a ``[dependence]`` table holding ``[dependence.copula]``
+    and ``[[dependence.frailty]]``, or the path of a dependence file (``dependence = "lines.toml"``,
+    relative to the pool file; ``techins.model.dependence.read_dependence``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return read_dependence(resolve(value))
+    return dependence_from_mapping(table(value, top.sub("dependence")), top.source, within="dependence")
 
 
 def _compensation(value, top: Where, resolve) -> RiskCompensation | None:

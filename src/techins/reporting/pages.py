@@ -36,6 +36,7 @@ def priced_page(priced, meta: dict, folder: Path, figures: list, compensation=No
         ("scenario event streams", book["scenarios"], "count"),
         ("simulated years", book["years"], "count"), ("seed", book["seed"], "label"),
         ("currency", cur or "as in the products", "text"),
+        *[("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])],
     ])
     page.paragraph("Re-running with the same inputs, years and seed gives the same numbers. ± is one Monte Carlo "
                    "standard error.", note=True)

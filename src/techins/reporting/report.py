@@ -198,6 +198,7 @@ def summary_markdown(priced, meta: dict) -> str:
         f"coverage rows, {book['scenarios']} scenario event streams",
         f"- simulation: {book['years']:,} years, seed {book['seed']} (re-running with the same inputs, years "
         f"and seed gives the same numbers)",
+        *[f"- dependence ({meta['dependence']}): {spec}" for spec in meta.get("dependence_specs", [])],
         f"- money in {cur}; ± is one Monte Carlo standard error", "",
         "## Book", "",
         "| figure | value | ± |", "|---|---:|---:|",
