@@ -15,7 +15,13 @@ from techins.backtest.report import actual_vs_expected_figure, pit_figure, trend
 from techins.backtest.run import read_config, run_backtest
 from techins.pool.run import run_pool
 from techins.pool.spec import read_pool
-from techins.reporting.plots import allocation_figure, ep_curves_figure, member_results_figure, premium_buildup_figure
+from techins.reporting.plots import (
+    allocation_figure,
+    ep_curves_figure,
+    member_results_figure,
+    premium_buildup_figure,
+    programme_ep_figure,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,6 +78,20 @@ def test_premium_buildup_axes_say_their_units(priced):
     assert ax.get_ylabel().endswith("(%)") and "CNY" in ax.get_title()
     assert all(t.endswith("%") for t in tick_texts(fig, ax.yaxis))
     assert ax.get_legend() is None and fig.legends
+
+
+def test_programme_plot_has_gross_and_net_with_intervals_and_each_treaty(priced):
+    programme = ti.Programme((ti.QuotaShare(0.3, name="qs"), ti.OccurrenceXL(5e6, 1e6, (1.0,), name="xl")))
+    ep = ti.apply_programme(priced.result, programme).ep_table()
+    fig = programme_ep_figure(ep, "CNY")
+    ax = fig.axes[0]
+    check_money_axis(fig, ax, "CNY")
+    assert ax.get_xlabel() == "return period (years)"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["gross (95% interval)", "net (95% interval)"]
+    assert "ceded to qs" in labels
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2 and len([c for c in ax.containers if isinstance(c, ErrorbarContainer)]) == 2
 
 
 def test_pool_plots_carry_the_currency(pool):

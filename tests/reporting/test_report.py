@@ -175,9 +175,11 @@ def test_write_priced(priced, tmp_path):
 def test_write_programme_with_ord(programme_result, tmp_path):
     meta = {"command": "test", "programme": "qs + xl", "years": 1000, "seed": 3, "load": 0.2}
     files = write_programme(programme_result, tmp_path, meta, load=0.2, ord_exports=True)
-    assert set(files) == {"treaties", "years", "treaty_ep_curves", "ord", "run"}
+    assert set(files) == {"treaties", "years", "treaty_ep_curves", "programme_ep", "plots", "report", "ord", "run"}
+    assert files["plots"] == ["programme_ep.png"] and files["report"] == ["report.html"]
     check_listing(tmp_path, files)
     check_csv_is_parquet(tmp_path, "treaties", programme_result.treaty_table(load=0.2))
+    check_csv_is_parquet(tmp_path, "programme_ep", programme_result.ep_table())
     check_csv_is_parquet(tmp_path, "treaty_ep_curves")
     check_csv_is_parquet(tmp_path, "years")
     assert all(name.startswith("ord/") for name in files["ord"])
@@ -221,6 +223,30 @@ def test_write_programme_without_ord(programme_result, tmp_path):
     files = write_programme(programme_result, tmp_path, {}, ord_exports=False)
     assert "ord" not in files and not (tmp_path / "ord").exists()
     check_listing(tmp_path, files)
+
+
+def test_programme_ep_table_by_hand(programme_result):
+    """Each return period's gross, net and ceded AEP is the ceil(n p)-th smallest year (n = 1,000 years:
+    the 900th at 10 years), and its 95% interval the order statistics of ranks Binomial(n, p)'s 2.5% and
+    97.5% quantiles, the second plus one (scipy), which hold the estimate."""
+    from scipy import stats
+
+    r = programme_result
+    table = r.ep_table(return_periods=(10.0, 100.0, 5000.0))
+    assert table["return_period"].tolist() == [10.0, 100.0]  # 5,000 years > the 1,000 simulated
+    for row in table.itertuples():
+        p = 1.0 - 1.0 / row.return_period
+        k = round(r.years * p)
+        lo, hi = int(stats.binom.ppf(0.025, r.years, p)), int(stats.binom.ppf(0.975, r.years, p)) + 1
+        for name, values in (("gross", r.gross), ("net", r.net)):
+            ordered = np.sort(values)
+            assert getattr(row, name) == ordered[k - 1]
+            assert (getattr(row, f"{name}_low"), getattr(row, f"{name}_high")) == (ordered[lo - 1], ordered[hi - 1])
+            assert getattr(row, f"{name}_low") <= getattr(row, name) <= getattr(row, f"{name}_high")
+        for t, name in enumerate(("qs", "xl")):
+            assert table.loc[row.Index, f"ceded_{name}"] == np.sort(r.ceded[:, t])[k - 1]
+    with pytest.raises(ti.InputError, match="ep_table: level"):
+        r.ep_table(level=1.0)
 
 
 # -------------------------------------------------------------------------------------------- pool

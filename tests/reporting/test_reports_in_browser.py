@@ -1,4 +1,4 @@
-"""Each ``report.html`` (``techins price``, ``pool``, ``backtest``) rendered in headless Chromium (Debian's
+"""Each ``report.html`` (``techins price``, ``reinsure``, ``pool``, ``backtest``) rendered in headless Chromium (Debian's
 ``/usr/bin/chromium``, installed by ``.ci/run``): it loads, logs nothing on the console, every figure
 decodes to a real image, and the key numbers are on the page as a reader sees it (the DOM after load).
 
@@ -20,7 +20,7 @@ import techins as ti
 from techins.backtest.run import read_config, run_backtest
 from techins.pool.run import run_pool
 from techins.pool.spec import read_pool
-from techins.reporting.report import write_pool, write_priced
+from techins.reporting.report import write_pool, write_priced, write_programme
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -80,13 +80,18 @@ def reports(tmp_path_factory):
     (base / "price").mkdir()
     write_priced(priced, base / "price", {"catalogue": "products", "portfolio": "two per product", "currency": "CNY",
                                           "products": sorted(set(priced.policies["product"]))})
+    programme = ti.read_programme(ROOT / "examples" / "programmes" / "tech_pool_programme.toml")
+    applied = ti.apply_programme(priced.result, programme)
+    (base / "reinsure").mkdir()
+    write_programme(applied, base / "reinsure", {"programme": "tech_pool_programme.toml", "seed": 3,
+                                                 "currency": "CNY"})
     pool = run_pool(read_pool(ROOT / "examples" / "pools" / "cyber_pool.toml"), years=1000)
     (base / "pool").mkdir()
     write_pool(pool, base / "pool", {"pool_file": "examples/pools/cyber_pool.toml"})
     config = read_config(ROOT / "examples" / "backtest" / "tech_lines_backtest.toml")
     for _ in range(2):
         run = run_backtest(config, store=base / "runs.sqlite", out=base / "backtest")
-    return {"price": (base / "price", priced), "pool": (base / "pool", pool), "backtest": (base / "backtest", run),
+    return {"price": (base / "price", priced), "reinsure": (base / "reinsure", applied), "pool": (base / "pool", pool), "backtest": (base / "backtest", run),
             "work": base}
 
 
@@ -103,6 +108,17 @@ def test_the_pricing_report_renders(reports):
     for row in priced.products.itertuples():
         assert row.product in text and f"{100 * row.loss_ratio:.1f}%" in text
     assert "95% Monte Carlo interval" in text
+
+
+def test_the_reinsurance_report_renders(reports):
+    folder, applied = reports["reinsure"]
+    dom, console = render(folder / "report.html", reports["work"])
+    assert console == []
+    assert probe(dom) == (1, 1)
+    text = text_of(dom)
+    assert f"CNY {applied.gross.mean():,.0f}" in text and f"CNY {applied.net.mean():,.0f}" in text
+    for row in applied.treaty_table().itertuples():
+        assert row.treaty in text and f"CNY {row.expected_ceded:,.0f}" in text and f"{100 * row.prob_loss:.1f}%" in text
 
 
 def test_the_pool_report_renders(reports):

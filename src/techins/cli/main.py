@@ -495,10 +495,11 @@ def _run_reinsure(args) -> int:
 
     backend, client = _backend(args)
     programme = read_programme(args.programme)
-    _, policies, book = _product_book(args)
+    catalogue, policies, book = _product_book(args)
+    currencies = sorted({catalogue[p].currency for p in set(policies["product"].astype(str))})
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
             "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
-            "techins": VERSION} | _dependence_meta(args, book)
+            "currency": "/".join(currencies), "techins": VERSION} | _dependence_meta(args, book)
     with output_folder(args.out) as folder:
         start = time.perf_counter()
         # one executor (one Dask cluster or connection) for the simulation and the programme's chunks
@@ -524,7 +525,8 @@ def _run_reinsure(args) -> int:
     for r in table.itertuples():
         print(f"{r.treaty:<24}{r.expected_ceded:>16,.0f}{r.expected_ceded_stderr:>12,.0f}{r.prob_loss:>9.3f}"
               f"{r.technical_premium:>14,.0f}{r.rate_on_line:>14.4f}")
-    print(f"outputs in {args.out}/: treaties.csv/.parquet, years.*, treaty_ep_curves.*" + (", ord/" if args.ord else ""))
+    print(f"outputs in {args.out}/: report.html, treaties.csv/.parquet, years.*, treaty_ep_curves.*, programme_ep.*, "
+          f"programme_ep.png" + (", ord/" if args.ord else ""))
     return 0
 
 

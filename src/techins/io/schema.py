@@ -169,7 +169,7 @@ _SHARE = ("loss_ratio", "prob_loss_making", "return_on_standalone_capital", "ret
           "expense_ratio", "combined_ratio", "combined_ratio_trend", "trend_stderr", "experience_loss_ratio",
           "priced_loss_ratio", "permissible_loss_ratio", "complement_loss_ratio", "credibility",
           "credibility_loss_ratio", "indicated_rate_change", "repriced_change", "expense_vs_plan",
-          "interval_coverage", "interval_level", "var_level", "level")
+          "interval_coverage", "interval_level", "var_level", "level", "rate_on_line")
 _COUNT = ("policies", "cap_binding", "periods", "claims", "var_exceedances", "claims_near_limit",
           "claims_above_model_quantile", "coverage_rows", "members", "years", "n_runs")
 _NUMBER = ("expected_claims", "loss_making_z", "loss_making_pvalue", "trend_pvalue", "pit_ks_pvalue",

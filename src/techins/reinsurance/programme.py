@@ -350,6 +350,23 @@ class ProgrammeResult:
                  figures.tvar_equal(ordered, 1.0 - 1.0 / t)) for t in return_periods if t <= ordered.size]
         return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "ceded", "ceded_tvar"])
 
+    def ep_table(self, return_periods=figures.DEFAULT_RETURN_PERIODS, level: float = 0.95) -> pd.DataFrame:
+        """The annual gross and net losses by return period (AEP) with their order-statistic
+        ``level`` intervals (``gross_low``, ``gross_high``, ``net_low``, ``net_high``), and each
+        treaty's annual ceded loss (``ceded_<treaty>``); return periods longer than the years dropped."""
+        level = validate.real("ep_table", "level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+        gross, net = np.sort(self.gross), np.sort(self.net)
+        ceded = np.sort(self.ceded, axis=0)
+        rows = []
+        for t in (float(t) for t in return_periods if t <= self.years):
+            p = 1.0 - 1.0 / t
+            rows.append((t, 1.0 / t, figures.quantile_equal(gross, p), *figures.quantile_interval_equal(gross, p, level),
+                         figures.quantile_equal(net, p), *figures.quantile_interval_equal(net, p, level),
+                         *(figures.quantile_equal(ceded[:, k], p) for k in range(ceded.shape[1]))))
+        names = [f"ceded_{t.name}" for t in self.programme.treaties]
+        return pd.DataFrame(rows, columns=["return_period", "exceedance_prob", "gross", "gross_low", "gross_high",
+                                           "net", "net_low", "net_high", *names])
+
 
 @dataclass(frozen=True, eq=False)
 class OccurrenceTable:

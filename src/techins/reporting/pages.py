@@ -1,4 +1,4 @@
-"""The ``report.html`` pages of ``techins price`` and ``techins pool`` (``techins.io.html.HtmlPage``):
+"""The ``report.html`` pages of ``techins price``, ``reinsure`` and ``pool`` (``techins.io.html.HtmlPage``):
 the run, the headline figures with their Monte Carlo errors, the tables a reader needs and the plots
 embedded, so the page stands alone."""
 
@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from techins.io.html import HtmlPage
-from techins.reporting.plots import EP_CAPTION
+import numpy as np
 
-__all__ = ["priced_page", "pool_page", "CAPTIONS"]
+from techins.io.html import HtmlPage
+from techins.reporting.plots import EP_CAPTION, PROGRAMME_EP_CAPTION
+
+__all__ = ["priced_page", "programme_page", "pool_page", "CAPTIONS"]
 
 CAPTIONS = {
     "ep_curves.png": EP_CAPTION,
+    "programme_ep.png": PROGRAMME_EP_CAPTION,
     "premium_buildup.png": "Each product's technical premium split into its components (% of it), the premium "
                            "charged after the rate cap (bar) and the part paid by the subsidy (triangle); the "
                            "technical premium in money above each bar.",
@@ -70,6 +73,48 @@ def priced_page(priced, meta: dict, folder: Path, figures: list, compensation=No
     page.paragraph("Tables: policies, coverages, lines, products, ep_curves (CSV and Parquet, beside this page); "
                    "run.json holds the book's figures.", note=True)
     return page
+
+
+def programme_page(result, meta: dict, folder: Path, figures: list, *, load: float = 0.0) -> HtmlPage:
+    """The page of a programme applied to a simulated book
+    (``techins.reinsurance.programme.ProgrammeResult``): the run, the gross and net figures, each
+    treaty's and the plots."""
+    cur = meta.get("currency", "")
+    page = HtmlPage(f"Reinsurance run: {result.programme.name}", currency=cur)
+    page.facts([
+        ("programme", meta.get("programme"), "text"), ("catalogue", meta.get("catalogue"), "text"),
+        ("portfolio", meta.get("portfolio"), "text"), ("treaties", len(result.programme.treaties), "count"),
+        ("simulated years", result.years, "count"), ("seed", meta.get("seed"), "label"),
+        ("risk load of the technical price (standard deviations)", load, "number"),
+        ("currency", cur or "as in the products", "text"),
+        *[("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])],
+    ])
+    page.paragraph("Re-running with the same inputs, years and seed gives the same numbers. ± is one Monte Carlo "
+                   "standard error.", note=True)
+    page.heading("Gross and net")
+    page.facts([
+        ("expected annual gross loss", _mean_and_stderr(result.gross), "money"),
+        ("expected annual ceded loss", _mean_and_stderr(result.gross - result.net), "money"),
+        ("expected annual net loss", _mean_and_stderr(result.net), "money"),
+    ])
+    page.heading("Treaties")
+    treaties = result.treaty_table(load=load)
+    level = f"{treaties['level'].iloc[0]:.0%}" if len(treaties) else ""
+    page.table(treaties, ["treaty", "type", "expected_ceded", "expected_ceded_stderr", "std", "var", "tvar",
+                          "prob_loss", "expected_reinstatement_premium", "technical_premium", "rate_on_line"],
+               labels={"expected_ceded_stderr": "±", "prob_loss": "P(loss)", "var": f"VaR {level}",
+                       "tvar": f"TVaR {level}"})
+    page.heading("Plots")
+    for name in figures:
+        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
+    page.paragraph("Tables: treaties, years, treaty_ep_curves, programme_ep (CSV and Parquet, beside this page); "
+                   "run.json holds the treaty figures.", note=True)
+    return page
+
+
+def _mean_and_stderr(x) -> tuple:
+    """The mean of a sample of years and its standard error (None for one year)."""
+    return float(np.mean(x)), (float(np.std(x, ddof=1) / np.sqrt(x.size)) if x.size > 1 else None)
 
 
 def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:

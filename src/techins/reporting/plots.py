@@ -1,5 +1,5 @@
-"""The PNG plots of ``techins price`` and ``techins pool``: EP curves, premium build-up, members' results,
-capital allocation.
+"""The PNG plots of ``techins price``, ``reinsure`` and ``pool``: EP curves, premium build-up, a
+programme's gross, net and ceded curves, members' results, capital allocation.
 
 Each plot function builds a ``matplotlib.figure.Figure`` (``*_figure``, which the tests inspect) and
 the writers save it. Shared rules: every axis says its unit (money axes their currency, labelled 300M /
@@ -16,12 +16,16 @@ import pandas as pd
 
 from techins.display import money_label, money_tick
 
-__all__ = ["ep_curves_figure", "premium_buildup_figure", "member_results_figure", "allocation_figure", "save",
-           "money_axis", "EP_CAPTION"]
+__all__ = ["ep_curves_figure", "premium_buildup_figure", "programme_ep_figure", "member_results_figure",
+           "allocation_figure", "save", "money_axis", "EP_CAPTION", "PROGRAMME_EP_CAPTION"]
 
 EP_CAPTION = ("Exceedance by return period: the book's aggregate (AEP, the year's total loss) and occurrence "
               "(OEP, the year's largest event) curves with their 95% Monte Carlo interval (shaded, and error bars "
               "at each plotted return period), and each line's AEP.")
+
+PROGRAMME_EP_CAPTION = ("The annual loss exceeded at each return period (AEP) before the programme (gross) and "
+                        "after it (net), each with its 95% Monte Carlo interval (shaded, and error bars), and what "
+                        "each treaty takes (its annual ceded loss at that return period).")
 
 
 def money_axis(axis, what: str, currency: str) -> None:
@@ -60,6 +64,38 @@ def ep_curves_figure(ep: pd.DataFrame, currency: str):
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("return period (years)")
     ax.set_title("Exceedance curves: book AEP and OEP, each line's AEP")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    return fig
+
+
+def programme_ep_figure(ep: pd.DataFrame, currency: str):
+    """A programme's gross and net AEP with their 95% intervals and each treaty's ceded AEP
+    (``ProgrammeResult.ep_table``), log axes (a zero ceded loss is left out), legend below."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    ax = fig.subplots()
+    t = ep["return_period"].to_numpy(dtype=float)
+    for curve, colour in (("gross", "black"), ("net", "tab:blue")):
+        low, high = ep[f"{curve}_low"].to_numpy(dtype=float), ep[f"{curve}_high"].to_numpy(dtype=float)
+        mid = ep[curve].to_numpy(dtype=float)
+        ax.fill_between(t, low, high, color=colour, alpha=0.2, linewidth=0)
+        ax.errorbar(t, mid, yerr=[mid - low, high - mid], fmt="none", ecolor=colour, elinewidth=1, capsize=3)
+        ax.plot(t, mid, "-", color=colour, linewidth=2.5, marker="o", markersize=3, label=f"{curve} (95% interval)")
+    for column in (c for c in ep.columns if c.startswith("ceded_")):
+        values = ep[column].to_numpy(dtype=float)
+        shown = values > 0.0
+        if shown.any():
+            ax.plot(t[shown], values[shown], "--", marker="o", markersize=3, linewidth=1.5,
+                    label=f"ceded to {column.removeprefix('ceded_')}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    money_axis(ax.yaxis, "annual loss exceeded at the return period", currency)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("return period (years)")
+    ax.set_title("The programme: gross, net and each treaty's share")
     ax.grid(True, which="both", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=3, fontsize="small")
     return fig

@@ -15,7 +15,7 @@ from techins.display import money_tick, value_text
 from techins.io.outputs import write_run_json, write_tables
 from techins.io.schema import PRICED_TABLES as TABLES
 from techins.reporting import plots
-from techins.reporting.pages import compensation_note, compensation_rows, pool_page, priced_page
+from techins.reporting.pages import compensation_note, compensation_rows, pool_page, priced_page, programme_page
 
 __all__ = ["TABLES", "write_priced", "write_programme", "write_pool", "money_tick"]
 
@@ -49,7 +49,8 @@ def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
 def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False,
                     ord_formats=None) -> dict:
     """Write a programme's results (``techins.reinsurance.programme.ProgrammeResult``, with its occurrences kept
-    when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, and the ORD
+    when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, the gross, net
+    and ceded AEP (``programme_ep``) with its plot and ``report.html``, and the ORD
     tables of the gross, ceded and net losses (``ord/il_S1_splt.csv`` ... ``ord/ri_S1_ept.parquet``, in
     ``ord_formats``: CSV and Parquet by default); return the file names by kind."""
     from techins.reinsurance.ord import FORMATS, write_ord_files
@@ -62,7 +63,8 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
         years[f"reinstatement_factor_{name}"] = result.reinstatement_factor[:, t]
     years["net"] = result.net
     curves = pd.concat([result.ep_curve(name).assign(treaty=name) for name in names], ignore_index=True)
-    tables = {"treaties": result.treaty_table(load=load), "years": years, "treaty_ep_curves": curves}
+    tables = {"treaties": result.treaty_table(load=load), "years": years, "treaty_ep_curves": curves,
+              "programme_ep": result.ep_table()}
     files = write_tables(tables, folder)
     if ord_exports:
         occ = result.occurrences
@@ -74,6 +76,11 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
         written = write_ord_files(losses, result.years, ord_folder, {p: p for p in ("gross", "ceded", "net")},
                                   formats=FORMATS if ord_formats is None else ord_formats)
         files["ord"] = [str(path.relative_to(folder)) for path in written]
+    currency = meta.get("currency", "")
+    plots.save(plots.programme_ep_figure(tables["programme_ep"], currency), folder / "programme_ep.png")
+    files["plots"] = ["programme_ep.png"]
+    programme_page(result, meta, folder, files["plots"], load=load).write(folder / "report.html")
+    files["report"] = ["report.html"]
     write_run_json(folder, {"meta": meta, "treaties": tables["treaties"].to_dict(orient="records")}, files)
     return files
 

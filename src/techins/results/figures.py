@@ -17,6 +17,9 @@ import math
 import numpy as np
 
 from techins import validate
+from techins.lazy import lazy_module
+
+_stats = lazy_module("scipy.stats")
 
 __all__ = [
     "DEFAULT_RETURN_PERIODS",
@@ -29,6 +32,7 @@ __all__ = [
     "quantile_equal",
     "tvar_equal",
     "tvar_stderr_equal",
+    "quantile_interval_equal",
 ]
 
 FIGURES = ("mean", "std", "quantile", "tvar", "prob_exceed")
@@ -91,6 +95,18 @@ def tvar_equal(x: np.ndarray, p: float) -> float:
     tail = float(np.sum(x[first_above:]))
     share_at_or_below = first_above / n
     return _between(q, (tail / n + max(share_at_or_below - p, 0.0) * q) / (1.0 - p), float(x[-1]))
+
+
+def quantile_interval_equal(x: np.ndarray, p: float, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence limits of the ``p`` quantile of a sorted sample ``x``: the order
+    statistics of ranks ``Binomial(n, p)``'s ``(1 - level)/2`` and ``(1 + level)/2`` quantiles (the
+    second plus one), clipped to the sample (Conover 1999, *Practical Nonparametric Statistics*, 3rd
+    ed., Wiley: the confidence interval for a quantile)."""
+    n = x.size
+    alpha = 1.0 - level
+    lo = int(_stats.binom.ppf(alpha / 2.0, n, p))
+    hi = int(_stats.binom.ppf(1.0 - alpha / 2.0, n, p)) + 1
+    return float(x[min(max(lo, 1), n) - 1]), float(x[min(max(hi, 1), n) - 1])
 
 
 def tvar_stderr_equal(x: np.ndarray, p: float) -> float:

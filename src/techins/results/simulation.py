@@ -152,7 +152,7 @@ class SimulationResult:
         z = float(stats.norm.ppf(0.5 + level / 2.0))
         if figure == "quantile":
             p = figures.check_level("quantile", self._need_arg(figure, arg))
-            return _quantile_ci(self._sorted, p, level)
+            return figures.quantile_interval_equal(self._sorted, p, level)
         if figure == "prob_exceed":
             x = self._need_arg(figure, arg)
             k = int(round(self.prob_exceed(x) * self.years))
@@ -183,8 +183,8 @@ class SimulationResult:
         rows = []
         for t in periods:
             p = 1.0 - 1.0 / t
-            aep_lo, aep_hi = _quantile_ci(self._sorted, p, level)
-            oep_lo, oep_hi = _quantile_ci(self._sorted_occurrence, p, level)
+            aep_lo, aep_hi = figures.quantile_interval_equal(self._sorted, p, level)
+            oep_lo, oep_hi = figures.quantile_interval_equal(self._sorted_occurrence, p, level)
             rows.append((t, 1.0 / t, figures.quantile_equal(self._sorted, p), figures.tvar_equal(self._sorted, p),
                          figures.quantile_equal(self._sorted_occurrence, p),
                          figures.tvar_equal(self._sorted_occurrence, p), aep_lo, aep_hi, oep_lo, oep_hi))
@@ -227,14 +227,6 @@ def _return_periods(return_periods, years: int) -> list[float]:
         if t <= years:
             out.append(t)
     return out
-
-
-def _quantile_ci(x: np.ndarray, p: float, level: float) -> tuple[float, float]:
-    n = x.size
-    alpha = 1.0 - level
-    lo = int(stats.binom.ppf(alpha / 2.0, n, p))
-    hi = int(stats.binom.ppf(1.0 - alpha / 2.0, n, p)) + 1
-    return float(x[min(max(lo, 1), n) - 1]), float(x[min(max(hi, 1), n) - 1])
 
 
 def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
