@@ -38,11 +38,9 @@ def priced_page(priced, meta: dict, folder: Path, figures: list, compensation=No
         ("policies", book["policies"], "count"), ("coverage rows", book["coverage_rows"], "count"),
         ("scenario event streams", book["scenarios"], "count"),
         ("simulated years", book["years"], "count"), ("seed", book["seed"], "label"),
-        ("currency", cur or "as in the products", "text"),
-        *[("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])],
+        ("currency", cur or "as in the products", "text"), *_dependence_rows(meta),
     ])
-    page.paragraph("Re-running with the same inputs, years and seed gives the same numbers. ± is one Monte Carlo "
-                   "standard error.", note=True)
+    _reproducible_note(page)
     page.heading("Book")
     page.facts([
         ("expected annual loss", (book["expected_loss"], book["expected_loss_stderr"]), "money"),
@@ -67,9 +65,7 @@ def priced_page(priced, meta: dict, folder: Path, figures: list, compensation=No
                        "loss_ratio": "expected loss ratio"})
     if compensation is not None:
         compensation_section(page, compensation.summary())
-    page.heading("Plots")
-    for name in figures:
-        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
+    _plots(page, folder, figures)
     page.paragraph("Tables: policies, coverages, lines, products, ep_curves (CSV and Parquet, beside this page); "
                    "run.json holds the book's figures.", note=True)
     return page
@@ -86,11 +82,9 @@ def programme_page(result, meta: dict, folder: Path, figures: list, *, load: flo
         ("portfolio", meta.get("portfolio"), "text"), ("treaties", len(result.programme.treaties), "count"),
         ("simulated years", result.years, "count"), ("seed", meta.get("seed"), "label"),
         ("risk load of the technical price (standard deviations)", load, "number"),
-        ("currency", cur or "as in the products", "text"),
-        *[("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])],
+        ("currency", cur or "as in the products", "text"), *_dependence_rows(meta),
     ])
-    page.paragraph("Re-running with the same inputs, years and seed gives the same numbers. ± is one Monte Carlo "
-                   "standard error.", note=True)
+    _reproducible_note(page)
     page.heading("Gross and net")
     page.facts([
         ("expected annual gross loss", _mean_and_stderr(result.gross), "money"),
@@ -104,12 +98,27 @@ def programme_page(result, meta: dict, folder: Path, figures: list, *, load: flo
                           "prob_loss", "expected_reinstatement_premium", "technical_premium", "rate_on_line"],
                labels={"expected_ceded_stderr": "±", "prob_loss": "P(loss)", "var": f"VaR {level}",
                        "tvar": f"TVaR {level}"})
-    page.heading("Plots")
-    for name in figures:
-        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
+    _plots(page, folder, figures)
     page.paragraph("Tables: treaties, years, treaty_ep_curves, programme_ep (CSV and Parquet, beside this page); "
                    "run.json holds the treaty figures.", note=True)
     return page
+
+
+def _dependence_rows(meta: dict) -> list:
+    """The run's dependence between lines (``techins.model.dependence``), one fact row per spec."""
+    return [("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])]
+
+
+def _reproducible_note(page: HtmlPage) -> None:
+    page.paragraph("Re-running with the same inputs, years and seed gives the same numbers. ± is one Monte Carlo "
+                   "standard error.", note=True)
+
+
+def _plots(page: HtmlPage, folder: Path, figures: list) -> None:
+    """The plots' section: each PNG of ``figures`` embedded with its caption."""
+    page.heading("Plots")
+    for name in figures:
+        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
 
 
 def _mean_and_stderr(x) -> tuple:
@@ -166,9 +175,7 @@ def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:
                        "capital_in_pool"])
     if run.compensation is not None:
         compensation_section(page, run.compensation.summary())
-    page.heading("Plots")
-    for name in figures:
-        page.figure(Path(folder) / name, name, CAPTIONS.get(name, ""))
+    _plots(page, folder, figures)
     page.paragraph("Tables: members, lines, allocation, years" + (", treaties" if run.treaties is not None else "")
                    + (", contributions" if run.contributions is not None else "")
                    + " (CSV and Parquet, beside this page); run.json holds the pool's figures.", note=True)

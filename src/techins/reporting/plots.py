@@ -38,67 +38,69 @@ def money_axis(axis, what: str, currency: str) -> None:
 
 def ep_curves_figure(ep: pd.DataFrame, currency: str):
     """The book's AEP and OEP with their 95% intervals and each line's AEP, log axes, legend below."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure()
     book = ep[ep["scope"] == "book"]
     t = book["return_period"].to_numpy(dtype=float)
     for curve, style, colour in (("aep", "-", "black"), ("oep", "--", "dimgrey")):
         if curve not in book or not np.isfinite(book[curve].to_numpy(dtype=float)).any():
             continue
-        low, high = book[f"{curve}_low"].to_numpy(dtype=float), book[f"{curve}_high"].to_numpy(dtype=float)
-        mid = book[curve].to_numpy(dtype=float)
-        ax.fill_between(t, low, high, color=colour, alpha=0.25, linewidth=0)
-        # error bars with caps: visible even where the interval is thinner than the line
-        ax.errorbar(t, mid, yerr=[mid - low, high - mid], fmt="none", ecolor=colour, elinewidth=1, capsize=3)
-        ax.plot(t, mid, style, color=colour, linewidth=2.5, marker="o", markersize=3,
-                label=f"book {curve.upper()} (95% interval)")
+        _curve_with_interval(ax, t, book, curve, style, colour, f"book {curve.upper()} (95% interval)")
     for scope, part in ep[ep["scope"] != "book"].groupby("scope", sort=False):
         ax.plot(part["return_period"], part["aep"], marker="o", markersize=3, linewidth=1.5,
                 label=f"{scope} AEP")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    money_axis(ax.yaxis, "loss exceeded at the return period", currency)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("return period (years)")
-    ax.set_title("Exceedance curves: book AEP and OEP, each line's AEP")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    _return_period_axes(fig, ax, "loss exceeded at the return period", currency,
+                        "Exceedance curves: book AEP and OEP, each line's AEP")
     return fig
 
 
 def programme_ep_figure(ep: pd.DataFrame, currency: str):
     """A programme's gross and net AEP with their 95% intervals and each treaty's ceded AEP
     (``ProgrammeResult.ep_table``), log axes (a zero ceded loss is left out), legend below."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = _figure()
     t = ep["return_period"].to_numpy(dtype=float)
     for curve, colour in (("gross", "black"), ("net", "tab:blue")):
-        low, high = ep[f"{curve}_low"].to_numpy(dtype=float), ep[f"{curve}_high"].to_numpy(dtype=float)
-        mid = ep[curve].to_numpy(dtype=float)
-        ax.fill_between(t, low, high, color=colour, alpha=0.2, linewidth=0)
-        ax.errorbar(t, mid, yerr=[mid - low, high - mid], fmt="none", ecolor=colour, elinewidth=1, capsize=3)
-        ax.plot(t, mid, "-", color=colour, linewidth=2.5, marker="o", markersize=3, label=f"{curve} (95% interval)")
+        _curve_with_interval(ax, t, ep, curve, "-", colour, f"{curve} (95% interval)")
     for column in (c for c in ep.columns if c.startswith("ceded_")):
         values = ep[column].to_numpy(dtype=float)
         shown = values > 0.0
         if shown.any():
             ax.plot(t[shown], values[shown], "--", marker="o", markersize=3, linewidth=1.5,
                     label=f"ceded to {column.removeprefix('ceded_')}")
+    _return_period_axes(fig, ax, "annual loss exceeded at the return period", currency,
+                        "The programme: gross, net and each treaty's share")
+    return fig
+
+
+def _figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    return fig, fig.subplots()
+
+
+def _curve_with_interval(ax, t, table: pd.DataFrame, curve: str, style: str, colour: str, label: str) -> None:
+    """Column ``curve`` of ``table`` by return period ``t``, its interval (``<curve>_low``, ``_high``)
+    shaded and as error bars."""
+    low, high = table[f"{curve}_low"].to_numpy(dtype=float), table[f"{curve}_high"].to_numpy(dtype=float)
+    mid = table[curve].to_numpy(dtype=float)
+    ax.fill_between(t, low, high, color=colour, alpha=0.25, linewidth=0)
+    # error bars with caps: visible even where the interval is thinner than the line
+    ax.errorbar(t, mid, yerr=[mid - low, high - mid], fmt="none", ecolor=colour, elinewidth=1, capsize=3)
+    ax.plot(t, mid, style, color=colour, linewidth=2.5, marker="o", markersize=3, label=label)
+
+
+def _return_period_axes(fig, ax, what: str, currency: str, title: str) -> None:
+    """Log axes: return periods as 1,000 on x, money ``what`` on y; grid; the legend below the axes."""
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    money_axis(ax.yaxis, "annual loss exceeded at the return period", currency)
+    money_axis(ax.yaxis, what, currency)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("return period (years)")
-    ax.set_title("The programme: gross, net and each treaty's share")
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=3, fontsize="small")
-    return fig
 
 
 def premium_buildup_figure(products: pd.DataFrame, currency: str):
