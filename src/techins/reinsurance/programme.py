@@ -472,7 +472,10 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     The occurrences are the policies' losses after their occurrence terms and after their annual
     aggregate terms (and their contracts'), cut pro rata within the policy's year as the simulation
     cuts them (``techins.simulation.occurrences.cut_by_annual_terms``): the programme's gross in a year
-    is the book's annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
+    is the book's annual loss. With a copula between lines the occurrences are where its reorder put
+    them (``techins.simulation.occurrences.occurrence_arrays``): annual treaties see its dependence
+    exactly, and the occurrence XL sees each margin's part of a common-shock event as one occurrence.
+    The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
     integer code per policy of the book) adds each group's gross and net per year
     (``ProgrammeResult.group_net``). ``backend``, ``client``, ``threads`` or ``executor``: where the
     chunks run (as ``techins.simulate``); the same numbers on every executor.

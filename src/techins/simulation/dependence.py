@@ -4,7 +4,8 @@ run's chunks, and the copula sampler for users (``sample_copula``).
 A chunk's copula sample comes from its own stream, the first child of the chunk's seed sequence
 (``SeedSequence(seed, spawn_key=(k, 0))``): the chunk's claims are drawn from ``(k,)`` exactly as
 without a copula, so each margin keeps exactly the losses of the independent run, and a re-run of
-the chunk (tail, any executor, any thread count) gives the same sample, hence the same years.
+the chunk (tail, occurrence tables, programmes; any executor, any thread count) gives the same
+sample, hence the same years.
 """
 
 from __future__ import annotations

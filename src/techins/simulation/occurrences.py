@@ -73,8 +73,8 @@ def occurrence_chunks(result, *, after_aggregates: bool = False):
 
     Each chunk is drawn again from its own seed stream, so the rows are exactly the occurrences of the
     run: every independent claim, and every common-shock event (one ``occurrence_id`` shared by all the
-    policies it hits), after each policy's occurrence terms and, unless ``after_aggregates``, before
-    its aggregate terms (see ``occurrence_arrays``). Memory
+    policies it hits; with a copula, one per margin part of the event), after each policy's occurrence
+    terms and, unless ``after_aggregates``, before its aggregate terms (see ``occurrence_arrays``). Memory
     holds one chunk; ``pandas.concat(occurrence_chunks(result))`` gives the whole table when asked.
 
     Yields
@@ -97,6 +97,11 @@ def occurrence_arrays(result, *, after_aggregates: bool = False):
     """The arrays behind ``occurrence_chunks``, one chunk of years at a time: ``year``,
     ``occurrence_id`` (chunk index x 2**32 + index in the chunk), ``policy`` (row index in the
     portfolio) and ``loss`` (> 0), in the kernel's order (claims policy by policy, then events).
+
+    With a copula (``Portfolio(dependence=Dependence(...))``) each row is in the year the simulation's
+    reorder moved its (policy, year) loss to, and a common-shock event is one occurrence per margin
+    part, each in its margin's year (``techins.kernels.book.occurrence_table_chunk`` gives the indices):
+    the table is the occurrences as the simulation saw them.
 
     With ``after_aggregates`` each loss is also cut by its policy's annual aggregate terms and its
     contract's, pro rata within the (policy, year) as the kernel cuts them
