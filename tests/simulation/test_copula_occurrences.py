@@ -20,7 +20,7 @@ from techins.catalogue.snapshot import book_events
 from techins.pool.run import run_pool
 from techins.pool.spec import read_pool
 from techins.simulation import plan
-from techins.simulation.occurrences import annual_by_group, occurrence_arrays
+from techins.simulation.occurrences import annual_by_group, chunk_occurrences, occurrence_arrays
 from tests.pool.test_run import small_pool  # noqa: F401  (a fixture)
 from tests.simulation.test_dependence import GUMBEL, book
 
@@ -157,6 +157,21 @@ def test_same_bits_for_any_thread_count(small_chunks):
     assert a.occurrences.equals(b.occurrences)
     for x, y in zip(table(one, True), table(two, True)):
         assert np.array_equal(x, y)
+
+
+def test_a_chunk_drawn_again_after_its_claim_scratch_overflowed_is_the_same(small_chunks):
+    """Claim scratch far too small: the kernel gives up on the chunk (n = -1), the buffers grow and
+    the chunk is drawn again from its two streams, to the same rows as with room to spare."""
+    joined = ti.simulate(book(), 2_000, seed=6, dependence=PARTIAL)
+    roomy = plan.BookPlan(joined.portfolio, joined.years, joined.seed, joined.thin)
+    tight = roomy.fresh()
+    tight.claim_capacity = 4
+    for chunk in (0, roomy.n_chunks - 1):
+        for after in (False, True):
+            expected = chunk_occurrences(roomy, chunk, after_aggregates=after)
+            got = chunk_occurrences(tight, chunk, after_aggregates=after)
+            assert expected[0].size > 4 and all(np.array_equal(x, y) for x, y in zip(expected, got))
+    assert tight.claim_capacity > 4
 
 
 def test_annual_by_group_adds_up_to_the_book(runs):
