@@ -22,8 +22,8 @@ the year the Iman–Conover reorder gives its margin's year (``_copula_years``),
 second generator state: the draws of steps 1-2 are those of the independent run, so each margin keeps
 its losses exactly. Steps 1-3 up to the reorder are one function (``_chunk_losses``) that
 ``occurrence_table_chunk`` calls too, so a book's occurrence table puts each claim and each margin's
-part of an event in the very year the simulation moved it to. A shared gamma frailty multiplies the year weights of its lines
-(``line_year_weights``), so counts, occurrences and everything after see it.
+part of an event in the very year the simulation moved it to. A shared gamma frailty multiplies the
+year weights of its lines (``line_year_weights``), so counts, occurrences and everything after see it.
 """
 
 from __future__ import annotations
