@@ -81,7 +81,7 @@ ALLOCATIONS = textwrap.dedent("""
     import techins as ti
     from techins.kernels import book as book_kernels
     from techins.kernels.records import ClaimScratch, EventExposure, OwnClaims
-    from techins.simulation.plan import BookPlan, LawTable, LinePlan, chunk_states
+    from techins.simulation.plan import BookPlan, LawTable, LinePlan
 
 
     def allocations(call):
@@ -101,15 +101,17 @@ ALLOCATIONS = textwrap.dedent("""
         return total
 
 
-    def book(claim_rate, shock_rate):
+    def book(claim_rate, shock_rate, dependence=()):
         table = pd.DataFrame({"policy_id": np.arange(40), "line": "cyber", "claim_rate": claim_rate,
-                              "severity": "s", "sum_insured": 1e6, "vendor": "aws"})
+                              "severity": "s", "sum_insured": 1e6, "vendor": "aws",
+                              "region": np.array(["east", "west"])[np.arange(40) % 2]})
         shock = ti.CommonShock("outage", shock_rate, "vendor", ("aws",), 0.5, ti.Exponential(0.01))
-        return BookPlan(ti.Portfolio(table, {"s": ti.LogNormal(9.0, 1.0)}, shocks=(shock,)), 512, 1, True)
+        return BookPlan(ti.Portfolio(table, {"s": ti.LogNormal(9.0, 1.0)}, shocks=(shock,), dependence=dependence),
+                        512, 1, True)
 
 
     def occurrences(run):
-        state = chunk_states(run.seed, run.years, 0, 1, chunk_years=run.chunk_years)[0]
+        state = run.states([0])[0]  # with a copula, its stream too
         scratch = ClaimScratch(*(b[0] for b in run.claim_buffers(1)))
         return lambda: book_kernels.occurrence_table_chunk(state.copy(), 0, run.years, run.book, scratch)
 
@@ -138,10 +140,15 @@ ALLOCATIONS = textwrap.dedent("""
 
 
     few, many = book(0.01, 0.01), book(2.0, 20.0)
+    copula = ti.Dependence(ti.ClaytonCopula(2.0), column="region")
+    few_joined, many_joined = book(0.01, 0.01, copula), book(2.0, 20.0, copula)
     print(json.dumps({
         "chunks": [few.n_chunks, many.n_chunks],
         "control": [allocations(lambda: per_item(3)), allocations(lambda: per_item(3000))],
         "occurrence_table_chunk": [allocations(occurrences(few)), allocations(occurrences(many))],
+        "occurrence_table_chunk, copula": [allocations(occurrences(few_joined)),
+                                           allocations(occurrences(many_joined))],
+        "simulate_book_wave, copula": [allocations(wave(few_joined)), allocations(wave(many_joined))],
         "simulate_book_wave": [allocations(wave(few)), allocations(wave(many))],
         "policy_years": [allocations(quote(3)), allocations(quote(3000))],
         "simulate_line": [allocations(line(0.1)), allocations(line(100.0))],
@@ -152,7 +159,7 @@ ALLOCATIONS = textwrap.dedent("""
 def test_no_kernel_allocates_per_event_or_per_claim():
     """Numba's own allocation count (``NUMBA_NRT_STATS``) over one call, for a chunk of about 200
     claims and 5 shock events against one of about 41,000 claims and 10,000 events (the same number
-    of chunks), a quote exposed to 3 or 3,000 events, a line with 0.1 or 100 claims a year: equal.
+    of chunks; with and without a copula, whose reorder and event parts are per chunk), a quote exposed to 3 or 3,000 events, a line with 0.1 or 100 claims a year: equal.
     The control allocating once per item shows the count sees such allocations."""
     env = {**os.environ, "NUMBA_NRT_STATS": "1"}
     run = subprocess.run([sys.executable, "-c", ALLOCATIONS], capture_output=True, text=True, env=env, check=True)

@@ -155,6 +155,26 @@ def test_programme_and_groups_bit_identical_to_local(client, small_chunks):
     assert np.array_equal(annual_by_group(result, groups), annual_by_group(result, groups, executor=executor))
 
 
+def test_programme_and_groups_on_a_copula_book_bit_identical_to_local(client, small_chunks):
+    """With a copula the occurrences follow the reorder, drawn again on the workers from each chunk's
+    two streams (claims and copula): ``apply_programme`` and ``annual_by_group`` give the local bits."""
+    from tests.simulation.test_dependence import book
+
+    result = ti.simulate(book(), 6_000, seed=8,
+                         dependence=ti.Dependence(ti.GumbelCopula.from_tau(0.5), lines=("cyber", "ip")))
+    programme = ti.Programme((ti.PerRiskXL(1e6, 2e5), ti.OccurrenceXL(3e6, 5e5, (1.0,)), ti.AggregateXL(np.inf, 8e6)))
+    groups = np.arange(result.portfolio.n_policies) % 4
+    local = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True)
+    remote = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True, backend="dask",
+                                client=client)
+    for name in ("gross", "net", "ceded", "reinstatement_factor", "group_gross", "group_net"):
+        assert np.array_equal(getattr(local, name), getattr(remote, name)), name
+    pd.testing.assert_frame_equal(local.occurrences, remote.occurrences, check_exact=True)
+    np.testing.assert_allclose(local.gross, result.annual, rtol=1e-9)
+    executor = ti_distributed.DaskExecutor(client)
+    assert np.array_equal(annual_by_group(result, groups), annual_by_group(result, groups, executor=executor))
+
+
 @pytest.mark.slow
 def test_pool_run_bit_identical_to_local(client):
     spec = ti.read_pool(ROOT / "examples" / "pools" / "cyber_pool.toml")

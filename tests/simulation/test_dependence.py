@@ -12,10 +12,9 @@ from scipy import stats
 
 import techins as ti
 from techins.pricing.allocation import euler_allocation, shapley_benefit
-from techins.reinsurance.programme import Programme
 from techins.simulation import plan
 from techins.simulation.api import book_tail_losses
-from techins.simulation.occurrences import annual_by_group, occurrence_arrays
+from techins.simulation.occurrences import occurrence_arrays
 
 
 def book(n: int = 60, seed: int = 4) -> ti.Portfolio:
@@ -100,16 +99,6 @@ def test_a_copula_by_column_and_its_checks():
         book().with_dependence(ti.GammaFrailty(0.2, lines=("ip",)), ti.GammaFrailty(0.3, lines=("ip", "drone")))
     with pytest.raises(ti.InputError, match="Portfolio, not a Line"):
         ti.simulate(ti.Line(ti.Poisson(1.0), ti.Exponential(1.0)), 10, seed=0, dependence=GUMBEL)
-
-
-def test_occurrence_level_consumers_refuse_a_copula():
-    joined = ti.simulate(book(), 500, seed=1, dependence=GUMBEL)
-    with pytest.raises(ti.InputError, match="apply_programme: the book has a copula"):
-        ti.apply_programme(joined, Programme((ti.QuotaShare(0.5),)))
-    with pytest.raises(ti.InputError, match="GammaFrailty"):
-        next(occurrence_arrays(joined))
-    with pytest.raises(ti.InputError, match="annual_by_group"):
-        annual_by_group(joined, np.zeros(joined.portfolio.n_policies, dtype=np.int64))
 
 
 def _frailty_book(n_a: int = 5, n_b: int = 3) -> ti.Portfolio:

@@ -20,8 +20,10 @@ One chunk of years at a time, from its own generator state:
 With a copula (``CopulaArrays``), step 3 first moves each (policy, year) loss of a joined margin to
 the year the Iman–Conover reorder gives its margin's year (``_copula_years``), from the chunk's
 second generator state: the draws of steps 1-2 are those of the independent run, so each margin keeps
-its losses exactly. A shared gamma frailty multiplies the year weights of its lines
-(``line_year_weights``), so counts, occurrences and everything after see it.
+its losses exactly. Steps 1-3 up to the reorder are one function (``_chunk_losses``) that
+``occurrence_table_chunk`` calls too, so a book's occurrence table puts each claim and each margin's
+part of an event in the very year the simulation moved it to. A shared gamma frailty multiplies the
+year weights of its lines (``line_year_weights``), so counts, occurrences and everything after see it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from numba import prange
 from techins.kernels import rng, severity
 from techins.kernels._jit import jit, jit_parallel
 from techins.kernels.copula import copula_scores, iman_conover
-from techins.kernels.records import BookArrays, ClaimScratch
+from techins.kernels.records import BookArrays, ChunkLosses, ClaimScratch
 from techins.kernels.terms import layer
 
 QUOTE_BLOCK = 1 << 16  # claims of a quoted policy drawn at a time (policy_years)
@@ -459,28 +461,23 @@ def simulate_book_chunk(state, first, stop, book, out, w, tail, scratch):
 
 
 @jit
-def _book_chunk(state, first, stop, book, out, w, tail, scratch):
-    # simulate_book_chunk's work; returns (number of (policy, year) losses, number kept)
+def _chunk_losses(state, first, stop, book, claims, csumsq):
+    """Steps 1-3 of a chunk up to its (policy, year) losses after every term, in the years the copula
+    moved them to (``book`` a ``BookArrays``, ``claims`` one chunk's ``ClaimScratch``, ``csumsq`` the
+    contracts' sums of squared annual losses, added to; ``state``: words 4-7 the copula stream when the
+    book has a copula). Returns a ``ChunkLosses``; ``n_claims = -1`` (nothing else valid) when the
+    claim scratch is too small. ``simulate_book_chunk`` and ``occurrence_table_chunk`` both take a
+    chunk's losses from here, so the copula's permutation is computed from the very same sums."""
     policies = book.policies
-    pol_terms, pol_line = policies.terms, policies.line
+    pol_terms = policies.terms
     perm = book.groups.perm
-    annual, line_annual = out.annual, out.line_annual
-    psum, psumsq, pcross, csumsq = out.psum[w], out.psumsq[w], out.pcross[w], out.csumsq[w]
-    psum[:] = 0.0
-    psumsq[:] = 0.0
-    pcross[:] = 0.0
-    csumsq[:] = 0.0
-    for y in range(first, stop):
-        annual[y] = 0.0
-        out.max_occurrence[y] = 0.0
-        for ln in range(line_annual.shape[0]):
-            line_annual[ln, y] = 0.0
-    claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
     cum_theta = line_year_weights(state, stop - first, book.groups)
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
     n_claims = _own_claims(state, first, stop, book, cum_theta, claims)
     if n_claims < 0:
-        return -1, 0
+        none = np.empty(0, dtype=np.int64)
+        return ChunkLosses(-1, claims.year, claims.loss, h_pol, h_year, h_loss, h_event, none, none, np.empty(0), 0,
+                           none, np.empty(0))
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     # 3. every claim and hit of the chunk by (policy position, year), each policy's own claims before
     # its shock hits within a year, then policy by policy: annual aggregate terms, sums
@@ -529,10 +526,38 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
         item_ratio[m] = g_loss[g] / g_ground[g] if g_ground[g] > 0.0 else 0.0
     if book.copula.n_margins > 0:
         _copula_years(state[4:].copy(), first, stop, book.copula, (g_pol, g_year, g_loss, n_groups))
-        _largest_moved_occurrences(book.copula, c_loss, n_claims, (h_pol, h_loss, h_event), item_ratio, item_group,
-                                   g_year, out.max_occurrence)
+    return ChunkLosses(n_claims, c_year, c_loss, h_pol, h_year, h_loss, h_event, g_pol, g_year, g_loss, n_groups,
+                       item_group, item_ratio)
+
+
+@jit
+def _book_chunk(state, first, stop, book, out, w, tail, scratch):
+    # simulate_book_chunk's work; returns (number of (policy, year) losses, number kept)
+    pol_line = book.policies.line
+    annual, line_annual = out.annual, out.line_annual
+    psum, psumsq, pcross, csumsq = out.psum[w], out.psumsq[w], out.pcross[w], out.csumsq[w]
+    psum[:] = 0.0
+    psumsq[:] = 0.0
+    pcross[:] = 0.0
+    csumsq[:] = 0.0
+    for y in range(first, stop):
+        annual[y] = 0.0
+        out.max_occurrence[y] = 0.0
+        for ln in range(line_annual.shape[0]):
+            line_annual[ln, y] = 0.0
+    claims = ClaimScratch(scratch.first[w], scratch.year[w], scratch.loss[w])
+    losses = _chunk_losses(state, first, stop, book, claims, csumsq)
+    n_claims = losses.n_claims
+    if n_claims < 0:
+        return -1, 0
+    h_pol, h_year, h_loss, h_event = losses.h_pol, losses.h_year, losses.h_loss, losses.h_event
+    g_pol, g_year, g_loss, n_groups = losses.g_pol, losses.g_year, losses.g_loss, losses.n_groups
+    if book.copula.n_margins > 0:
+        _largest_moved_occurrences(book.copula, losses.c_loss, n_claims, (h_pol, h_loss, h_event), losses.item_ratio,
+                                   losses.item_group, g_year, out.max_occurrence)
     else:
-        _largest_paid_occurrences(c_year, c_loss, n_claims, h_year, h_loss, h_event, item_ratio, out.max_occurrence)
+        _largest_paid_occurrences(losses.c_year, losses.c_loss, n_claims, h_year, h_loss, h_event, losses.item_ratio,
+                                  out.max_occurrence)
     for g in range(n_groups):
         i = g_pol[g]
         y = g_year[g]
@@ -557,10 +582,19 @@ def _book_chunk(state, first, stop, book, out, w, tail, scratch):
 @jit
 def occurrence_table_chunk(state, first, stop, book, scratch):
     """The chunk's occurrences after the policies' occurrence terms, drawn exactly as in
-    ``simulate_book_chunk`` (``book`` a ``BookArrays``, ``scratch`` one chunk's ``ClaimScratch``):
-    (year, occurrence index in the chunk, policy, loss), one row per policy an occurrence touches (an
-    event touches many, with one index). Returns ``n = -1`` arrays when the claim scratch is too
-    small."""
+    ``simulate_book_chunk`` (``book`` a ``BookArrays``, ``scratch`` one chunk's ``ClaimScratch``;
+    ``state``'s words 4-7 the chunk's copula stream when the book has a copula): (year, occurrence
+    index in the chunk, policy, loss), one row per policy an occurrence touches. Returns ``n = -1``
+    arrays when the claim scratch is too small.
+
+    Claim ``m`` (policy by policy) is occurrence ``m``. Without a copula, event ``e``'s hits are one
+    occurrence, ``n_claims + e``, in the event's year. With a copula every row is in the year its
+    (policy, year) loss moved to (``_chunk_losses``: the simulation's very reorder), and event ``e``'s
+    hits are one occurrence per part: the hits on margin ``j``'s policies are occurrence ``n_claims +
+    e (n_margins + 1) + j``, those on policies outside the copula ``n_claims + e (n_margins + 1) +
+    n_margins``, each part in the year its margin moved it to (``_largest_moved_occurrences``' parts)."""
+    if book.copula.n_margins > 0:
+        return _moved_occurrences(state, first, stop, book, scratch)
     cum_theta = line_year_weights(state, stop - first, book.groups)
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
     n_claims = _own_claims(state, first, stop, book, cum_theta, scratch)
@@ -583,6 +617,38 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
         occurrence[n_claims + j] = n_claims + h_event[j]
         policy[n_claims + j] = h_pol[j]
         loss[n_claims + j] = h_loss[j]
+    return year, occurrence, policy, loss, n
+
+
+@jit
+def _moved_occurrences(state, first, stop, book, scratch):
+    # occurrence_table_chunk with a copula: the chunk's losses grouped, cut and reordered as the
+    # simulation does it (the contracts' sums of squares it also makes are not needed here)
+    losses = _chunk_losses(state, first, stop, book, scratch, np.zeros(book.policies.contract_terms.shape[0]))
+    n_claims = losses.n_claims
+    n = max(n_claims, 0) + losses.h_pol.size
+    year = np.empty(n, dtype=np.int64)
+    occurrence = np.empty(n, dtype=np.int64)
+    policy = np.empty(n, dtype=np.int64)
+    loss = np.empty(n)
+    if n_claims < 0:
+        return year[:0], occurrence[:0], policy[:0], loss[:0], -1
+    perm, margin = book.groups.perm, book.copula.margin
+    g_year, item_group = losses.g_year, losses.item_group
+    parts = book.copula.n_margins + 1
+    for k in range(perm.size):
+        for m in range(scratch.first[k], scratch.first[k + 1]):
+            year[m] = g_year[item_group[m]]
+            occurrence[m] = m
+            policy[m] = perm[k]
+            loss[m] = losses.c_loss[m]
+    for j in range(losses.h_pol.size):
+        i = losses.h_pol[j]
+        slot = margin[i] if margin[i] >= 0 else parts - 1
+        year[n_claims + j] = g_year[item_group[n_claims + j]]
+        occurrence[n_claims + j] = n_claims + losses.h_event[j] * parts + slot
+        policy[n_claims + j] = i
+        loss[n_claims + j] = losses.h_loss[j]
     return year, occurrence, policy, loss, n
 
 

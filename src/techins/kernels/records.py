@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["LawRows", "ClaimGroups", "PolicyTerms", "ShockArrays", "CopulaArrays", "BookArrays", "WaveOutputs", "TailBuffers",
-           "ClaimScratch", "OwnClaims", "EventExposure", "LineArrays", "LineOutputs"]
+           "ClaimScratch", "ChunkLosses", "OwnClaims", "EventExposure", "LineArrays", "LineOutputs"]
 
 
 class LawRows(NamedTuple):
@@ -252,6 +252,50 @@ class ClaimScratch(NamedTuple):
     first: np.ndarray
     year: np.ndarray
     loss: np.ndarray
+
+
+class ChunkLosses(NamedTuple):
+    """A chunk's claims, shock hits and (policy, year) losses after every term, as the book kernel
+    groups them (``techins.kernels.book._chunk_losses``): written by the kernels, for the kernels.
+
+    Items are the chunk's claims (``m < n_claims``, policy by policy in claim-group order) then its
+    shock hits (``n_claims + j``).
+
+    Attributes
+    ----------
+    n_claims : int
+        The chunk's own claims; -1 when the claim scratch was too small (nothing else is then valid).
+    c_year, c_loss : numpy.ndarray
+        int64, float64: each claim's year as drawn and its loss after the occurrence terms (the claim
+        scratch's arrays, valid up to ``n_claims``).
+    h_pol, h_year, h_loss, h_event : numpy.ndarray
+        int64, int64, float64, int64: each shock hit's policy, year as drawn, loss after the
+        occurrence terms and event (its index in the chunk; an event's hits are contiguous).
+    g_pol, g_year, g_loss : numpy.ndarray
+        int64, int64, float64 ``[items]``, valid up to ``n_groups``: each (policy, year) loss's policy,
+        year (after the copula's reorder when the book has one) and loss after the policy's annual
+        terms and its contract's.
+    n_groups : int
+    item_group : numpy.ndarray
+        int64 ``[items]``: the (policy, year) loss each item is part of.
+    item_ratio : numpy.ndarray
+        float64 ``[items]``: what the annual terms leave of the item, pro rata (``g_loss / ground-up
+        total`` of its (policy, year)).
+    """
+
+    n_claims: int
+    c_year: np.ndarray
+    c_loss: np.ndarray
+    h_pol: np.ndarray
+    h_year: np.ndarray
+    h_loss: np.ndarray
+    h_event: np.ndarray
+    g_pol: np.ndarray
+    g_year: np.ndarray
+    g_loss: np.ndarray
+    n_groups: int
+    item_group: np.ndarray
+    item_ratio: np.ndarray
 
 
 class OwnClaims(NamedTuple):

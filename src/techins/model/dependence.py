@@ -8,9 +8,11 @@ Two mechanisms, reaching different things (``docs/methodology.md``, Dependence):
   chunk of years is simulated as if independent, then each margin's years are permuted within the
   chunk so that their ranks follow a sample of the copula (Iman & Conover 1982, Commun. Statist. B
   11(3), with the copula sample as the reference): every margin keeps exactly its losses, the book's
-  total, per-policy sums, co-TVaR tail and allocation see the dependent years. Occurrences do not
-  move with it, so occurrence-level consumers (``apply_programme``, occurrence tables, quotes) refuse
-  a book with a copula;
+  total, per-policy sums, co-TVaR tail and allocation see the dependent years. The occurrences move
+  with it (occurrence tables, ``annual_by_group``, ``apply_programme``, pools): each in the year its
+  (policy, year) loss moved to, a common-shock event split into one occurrence per margin part, so
+  per-occurrence treaties see each part as one occurrence. Quotes refuse such a book: a new policy
+  would change its margin's totals and so the whole reorder;
 * a **shared gamma frailty** (``GammaFrailty(cv, lines=...)``): one factor ``Z_y ~ Gamma(1/cv^2,
   cv^2)`` (mean 1) per year multiplies the claim rates of every policy of its lines, so counts (and
   therefore occurrences) are dependent: every treaty, occurrence and per-risk XL included, sees it.

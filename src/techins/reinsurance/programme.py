@@ -28,7 +28,6 @@ from techins.errors import InputError, InputTypeError
 from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
 from techins.kernels import treaties as kernels
 from techins.results import figures
-from techins.simulation.dependence import refuse_copula
 from techins.simulation.executor import open_executor
 from techins.simulation.executors.local import numba_threads
 from techins.simulation.occurrences import add_by_group_and_year, chunk_occurrences, group_codes
@@ -490,7 +489,10 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     The occurrences are the policies' losses after their occurrence terms and after their annual
     aggregate terms (and their contracts'), cut pro rata within the policy's year as the simulation
     cuts them (``techins.simulation.occurrences.cut_by_annual_terms``): the programme's gross in a year
-    is the book's annual loss. The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
+    is the book's annual loss. With a copula between lines the occurrences are where its reorder put
+    them (``techins.simulation.occurrences.occurrence_arrays``): annual treaties see its dependence
+    exactly, and the occurrence XL sees each margin's part of a common-shock event as one occurrence.
+    The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
     integer code per policy of the book) adds each group's gross and net per year
     (``ProgrammeResult.group_net``). ``backend``, ``client``, ``threads`` or ``executor``: where the
     chunks run (as ``techins.simulate``); the same numbers on every executor.
@@ -501,7 +503,6 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
         raise InputTypeError(f"apply_programme: expected the BookResult of a simulated book, got {type(result).__name__}")
     if not isinstance(programme, Programme):
         raise InputTypeError(f"apply_programme: programme must be a Programme, got {type(programme).__name__}")
-    refuse_copula("apply_programme", result.portfolio)
     years, n_t = result.years, len(programme.treaties)
     codes = None if groups is None else group_codes("apply_programme", groups, result.portfolio.n_policies)
     n_groups = 0 if codes is None else int(codes.max(initial=-1)) + 1

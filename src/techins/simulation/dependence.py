@@ -4,7 +4,8 @@ run's chunks, and the copula sampler for users (``sample_copula``).
 A chunk's copula sample comes from its own stream, the first child of the chunk's seed sequence
 (``SeedSequence(seed, spawn_key=(k, 0))``): the chunk's claims are drawn from ``(k,)`` exactly as
 without a copula, so each margin keeps exactly the losses of the independent run, and a re-run of
-the chunk (tail, any executor, any thread count) gives the same sample, hence the same years.
+the chunk (tail, occurrence tables, programmes; any executor, any thread count) gives the same
+sample, hence the same years.
 """
 
 from __future__ import annotations
@@ -62,14 +63,17 @@ def copula_states(seed: int, ids) -> np.ndarray:
 
 
 def refuse_copula(owner: str, portfolio) -> None:
-    """An InputError for the consumers that draw occurrences again, which the copula's annual reorder
-    cannot reach (module notes of ``techins.model.dependence``)."""
+    """An InputError for quoting against a book with a copula (snapshots, the Quoter): the reorder
+    permutes each chunk's years by the ranks of each margin's annual totals, and a new policy's losses
+    would change its margin's totals and so the whole permutation, moving the book's years under it.
+    Every other consumer (occurrence tables, programmes, pools) follows the reorder."""
     spec = getattr(portfolio, "copula", None)
     if spec is not None and not spec.copula.is_independent:
-        raise InputError(f"{owner}: the book has a copula ({type(spec.copula).__name__}) on its annual losses, which "
-                         f"occurrence-level results cannot follow (it reorders years, not occurrences); use a "
-                         f"GammaFrailty for dependence that occurrence treaties and quotes see, or work on the "
-                         f"BookResult's annual and line_annual losses")
+        raise InputError(f"{owner}: the book has a copula ({type(spec.copula).__name__}) on its annual losses; a new "
+                         f"policy would change its margin's annual totals and so the copula's whole reorder of the "
+                         f"book's years, so no quote can be made against it; quote against the book simulated without "
+                         f"the copula (Portfolio.with_dependence), or join its lines by a GammaFrailty, which quotes "
+                         f"see")
 
 
 def sample_copula(copula, d: int, n: int, seed: int) -> np.ndarray:

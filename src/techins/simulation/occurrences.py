@@ -12,9 +12,8 @@ from techins.errors import InputError, InputTypeError
 from techins.io.schema import OCCURRENCE_COLUMNS, PERIOD_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import ClaimScratch
-from techins.simulation.dependence import refuse_copula
 from techins.simulation.executor import open_executor
-from techins.simulation.plan import BookPlan, chunk_states
+from techins.simulation.plan import BookPlan
 
 __all__ = ["PERIOD_COLUMNS", "OCCURRENCE_COLUMNS", "period_folder", "write_period_losses", "book_period_columns",
            "occurrence_chunks", "occurrence_arrays", "chunk_occurrences", "annual_by_group", "group_codes",
@@ -74,8 +73,8 @@ def occurrence_chunks(result, *, after_aggregates: bool = False):
 
     Each chunk is drawn again from its own seed stream, so the rows are exactly the occurrences of the
     run: every independent claim, and every common-shock event (one ``occurrence_id`` shared by all the
-    policies it hits), after each policy's occurrence terms and, unless ``after_aggregates``, before
-    its aggregate terms (see ``occurrence_arrays``). Memory
+    policies it hits; with a copula, one per margin part of the event), after each policy's occurrence
+    terms and, unless ``after_aggregates``, before its aggregate terms (see ``occurrence_arrays``). Memory
     holds one chunk; ``pandas.concat(occurrence_chunks(result))`` gives the whole table when asked.
 
     Yields
@@ -99,11 +98,15 @@ def occurrence_arrays(result, *, after_aggregates: bool = False):
     ``occurrence_id`` (chunk index x 2**32 + index in the chunk), ``policy`` (row index in the
     portfolio) and ``loss`` (> 0), in the kernel's order (claims policy by policy, then events).
 
+    With a copula (``Portfolio(dependence=Dependence(...))``) each row is in the year the simulation's
+    reorder moved its (policy, year) loss to, and a common-shock event is one occurrence per margin
+    part, each in its margin's year (``techins.kernels.book.occurrence_table_chunk`` gives the indices):
+    the table is the occurrences as the simulation saw them.
+
     With ``after_aggregates`` each loss is also cut by its policy's annual aggregate terms and its
     contract's, pro rata within the (policy, year) as the kernel cuts them
     (``cut_by_annual_terms``): the occurrences then add up to the book's annual losses.
     """
-    refuse_copula("occurrence_arrays", result.portfolio)
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
     for chunk in range(plan.n_chunks):
         yield chunk_occurrences(plan, chunk, after_aggregates=after_aggregates)
@@ -112,7 +115,8 @@ def occurrence_arrays(result, *, after_aggregates: bool = False):
 def chunk_occurrences(plan: BookPlan, chunk: int, *, after_aggregates: bool = False):
     """Chunk ``chunk``'s occurrences (``occurrence_arrays``), drawn again from its own stream with the
     plan's claim scratch (one plan per concurrent user: ``BookPlan.fresh``)."""
-    state = chunk_states(plan.seed, plan.years, chunk, 1, chunk_years=plan.chunk_years)[0]
+    # with a copula, words 4-7 are the chunk's copula stream: the same reorder as the simulation's
+    state = plan.states([chunk])[0]
     first, stop = plan.chunk_bounds(chunk)
     while True:
         scratch = ClaimScratch(*(b[0] for b in plan.claim_buffers(1)))
@@ -155,7 +159,6 @@ def annual_by_group(result, groups, *, executor=None) -> np.ndarray:
     (so the groups add up to the book's annual loss). ``groups`` gives each policy (row) a code
     ``0..G-1``, e.g. the member of a pool who brought it. ``executor``: where the chunks run
     (``techins.simulation.executor``); this process when omitted."""
-    refuse_copula("annual_by_group", result.portfolio)
     codes = group_codes("annual_by_group", groups, result.portfolio.n_policies)
     n_groups = int(codes.max(initial=-1)) + 1
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)

@@ -280,6 +280,17 @@ class BookPlan:
         first = chunk * self.chunk_years
         return first, min(first + self.chunk_years, self.years)
 
+    def states(self, ids) -> np.ndarray:
+        """The generator states of chunks ``ids`` as the book kernels take them (``uint64[len(ids), 4]``,
+        or ``[len(ids), 8]`` with words 4-7 each chunk's copula stream when the book has a copula): the
+        simulation and every re-draw of its chunks (tail, occurrences) start from these."""
+        states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
+                                 for k in ids])
+        # the copula's streams only when there is a copula: a book without one pays nothing for it
+        if self.book.copula.n_margins > 0:
+            states = np.ascontiguousarray(np.concatenate([states, copula_states(self.seed, ids)], axis=1))
+        return states
+
     def wave(self, ids, annual, max_occurrence, line_annual, keep_above=np.inf, capacity=None, origin: int = 0):
         """Run chunks ``ids`` in parallel; return their policy sums, group counts and kept tail.
 
@@ -289,12 +300,7 @@ class BookPlan:
         so the numbers are the same either way; the tail's years are the run's.
         """
         width = ids.size
-        states = np.concatenate([chunk_states(self.seed, self.years, int(k), 1, chunk_years=self.chunk_years)
-                                 for k in ids])
-        # the copula's streams only when there is a copula: a book without one pays nothing for it
-        coupled = self.book.copula.n_margins > 0
-        if coupled:  # words 4-7 of a chunk's state: its copula stream (kernels.book.simulate_book_chunk)
-            states = np.ascontiguousarray(np.concatenate([states, copula_states(self.seed, ids)], axis=1))
+        states = self.states(ids)
         shift = origin * self.chunk_years
         local_ids = np.ascontiguousarray(ids - origin, dtype=np.int64)
         n = self.n_policies
