@@ -297,7 +297,8 @@ class _Tasks:
         total, done = sum(self.chunks.values()), 0
         # a task run again after a worker died may complete twice: count each key once
         counted = set()
-        for future in _distributed().as_completed(list(self.futures)):
+        # the client's own loop: it need not be Dask's default client
+        for future in _distributed().as_completed(list(self.futures), loop=self.client.loop):
             if future.key not in counted:
                 counted.add(future.key)
                 done += self.chunks[future.key]
