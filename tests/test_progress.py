@@ -329,3 +329,15 @@ def test_pool_command_on_a_terminal_draws_each_phase_and_quiet_draws_none(tmp_pa
         assert label in drawn, (label, drawn)
     code, out, drawn = _on_a_terminal("pool", pool, "--years", "2000", "--out", tmp_path / "b", "--quiet")
     assert code == 0 and out.startswith("techins pool:") and drawn == "", drawn
+
+
+def test_annual_by_group_reports_its_chunks_to_the_same_bits(product_book):
+    from techins.simulation.occurrences import annual_by_group
+
+    result = ti.simulate(product_book.portfolio, 4_000, 6)
+    groups = np.arange(product_book.portfolio.n_policies) % 3
+    recorder = Recorder()
+    got = annual_by_group(result, groups, progress=recorder)
+    assert_phases(recorder, ["occurrences"])
+    assert recorder.seen[-1] == (result.chunk_groups.size, result.chunk_groups.size)
+    assert np.array_equal(got, annual_by_group(result, groups))

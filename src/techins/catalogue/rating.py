@@ -295,7 +295,7 @@ def _book_figures(result, priced: pd.DataFrame) -> dict:
 
 
 def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
-                        cost_of_capital: float = 0.10, executor=None):
+                        cost_of_capital: float = 0.10, executor=None, progress=None):
     """A public risk-compensation scheme over a priced book (``techins price --compensation``).
 
     The covered loss is the annual loss of the scheme's lines (catalogue lines or product ids; every
@@ -309,6 +309,8 @@ def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
     scheme : techins.RiskCompensation
     level, cost_of_capital : float
         Of the capital relief and the price effect (``CompensationResult.summary``).
+    executor, progress : optional
+        Where the re-draw runs, and its progress (``"occurrences"``, ``techins.progress``).
 
     Returns
     -------
@@ -333,7 +335,7 @@ def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
         loss = priced.result.line_annual[[k for k, line in enumerate(names) if scheme.covers(line)]].sum(axis=0)
     else:  # products: their own annual losses, from the book's occurrences drawn again
         rows = in_scope[priced.product_book.row_policy].astype(np.int64)
-        loss = _padded_rows(annual_by_group(priced.result, rows, executor=executor), 2)[1]
+        loss = _padded_rows(annual_by_group(priced.result, rows, executor=executor, progress=progress), 2)[1]
     premium = float(priced.policies["capped_premium"].to_numpy()[in_scope].sum())
     p = priced.policies[in_scope]
     technical = float(p["technical_premium"].sum())

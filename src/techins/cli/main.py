@@ -318,7 +318,7 @@ def _run_price(args) -> int:
         priced, meta["seconds"] = _timed(lambda: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
             client=client))
-        compensation = priced_compensation(priced, scheme) if scheme is not None else None
+        compensation = priced_compensation(priced, scheme, progress=bar) if scheme is not None else None
         files = _reported(bar, lambda: write_priced(priced, folder, meta, compensation))
     figures = compensation.summary() if compensation is not None else None
     if args.json:

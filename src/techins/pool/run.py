@@ -166,7 +166,7 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
         treaties = _treaty_table(applied, accounts, book.level)
         treaty_results = dict(zip(accounts.treaties, accounts.reinsurer_result.T))
     else:
-        gross_g = annual_by_group(result, groups, executor=executor)
+        gross_g = annual_by_group(result, groups, executor=executor, progress=progress)
         net_g, paid_by_line, treaties, treaty_results = gross_g, np.zeros((n_lines, years)), None, {}
     gross_g = _padded(gross_g, n_lines * n_books).reshape(n_lines, n_books, years)
     net_g = _padded(net_g, n_lines * n_books).reshape(n_lines, n_books, years)
