@@ -67,3 +67,28 @@ def test_reinsure_and_simulate_take_quiet(tmp_path):
                   REPO / "examples" / "portfolio.csv", "--product", "cyber_sme", "--years", "500", "--out",
                   tmp_path / "re", "--quiet")
     assert ran.returncode == 0, ran.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["simulate", *LINE], ["price", "products", "--portfolio", "p.csv", "--out", "o"],
+    ["book", "save", "products", "--portfolio", "p.csv", "--out", "o"], ["quote", "products", "p.csv", "--book", "b"],
+    ["reinsure", "prog.toml", "products", "--portfolio", "p.csv", "--out", "o"], ["pool", "pool.toml", "--out", "o"],
+    ["backtest", "bt.toml"]])
+def test_every_long_command_takes_quiet(command):
+    from techins.cli.main import _parser
+
+    assert _parser().parse_args([*command, "--quiet"]).quiet is True
+
+
+def test_book_save_quote_and_backtest_run_quiet_and_draw_nothing_without_a_terminal(tmp_path):
+    portfolio = REPO / "examples" / "portfolio.csv"
+    ran = techins("book", "save", REPO / "products", "--portfolio", portfolio, "--product", "cyber_sme", "--years",
+                  "500", "--out", tmp_path / "book", "--quiet")
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+    for quiet in ((), ("--quiet",)):  # stderr is no terminal here: no bar either way
+        ran = techins("quote", REPO / "products", REPO / "examples" / "quotes" / "candidates.json", "--book",
+                      tmp_path / "book", *quiet)
+        assert ran.returncode == 0 and ran.stderr == "" and ran.stdout.startswith("techins quote:"), ran.stderr
+        ran = techins("backtest", REPO / "examples" / "backtest" / "tech_lines_backtest.toml", "--store",
+                      tmp_path / "runs.sqlite", "--out", tmp_path / f"bt{len(quiet)}", *quiet)
+        assert ran.returncode == 0 and ran.stderr == "" and ran.stdout.startswith("techins backtest:"), ran.stderr

@@ -295,3 +295,55 @@ def test_dependent_book_bit_identical_to_local(client, small_chunks):
     assert_same_book(local, remote)
     for x, y in zip(book_tail_losses(local, 0.99), book_tail_losses(remote, 0.99, backend="dask", client=client)):
         assert x.size > 0 and np.array_equal(x, y)
+
+
+class _SlowFirstGroup:
+    """A chunk job whose first group takes a second: the later ones complete before it."""
+
+    wave = None
+
+    def __call__(self, ids):
+        if ids[0] == 0:
+            import time
+
+            time.sleep(1.0)
+        return int(ids[0])
+
+    def fresh(self):
+        return self
+
+
+def test_progress_counts_tasks_as_they_complete_and_results_stay_in_order():
+    import distributed
+
+    events = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
+                                  silence_logs=40) as cluster, distributed.Client(cluster, set_as_default=False) as c:
+        executor = ti_distributed.DaskExecutor(c)
+        for first in executor.map(_SlowFirstGroup(), np.arange(8), lambda done, total: events.append((done, total))):
+            events.append(("result", first))
+    results = [e[1] for e in events if e[0] == "result"]
+    counts = [e for e in events if e[0] != "result"]
+    assert results == list(range(8))  # one chunk per task here (2 threads), taken back in chunk order
+    assert [d for d, _ in counts] == sorted(d for d, _ in counts) and counts[-1] == (8, 8)
+    assert {t for _, t in counts} == {8}
+    # the slow first task held back every result, not the count of the others completing meanwhile
+    assert max(d for d, _ in events[:events.index(("result", 0))]) > 1
+
+
+def test_book_with_progress_on_dask_bit_identical_to_local(client, small_chunks):
+    book = small_book()
+
+    class Recorder(list):
+        def phase(self, name):
+            self.append(name)
+
+        def __call__(self, done, total):
+            self.append((done, total))
+
+    remote, local = Recorder(), Recorder()
+    got = ti.simulate(book, 6_000, seed=3, backend="dask", client=client, progress=remote)
+    assert_same_book(got, ti.simulate(book, 6_000, seed=3, progress=local))
+    assert remote[0] == local[0] == "simulation"
+    assert remote[-1] == local[-1] == (got.chunk_groups.size, got.chunk_groups.size)
+    assert [d for d, _ in remote[1:]] == sorted(d for d, _ in remote[1:])

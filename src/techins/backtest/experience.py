@@ -27,6 +27,7 @@ from techins.backtest.indications import credibility_weighted_rate_change, fit_f
 from techins.backtest.triangles import Triangle, chain_ladder
 from techins.errors import InputError
 from techins.io.schema import DEVELOPMENT_COLUMNS, DEVELOPMENT_TEXT_COLUMNS
+from techins.progress import report
 
 __all__ = ["BacktestParameters", "Experience", "analyse"]
 
@@ -148,14 +149,21 @@ class Experience:
         return ultimates_to_chainladder(self.development, index="line", columns=columns)
 
 
-def analyse(history: History, parameters: BacktestParameters | None = None) -> Experience:
-    """Every per-period and per-line figure of a back-test (see the module's docstring)."""
+def analyse(history: History, parameters: BacktestParameters | None = None, *, progress=None) -> Experience:
+    """Every per-period and per-line figure of a back-test (see the module's docstring).
+
+    ``progress(done, 4)`` after each of its four steps (the periods' table with the lines' chain
+    ladders, the predictive figures, the lines' table, the calibration; ``techins.progress``)."""
     p = parameters or BacktestParameters()
     periods, development = _period_table(history, p)
+    report(progress, 1, 4)
     periods = _predictive_figures(periods, history, p)
+    report(progress, 2, 4)
     lines = _line_table(periods, history, p)
-    return Experience(periods=periods, lines=lines, development=development,
-                      calibration=_calibration(periods, p))
+    report(progress, 3, 4)
+    calibration = _calibration(periods, p)
+    report(progress, 4, 4)
+    return Experience(periods=periods, lines=lines, development=development, calibration=calibration)
 
 
 # ---------------------------------------------------------------------------------------- periods

@@ -15,6 +15,7 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError
 from techins.io.schema import RESIMULATE_COLUMNS as REQUIRED
+from techins.progress import announce, report
 from techins.results import figures
 from techins.simulation.api import simulate
 from techins.simulation.executor import open_executor
@@ -28,7 +29,7 @@ PROBABILITIES = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 
 
 def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source: str = "policies",
                           threads: int | None = None, *, backend: str = "local", client=None,
-                          executor=None) -> pd.DataFrame:
+                          executor=None, progress=None) -> pd.DataFrame:
     """Per back-test line and period, quantiles of the annual loss of that period's book simulated
     again with the seed it was priced with.
 
@@ -45,6 +46,9 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
         The policies file, for messages.
     threads, backend, client, executor : optional
         Where the periods' books run (as ``techins.simulate``); the same numbers on every executor.
+    progress : callable, optional
+        ``progress(periods_done, periods)``, after ``progress.phase("re-simulation")`` when it has
+        that method (``techins.progress``).
 
     Returns
     -------
@@ -60,12 +64,14 @@ def resimulated_forecasts(policies: pd.DataFrame, catalogue, years: int, source:
     frame = policies.reset_index(drop=True)
     _check_versions(frame, catalogue, source)
     with open_executor("resimulated_forecasts", backend, client, threads, executor=executor) as run:
-        return pd.DataFrame(_period_quantiles(frame, catalogue, years, source, run))
+        announce(progress, "re-simulation")
+        return pd.DataFrame(_period_quantiles(frame, catalogue, years, source, run, progress))
 
 
-def _period_quantiles(frame: pd.DataFrame, catalogue, years: int, source: str, executor) -> list[dict]:
+def _period_quantiles(frame: pd.DataFrame, catalogue, years: int, source: str, executor, progress=None) -> list[dict]:
     rows = []
-    for period, part in frame.groupby("period", sort=True):
+    periods = frame.groupby("period", sort=True)
+    for done, (period, part) in enumerate(periods, start=1):
         seeds = pd.unique(part["seed"])
         if seeds.size != 1:
             raise InputError(f"{source}: period {period} has policies priced with seeds {sorted(seeds.tolist())}; "
@@ -80,6 +86,7 @@ def _period_quantiles(frame: pd.DataFrame, catalogue, years: int, source: str, e
             ordered = np.sort(annual[k]) if k < annual.shape[0] else np.zeros(years)
             rows.append({"line": str(line), "period": int(period),
                          **{f"q{p}": figures.quantile_equal(ordered, p) for p in PROBABILITIES}})
+        report(progress, done, periods.ngroups)  # one report per period: its book's run and its lines
     return rows
 
 

@@ -29,6 +29,7 @@ from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.io.schema import BACKTEST_INPUTS as INPUTS, JSON_COLUMNS
 from techins.io.toml import Where, load_toml, only_keys, require_keys, spec_from_table, sub_table
+from techins.progress import announce, report
 from techins.version import VERSION
 
 __all__ = ["BacktestConfig", "BacktestRun", "read_config", "run_backtest", "compare_runs", "table_records",
@@ -173,7 +174,7 @@ def _resimulate(table: dict, where: Where, folder: Path) -> dict:
     return {"products": os.path.normpath(folder / str(table["products"])), "years": years}
 
 
-def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None) -> BacktestRun:
+def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None, progress=None) -> BacktestRun:
     """Run a back-test: read and check the inputs, analyse, compare with the previous run of the
     scope, write the report and, when given a store, keep the run in it (see the module's docstring).
 
@@ -193,6 +194,11 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None
         ``chainladder.Triangle`` whose index rows are the lines, a mapping from line to a chainladder
         or techins Triangle (:func:`techins.backtest.chainladder_interop.triangle_table`), or the
         triangles table itself. They enter the inputs' hash; the report names them as given.
+    progress : callable, optional
+        ``progress(done, total)`` over each phase: ``"re-simulation"`` (per period, with
+        ``[resimulate]`` only), ``"analysis"`` (its four steps), ``"report"`` (the plots, then the
+        tables and page); each announced first as ``progress.phase(name)`` when it has that method
+        (``techins.progress``). It never changes the run.
 
     Returns
     -------
@@ -211,8 +217,9 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None
         from techins.backtest.chainladder_interop import triangle_table
 
         table = triangles if isinstance(triangles, pd.DataFrame) else triangle_table(triangles, source=_GIVEN)
-    history = _history(config, table)
-    experience = analyse(history, config.parameters)
+    history = _history(config, table, progress)
+    announce(progress, "analysis")
+    experience = analyse(history, config.parameters, progress=progress)
     inputs_hash = _inputs_hash(config, history.triangles if table is not None else None)
     if table is not None:
         config = dataclasses.replace(config, inputs={**config.inputs, "triangles": _GIVEN})
@@ -223,15 +230,20 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None
                       code_version=code_version, started=started, files={},
                       store=None if store is None else str(store))
     with output_folder(out) as folder:
+        announce(progress, "report")
         if store is None:
             figures = write_plots(experience, folder, config.currency)
-            return dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
+            report(progress, 1, 2)
+            run = dataclasses.replace(run, files=write_report(run, folder, history, config, figures))
+            report(progress, 2, 2)
+            return run
         with RunStore(Path(store)) as runs:
             previous = runs.previous(config.scope)
             previous_id = None if previous is None else previous.run_id
             run = dataclasses.replace(run, comparison=compare_runs(experience.lines, previous),
                                       previous_run_id=previous_id)
             figures = write_plots(experience, folder, config.currency)
+            report(progress, 1, 2)
             parameters = {**config.parameters.record(), "inputs": {k: v for k, v in sorted(config.inputs.items())},
                           "resimulate": config.resimulate, "previous_run_id": previous_id}
             earlier = runs.runs(config.scope)
@@ -242,8 +254,10 @@ def run_backtest(config: BacktestConfig, *, store=None, out=None, triangles=None
                 run = dataclasses.replace(run, run_id=run_id)
                 scope_runs = runs_of_scope(earlier, {"run_id": run_id, "started": started, "code_version": code_version,
                                                      "inputs_hash": inputs_hash, "parameters": parameters})
-                return dataclasses.replace(run, files=write_report(run, folder, history, config, figures,
-                                                                   scope_runs=scope_runs))
+                run = dataclasses.replace(run, files=write_report(run, folder, history, config, figures,
+                                                                  scope_runs=scope_runs))
+                report(progress, 2, 2)
+                return run
 
 
 def table_records(table: pd.DataFrame) -> list:
@@ -343,7 +357,7 @@ def runs_of_scope(earlier: pd.DataFrame, current: dict | None = None) -> pd.Data
     return pd.DataFrame(out, columns=columns)
 
 
-def _history(config: BacktestConfig, triangles: pd.DataFrame | None = None):
+def _history(config: BacktestConfig, triangles: pd.DataFrame | None = None, progress=None):
     """The checked inputs; with ``[resimulate]``, the forecasts re-simulated from the catalogue; with
     ``triangles``, those instead of the configuration's triangles file."""
     if config.resimulate is None and triangles is None:
@@ -358,7 +372,7 @@ def _history(config: BacktestConfig, triangles: pd.DataFrame | None = None):
 
         catalogue = read_catalogue(config.resimulate["products"])
         frames["forecasts"] = resimulated_forecasts(frames["policies"], catalogue, config.resimulate["years"],
-                                                    source=config.inputs["policies"])
+                                                    source=config.inputs["policies"], progress=progress)
         sources["forecasts"] = f"forecasts re-simulated from {config.resimulate['products']}"
     return history_from_frames(**frames, sources=sources)
 

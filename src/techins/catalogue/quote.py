@@ -47,6 +47,7 @@ from techins.kernels.records import EventExposure, OwnClaims
 from techins.model.portfolio import Portfolio
 from techins.pricing.allocation import tail_years
 from techins.pricing.premium import PricingBasis, allocate_book, book_risk_load, premium_components
+from techins.progress import announce, report
 from techins.results import figures
 from techins.results.simulation import BookResult
 from techins.simulation.plan import LawTable
@@ -246,9 +247,10 @@ class CatalogueQuoter:
             raise InputTypeError(f"quote: give the policy as a mapping of its fields, got {type(policy).__name__}")
         return _plain_row(self._quote_table(table, "quote")[0])
 
-    def quote_many(self, policies: pd.DataFrame) -> pd.DataFrame:
+    def quote_many(self, policies: pd.DataFrame, *, progress=None) -> pd.DataFrame:
         """Quote a table of candidate policies (one row each, portfolio columns); rows are validated
-        together, then each is priced against the book.
+        together, then each is priced against the book. ``progress(policies_quoted, policies)`` after
+        each one, after ``progress.phase("quotes")`` when it has that method (``techins.progress``).
 
         Returns
         -------
@@ -257,7 +259,7 @@ class CatalogueQuoter:
         """
         if not isinstance(policies, pd.DataFrame):
             raise InputTypeError(f"quote_many: policies must be a pandas DataFrame, got {type(policies).__name__}")
-        return pd.DataFrame(self._quote_table(policies, "quotes"), columns=list(QUOTE_COLUMNS))
+        return pd.DataFrame(self._quote_table(policies, "quotes", progress), columns=list(QUOTE_COLUMNS))
 
     def annual_losses(self, policy) -> np.ndarray:
         """A new policy's simulated annual losses over the book's years, after its contract terms."""
@@ -280,8 +282,9 @@ class CatalogueQuoter:
         return out
 
     # ------------------------------------------------------------------------------------ steps
-    def _quote_table(self, table: pd.DataFrame, source: str) -> list:
+    def _quote_table(self, table: pd.DataFrame, source: str, progress=None) -> list:
         book = self.catalogue.book(table, source=source)  # every row and field validated, as `techins price`
+        announce(progress, "quotes")
         policies = book.policies
         n = len(policies)
         rows_of = np.searchsorted(book.row_policy, np.arange(n + 1))
@@ -300,11 +303,12 @@ class CatalogueQuoter:
                 candidate = coverage_rows(book.portfolio.policies)
             if i is not None and self._same_policy(i, product, candidate, rows, book.rate_cap_base[j]):
                 out.append(self._in_book_quote(i))
-                continue
-            if exposures is None:
-                exposures = self._exposures(book)
-            x = self._policy_annual(book, rows, source, law_table, exposures)
-            out.append(self._added_quote(pid, product, x, float(closed_form[j]), book.rate_cap_base[j]))
+            else:
+                if exposures is None:
+                    exposures = self._exposures(book)
+                x = self._policy_annual(book, rows, source, law_table, exposures)
+                out.append(self._added_quote(pid, product, x, float(closed_form[j]), book.rate_cap_base[j]))
+            report(progress, j + 1, n)  # per candidate: a new one is a simulation over the book's years
         return out
 
     def _same_policy(self, i: int, product: str, candidate: pd.DataFrame, rows: np.ndarray, cap_base: float) -> bool:

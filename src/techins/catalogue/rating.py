@@ -26,6 +26,7 @@ from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.pricing.allocation import diversification_benefit
 from techins.pricing.premium import PricingBasis, allocate_book, line_capital_table, premium_components
+from techins.progress import announce, report
 from techins.reinsurance.compensation import RiskCompensation, apply_compensation
 from techins.results import figures
 from techins.simulation.api import book_tail_losses, simulate
@@ -106,7 +107,9 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
         The simulation (results are fixed by them, whatever ``threads``).
     threads : int, optional
     progress : callable, optional
-        ``progress(done, total)`` over the simulation's chunks.
+        ``progress(done, total)`` over each phase's steps: the simulation's chunks, the tail re-run's
+        chunks (once per allocation level), the allocation's bases; each phase announced first as
+        ``progress.phase(name)`` when it has that method (``techins.progress``).
     backend : {"local", "dask"}
         Where the simulation and the co-TVaR re-run of its tail chunks go (``techins.simulate``); the
         prices are bit-identical either way.
@@ -126,14 +129,14 @@ def price_catalogue(catalogue: Catalogue, book: ProductBook, years: int, seed: i
     # one executor (one Dask cluster or connection) for the run and its tail re-runs
     with open_executor("price_catalogue", backend, client, threads, executor=executor) as run:
         result = simulate(book.portfolio, years, seed, progress=progress, executor=run)
-        return _priced_portfolio(catalogue, book, result, run)
+        return _priced_portfolio(catalogue, book, result, run, progress)
 
 
-def _priced_portfolio(catalogue: Catalogue, book: ProductBook, result, executor) -> PricedPortfolio:
+def _priced_portfolio(catalogue: Catalogue, book: ProductBook, result, executor, progress=None) -> PricedPortfolio:
     policies = book.policies
     product_of_policy = policies["product"].astype(str).to_numpy()
     product_of_row = product_of_policy[book.row_policy]
-    rows = _row_allocation(catalogue, book, result, product_of_row, executor)
+    rows = _row_allocation(catalogue, book, result, product_of_row, executor, progress)
     contract = result.contract_table()
     # the book's contracts are the policies in first-appearance order of the rows; map them back
     contract_policy = np.empty(len(contract), dtype=np.int64)
@@ -156,17 +159,22 @@ def _priced_portfolio(catalogue: Catalogue, book: ProductBook, result, executor)
 
 
 def _row_allocation(catalogue: Catalogue, book: ProductBook, result, product_of_row: np.ndarray,
-                    executor) -> dict:
+                    executor, progress=None) -> dict:
     """Per coverage row: expected loss, error, co-TVaR, allocated capital and risk load, each row under
     its own product's measure (one allocation of the whole book per distinct measure, load and level;
     each row takes the one of its product)."""
-    out = None
+    bases = _bases(catalogue, set(product_of_row))
+    # the tail re-runs first (one per level, the long part), then the allocations: each its own phase
     tails = {}
-    for basis, products in _bases(catalogue, set(product_of_row)).items():
+    for basis in bases:
         if basis.level not in tails:
-            tails[basis.level] = book_tail_losses(result, basis.level, executor=executor)
+            tails[basis.level] = book_tail_losses(result, basis.level, executor=executor, progress=progress)
+    announce(progress, "allocation")
+    out = None
+    for k, (basis, products) in enumerate(bases.items()):
         allocated = allocate_book(result.annual, result.policy_sum, result.policy_sumsq, *tails[basis.level], basis,
                                   policy_cross=result.policy_cross)
+        report(progress, k + 1, len(bases))
         if out is None:
             out = allocated
             continue
@@ -287,7 +295,7 @@ def _book_figures(result, priced: pd.DataFrame) -> dict:
 
 
 def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
-                        cost_of_capital: float = 0.10, executor=None):
+                        cost_of_capital: float = 0.10, executor=None, progress=None):
     """A public risk-compensation scheme over a priced book (``techins price --compensation``).
 
     The covered loss is the annual loss of the scheme's lines (catalogue lines or product ids; every
@@ -301,6 +309,8 @@ def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
     scheme : techins.RiskCompensation
     level, cost_of_capital : float
         Of the capital relief and the price effect (``CompensationResult.summary``).
+    executor, progress : optional
+        Where the re-draw runs, and its progress (``"occurrences"``, ``techins.progress``).
 
     Returns
     -------
@@ -325,7 +335,7 @@ def priced_compensation(priced: PricedPortfolio, scheme, *, level: float = 0.99,
         loss = priced.result.line_annual[[k for k, line in enumerate(names) if scheme.covers(line)]].sum(axis=0)
     else:  # products: their own annual losses, from the book's occurrences drawn again
         rows = in_scope[priced.product_book.row_policy].astype(np.int64)
-        loss = _padded_rows(annual_by_group(priced.result, rows, executor=executor), 2)[1]
+        loss = _padded_rows(annual_by_group(priced.result, rows, executor=executor, progress=progress), 2)[1]
     premium = float(priced.policies["capped_premium"].to_numpy()[in_scope].sum())
     p = priced.policies[in_scope]
     technical = float(p["technical_premium"].sum())

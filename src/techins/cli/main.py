@@ -6,6 +6,7 @@ Bad input ends with exit status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--list", action="store_true", help="list the runs kept in --store")
     backtest.add_argument("--scope", help="with --list: only the runs of this scope")
     backtest.add_argument("--show", type=int, metavar="RUN_ID", help="show a run kept in --store")
+    backtest.add_argument("--quiet", action="store_true", help="no progress bar")
     backtest.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     backtest.set_defaults(run=_run_backtest)
 
@@ -153,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
                                                             "object or a list of objects)")
     quote.add_argument("--book", required=True, metavar="DIR", help="a folder written by `techins book save`")
     quote.add_argument("--out", metavar="FILE", help="write the quotes as CSV (or Parquet by extension), atomically")
+    quote.add_argument("--quiet", action="store_true", help="no progress bar")
     quote.add_argument("--json", action="store_true", help="print the quotes as one JSON object on stdout")
     quote.set_defaults(run=_run_quote)
 
@@ -318,12 +321,12 @@ def _run_price(args) -> int:
     meta = {"command": "techins price", "catalogue": str(args.products), "portfolio": str(args.portfolio),
             "products": [f"{p} v{catalogue[p].version}" for p in used], "years": args.years, "seed": args.seed,
             "currency": "/".join(currencies), "techins": VERSION} | _dependence_meta(args, book)
-    with output_folder(args.out) as folder:  # checks --out before the long run
-        priced, meta["seconds"] = _timed_with_progress(args, lambda bar: price_catalogue(
+    with output_folder(args.out) as folder, _progress_bar(args) as bar:  # checks --out before the long run
+        priced, meta["seconds"] = _timed(lambda: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
             client=client))
-        compensation = priced_compensation(priced, scheme) if scheme is not None else None
-        files = write_priced(priced, folder, meta, compensation)
+        compensation = priced_compensation(priced, scheme, progress=bar) if scheme is not None else None
+        files = _reported(bar, lambda: write_priced(priced, folder, meta, compensation))
     figures = compensation.summary() if compensation is not None else None
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "book": priced.book,
@@ -365,11 +368,11 @@ def _run_book_save(args) -> int:
 
     backend, client = _backend(args)
     catalogue, policies, book = _product_book(args)
-    with output_folder(args.out) as folder:  # checks --out before the long run
-        priced, seconds = _timed_with_progress(args, lambda bar: price_catalogue(
+    with output_folder(args.out) as folder, _progress_bar(args) as bar:  # checks --out before the long run
+        priced, seconds = _timed(lambda: price_catalogue(
             catalogue, book, args.years, args.seed, threads=args.threads, progress=bar, backend=backend,
             client=client))
-        manifest = write_snapshot(BookSnapshot.from_priced(catalogue, priced), folder)
+        manifest = _reported(bar, lambda: write_snapshot(BookSnapshot.from_priced(catalogue, priced), folder))
     report = {"out": str(args.out), **{k: v for k, v in manifest.items() if k != "files"}, "seconds": seconds}
     if args.json:
         print(json.dumps(json_ready(report), allow_nan=False))
@@ -389,7 +392,9 @@ def _run_quote(args) -> int:
 
     catalogue = read_catalogue(args.products)
     quoter = CatalogueQuoter(catalogue, load_snapshot(args.book, catalogue))
-    quotes = quoter.quote_many(_candidate_policies(args.policies))
+    candidates = _candidate_policies(args.policies)
+    with _progress_bar(args, "quotes") as bar:
+        quotes = quoter.quote_many(candidates, progress=bar)
     if args.out:
         write_table_atomically(quotes, args.out)
     if args.json:
@@ -500,16 +505,16 @@ def _run_reinsure(args) -> int:
     meta = {"command": "techins reinsure", "programme": str(args.programme), "catalogue": str(args.products),
             "portfolio": str(args.portfolio), "years": args.years, "seed": args.seed, "load": args.load,
             "currency": "/".join(currencies), "techins": VERSION} | _dependence_meta(args, book)
-    with output_folder(args.out) as folder:
+    with output_folder(args.out) as folder, _progress_bar(args) as bar:
         start = time.perf_counter()
         # one executor (one Dask cluster or connection) for the simulation and the programme's chunks
         with open_executor("reinsure", backend, client, args.threads) as run:
-            result, _ = _timed_with_progress(args, lambda bar: ti.simulate(
-                book.portfolio, years=args.years, seed=args.seed, executor=run, progress=bar))
-            applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run)
+            result = ti.simulate(book.portfolio, years=args.years, seed=args.seed, executor=run, progress=bar)
+            applied = apply_programme(result, programme, keep_occurrences=args.ord, executor=run, progress=bar)
         meta["seconds"] = time.perf_counter() - start
-        files = write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord,
-                                ord_formats=("csv", "parquet") if args.ord_format == "both" else (args.ord_format,))
+        formats = ("csv", "parquet") if args.ord_format == "both" else (args.ord_format,)
+        files = _reported(bar, lambda: write_programme(applied, folder, meta, load=args.load, ord_exports=args.ord,
+                                                       ord_formats=formats, progress=bar))
     table = applied.treaty_table(load=args.load)
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "treaties": table.to_dict(orient="records"),
@@ -539,11 +544,11 @@ def _run_pool(args) -> int:
     backend, client = _backend(args)
     spec = read_pool(args.pool_file)
     meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": VERSION}
-    with output_folder(args.out) as folder:
-        run, meta["seconds"] = _timed_with_progress(args, lambda bar: run_pool(
+    with output_folder(args.out) as folder, _progress_bar(args) as bar:
+        run, meta["seconds"] = _timed(lambda: run_pool(
             spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar, backend=backend,
             client=client))
-        files = write_pool(run, folder, meta)
+        files = _reported(bar, lambda: write_pool(run, folder, meta))
     if args.json:
         print(json.dumps(json_ready({"out": str(args.out), "pool": run.pool,
                                           "members": run.members.to_dict(orient="records"),
@@ -613,10 +618,10 @@ def _run_backtest(args) -> int:
     if args.config is None:
         raise InputError("backtest: give CONFIG (a back-test TOML file), or --list / --show RUN_ID with --store")
     config = read_config(args.config)
-    start = time.perf_counter()
     # run_backtest keeps no store unless given one; the command keeps every run (--store, else the config's)
-    run = run_backtest(config, store=args.store or config.store, out=args.out)
-    seconds = time.perf_counter() - start
+    with _progress_bar(args, "analysis") as bar:
+        run, seconds = _timed(lambda: run_backtest(config, store=args.store or config.store, out=args.out,
+                                                   progress=bar))
     lines = run.experience.lines
     out = args.out or config.report
     if args.json:
@@ -668,18 +673,35 @@ def _run_products_validate(args) -> int:
     return 0
 
 
-def _timed_with_progress(args, work):
-    """``work(bar)`` with a progress bar on a terminal (not with --quiet or --json); its result and
-    the seconds it took."""
+@contextlib.contextmanager
+def _progress_bar(args, label: str = "simulation"):
+    """The command's progress bar on stderr, relabelled at each phase the library announces
+    (``techins.progress``); None (no bar) with --quiet or --json or when stderr is not a terminal."""
+    if args.quiet or args.json or not sys.stderr.isatty():
+        yield None
+        return
     from techins.progress import ProgressBar
 
-    bar = None if args.quiet or args.json or not sys.stderr.isatty() else ProgressBar("simulating")
+    with ProgressBar(label) as bar:
+        yield bar
+
+
+def _timed(work):
+    """``work()`` and the seconds it took."""
     start = time.perf_counter()
-    try:
-        return work(bar), time.perf_counter() - start
-    finally:
-        if bar is not None:
-            bar.close()
+    return work(), time.perf_counter() - start
+
+
+def _reported(bar, write):
+    """``write()`` (a command's output files) as the bar's last phase, "report", in one step."""
+    from techins.progress import announce, report
+
+    announce(bar, "report")
+    report(bar, 0, 1)
+    written = write()
+    if bar is not None and bar.label == "report":  # not when the writing ran a phase of its own (ORD tables)
+        bar(1, 1)
+    return written
 
 
 def _run_warmup(args) -> int:
@@ -698,11 +720,10 @@ def _figures(line, years, seed, levels, with_exact, thin, threads, backend="loca
                            progress=bar)
 
     if args is None:  # the demo: no progress bar
-        start = time.perf_counter()
-        sim = run(None)
-        seconds = time.perf_counter() - start
+        sim, seconds = _timed(lambda: run(None))
     else:
-        sim, seconds = _timed_with_progress(args, run)
+        with _progress_bar(args) as bar:
+            sim, seconds = _timed(lambda: run(bar))
     report = {"monte_carlo": sim.summary(levels=levels), "monte_carlo_seconds": seconds}
     if with_exact:
         start = time.perf_counter()

@@ -31,6 +31,7 @@ from techins.pricing.allocation import (
     shapley_benefit,
     standalone_capitals,
 )
+from techins.progress import announce
 from techins.reinsurance.compensation import CompensationResult, apply_compensation
 from techins.reinsurance.programme import apply_programme, read_programme, treaty_accounts
 from techins.results import figures
@@ -124,7 +125,11 @@ def run_pool(spec: PoolSpec, *, years: int | None = None, seed: int | None = Non
         Override the file's simulation.
     threads : int, optional
     progress : callable, optional
-        ``progress(done, total)`` over the simulation's chunks.
+        ``progress(done, total)`` over each phase: the simulation's chunks, the tail re-run's chunks
+        and the premiums' allocation (``price_catalogue``), the programme's chunks (``"treaties"``),
+        the members' capital allocation (``"allocation"``, the Shapley values; again for the
+        contributors' books); each announced first as ``progress.phase(name)`` when it has that
+        method (``techins.progress``).
     backend, client, executor : optional
         Where the simulation, its tail re-run and the programme's chunks run (as ``techins.simulate``:
         ``"local"``, or ``"dask"`` with a client or scheduler address, or an executor already open);
@@ -156,7 +161,7 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
     n_lines, n_books = len(spec.lines), len(spec.contributors) + 1
     groups = line_of_row * n_books + contributor[product_book.row_policy]
     if programme is not None:
-        applied = apply_programme(result, programme, groups=groups, executor=executor)
+        applied = apply_programme(result, programme, groups=groups, executor=executor, progress=progress)
         gross_g, net_g = applied.group_gross, applied.group_net
         accounts = treaty_accounts(applied, row_premium, sum_insured=product_book.portfolio.arrays["sum_insured"],
                                    load=book.reinsurance_load, groups=line_of_row)
@@ -164,7 +169,7 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
         treaties = _treaty_table(applied, accounts, book.level)
         treaty_results = dict(zip(accounts.treaties, accounts.reinsurer_result.T))
     else:
-        gross_g = annual_by_group(result, groups, executor=executor)
+        gross_g = annual_by_group(result, groups, executor=executor, progress=progress)
         net_g, paid_by_line, treaties, treaty_results = gross_g, np.zeros((n_lines, years)), None, {}
     gross_g = _padded(gross_g, n_lines * n_books).reshape(n_lines, n_books, years)
     net_g = _padded(net_g, n_lines * n_books).reshape(n_lines, n_books, years)
@@ -181,8 +186,12 @@ def _run_pool(spec, catalogue, programme, policies, contributor, written, produc
     outcomes = -flows.result[:-1]  # a member's annual outcome: loss less income (capital is on its tail)
     names = [m.name for m in spec.members]
     premium_share = spec.share_matrix() @ premium_by_line
-    allocation = allocation_table(outcomes, names, level, shares=premium_share, seed=seed)
-    contributions = _contributions(spec, gross_g.sum(axis=0)[1:], level, seed) if spec.contributors else None
+    announce(progress, "allocation")
+    allocation = allocation_table(outcomes, names, level, shares=premium_share, seed=seed, progress=progress)
+    contributions = None
+    if spec.contributors:
+        announce(progress, "allocation")
+        contributions = _contributions(spec, gross_g.sum(axis=0)[1:], level, seed, progress)
     members = _member_table(spec, flows, allocation, premium_by_line, book.cost_of_capital)
     fee_rate = sum(m.fee for m in spec.members) + spec.admin_expense
     line_outcome = net_by_line + paid_by_line - (premium_by_line * (1.0 - fee_rate))[:, None]
@@ -396,14 +405,14 @@ def _treaty_table(applied, accounts, level: float) -> pd.DataFrame:
     return money.merge(risk, on="treaty", how="left")
 
 
-def _contributions(spec: PoolSpec, books: np.ndarray, level: float, seed: int) -> pd.DataFrame:
+def _contributions(spec: PoolSpec, books: np.ndarray, level: float, seed: int, progress=None) -> pd.DataFrame:
     """The Shapley value of the diversification benefit of pooling the members' books (gross), with
     every member in the game: one who brings nothing has a zero part and gets 0."""
     names = [m.name for m in spec.members]
     parts = np.zeros((len(names), books.shape[1]))
     for k, name in enumerate(spec.contributors):
         parts[names.index(name)] = books[k]
-    phi, stderr, method = shapley_benefit(parts, level, seed=seed)
+    phi, stderr, method = shapley_benefit(parts, level, seed=seed, progress=progress)
     standalone = standalone_capitals(parts, level)
     total = pool_capital(parts, level)
     table = pd.DataFrame({

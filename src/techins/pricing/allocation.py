@@ -33,6 +33,7 @@ import pandas as pd
 from techins import validate
 from techins.errors import InputError
 from techins.kernels import allocation as kernels
+from techins.progress import report
 from techins.results import figures
 
 __all__ = ["ADDITIVITY_RTOL", "EXACT_UP_TO", "DiversificationBenefit", "tail_years", "tail_weights",
@@ -44,6 +45,7 @@ __all__ = ["ADDITIVITY_RTOL", "EXACT_UP_TO", "DiversificationBenefit", "tail_yea
 # 1e-8 leaves a wide margin for 1e6 years or policies and still catches a missing policy or year
 ADDITIVITY_RTOL = 1e-8
 EXACT_UP_TO = 12  # members up to which Shapley values are computed exactly (2**12 coalitions)
+ORDERS_PER_REPORT = 50  # sampled Shapley orders between two progress reports (each order is m TVaRs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,12 +296,13 @@ def coalition_capitals(parts, level: float = 0.99) -> np.ndarray:
 
 
 def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_TO, orders: int = 2000,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+                    seed: int = 0, progress=None) -> tuple[np.ndarray, np.ndarray, str]:
     """Shapley value of the diversification benefit ``v(T) = sum_{i in T} C_i - C(T)``.
 
     Returns ``(phi, stderr, method)``: exact (``stderr`` zeros) up to ``exact_up_to`` members, else the
     mean marginal benefit over ``orders`` random joining orders drawn from ``seed`` and its standard
-    error.
+    error. ``progress(done, total)`` (``techins.progress``): once when the exact values are done (one
+    kernel call over every coalition), or per block of ``ORDERS_PER_REPORT`` sampled orders.
     """
     parts = _parts("shapley_benefit", parts)
     level = figures.check_level("shapley_benefit", level, upper_open=True)
@@ -317,6 +320,7 @@ def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_T
         for i in range(m):  # a loop over members, each vectorised over the coalitions without i
             without = masks[bits[:, i] == 0]
             phi[i] = float(np.sum(weight[size[without]] * (value[without | (1 << i)] - value[without])))
+        report(progress, 1, 1)
         return phi, np.zeros(m), "exact"
     orders = validate.integer("shapley_benefit", "orders", orders, low=2)
     rng = np.random.default_rng(validate.integer("shapley_benefit", "seed", seed, low=0))
@@ -334,13 +338,16 @@ def shapley_benefit(parts, level: float = 0.99, *, exact_up_to: int = EXACT_UP_T
             value = standalone_sum - (kernels.tvar_of(total, scratch, kth, level) - mean_sum)
             marginal[r, i] = value - previous_value
             previous_value = value
+        if progress is not None and ((r + 1) % ORDERS_PER_REPORT == 0 or r + 1 == orders):
+            progress(r + 1, orders)
     return marginal.mean(axis=0), marginal.std(axis=0, ddof=1) / math.sqrt(orders), f"sampled ({orders} orders)"
 
 
-def allocation_table(parts, names, level: float = 0.99, *, shares=None, **shapley) -> pd.DataFrame:
+def allocation_table(parts, names, level: float = 0.99, *, shares=None, progress=None, **shapley) -> pd.DataFrame:
     """Per member: standalone capital, capital allocated in the pool by each method, the Shapley value
     of the diversification benefit (with its error) and the capital it leaves the member; a last row
-    ``pool`` with the totals (every method allocates the pool's whole capital)."""
+    ``pool`` with the totals (every method allocates the pool's whole capital). ``progress``: the
+    Shapley values' (``shapley_benefit``), the long part."""
     parts = _parts("allocation_table", parts)
     names = [str(n) for n in names]
     if len(names) != parts.shape[0]:
@@ -348,7 +355,7 @@ def allocation_table(parts, names, level: float = 0.99, *, shares=None, **shaple
     level = figures.check_level("allocation_table", level, upper_open=True)
     standalone = standalone_capitals(parts, level)
     total = pool_capital(parts, level)
-    phi, stderr, method = shapley_benefit(parts, level, **shapley)
+    phi, stderr, method = shapley_benefit(parts, level, progress=progress, **shapley)
     table = pd.DataFrame({
         "member": names,
         "expected_loss": parts.mean(axis=1),

@@ -50,6 +50,7 @@ from techins.io.schema import (
     PLT_COLUMNS,
 )
 from techins.lazy import lazy_module
+from techins.progress import announce, report
 from techins.results.figures import DEFAULT_RETURN_PERIODS, quantile_equal, tvar_equal
 
 stats = lazy_module("scipy.stats")
@@ -595,7 +596,7 @@ def write_ord(tables_by_perspective: dict, folder: Path, *, formats=FORMATS) -> 
 
 def write_ord_files(occurrences: pd.DataFrame, years: int, folder: Path, perspectives: dict, *,
                     return_periods=DEFAULT_RETURN_PERIODS, confidence: float = ALCT_CONFIDENCE,
-                    formats=FORMATS) -> list[Path]:
+                    formats=FORMATS, progress=None) -> list[Path]:
     """The ORD tables of several perspectives of one occurrence table, written one perspective at a time.
 
     The fast path of ``ord_tables`` followed by ``write_ord``: the occurrence keys are checked and
@@ -617,6 +618,9 @@ def write_ord_files(occurrences: pd.DataFrame, years: int, folder: Path, perspec
         As in ``exceedance_table`` and ``annual_loss_table``.
     formats : sequence of str
         ``"csv"``, ``"parquet"`` or both.
+    progress : callable, optional
+        ``progress(tables_written, tables)`` after each table of each perspective, after
+        ``progress.phase("ORD tables")`` when it has that method (``techins.progress``).
 
     Returns
     -------
@@ -651,12 +655,15 @@ def write_ord_files(occurrences: pd.DataFrame, years: int, folder: Path, perspec
     for column in perspectives.values():
         _losses(occurrences, column)
     written = []
-    for perspective, column in perspectives.items():
+    announce(progress, "ORD tables")
+    n_tables = 5 * len(perspectives)
+    for p, (perspective, column) in enumerate(perspectives.items()):
         ev = _sum_events(keys, _losses(occurrences, column))
         annual = _annual_tables(ev, level)
         tables = {"plt": _plt(ev), "elt": _elt(ev), "alt": annual.alt, "alct": annual.alct, "ept": _ept(ev, rps)}
-        for name, table in tables.items():
+        for t, (name, table) in enumerate(tables.items()):
             written += _write_arrow(_arrow_table(table, name, f"{perspective}/{name}"),
                                     folder / ord_file_name(perspective, name), formats)
+            report(progress, 5 * p + t + 1, n_tables)
         del ev, annual, tables
     return written

@@ -27,6 +27,7 @@ from techins.display import Figure, figures_html, short_repr
 from techins.errors import InputError, InputTypeError
 from techins.io.toml import Where, array_of_tables, load_toml, only_keys, placed, spec_from_table, table
 from techins.kernels import treaties as kernels
+from techins.progress import announce
 from techins.results import figures
 from techins.simulation.executor import open_executor
 from techins.simulation.executors.local import numba_threads
@@ -481,7 +482,7 @@ def apply_to_occurrences(year, occurrence_id, policy, loss, years: int, programm
 
 def apply_programme(result, programme: Programme, *, keep_occurrences: bool = False,
                     threads: int | None = None, groups=None, backend: str = "local", client=None,
-                    executor=None) -> ProgrammeResult:
+                    executor=None, progress=None) -> ProgrammeResult:
     """Apply ``programme`` to every occurrence of a simulated book (``techins.simulate(portfolio)``),
     streaming the occurrence table one chunk of years at a time (each chunk is drawn again from its
     own seed stream: the same occurrences as the run).
@@ -495,7 +496,9 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     The surplus treaty reads each policy's ``sum_insured``. ``groups`` (one
     integer code per policy of the book) adds each group's gross and net per year
     (``ProgrammeResult.group_net``). ``backend``, ``client``, ``threads`` or ``executor``: where the
-    chunks run (as ``techins.simulate``); the same numbers on every executor.
+    chunks run (as ``techins.simulate``); the same numbers on every executor. ``progress``:
+    ``progress(chunks_done, chunks_total)`` after ``progress.phase("treaties")`` when it has that
+    method (``techins.progress``).
     """
     from techins.results.simulation import BookResult
 
@@ -513,7 +516,8 @@ def apply_programme(result, programme: Programme, *, keep_occurrences: bool = Fa
     plan = BookPlan(result.portfolio, years, result.seed, result.thin)
     job = ProgrammeJob(plan, programme, result.portfolio.arrays["sum_insured"], codes, n_groups, keep_occurrences)
     with open_executor("apply_programme", backend, client, threads, executor=executor) as run:
-        for parts in run.map(job, np.arange(plan.n_chunks, dtype=np.int64)):
+        announce(progress, "treaties")
+        for parts in run.map(job, np.arange(plan.n_chunks, dtype=np.int64), progress):
             for part in parts:
                 lo, hi = part.first, part.first + part.gross.size
                 # each chunk's years are its own: added into zeros, as every year is written once

@@ -47,12 +47,13 @@ def write_priced(priced, folder: Path, meta: dict, compensation=None) -> dict:
 
 
 def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_exports: bool = False,
-                    ord_formats=None) -> dict:
+                    ord_formats=None, progress=None) -> dict:
     """Write a programme's results (``techins.reinsurance.programme.ProgrammeResult``, with its occurrences kept
     when ``ord_exports``): the treaty table, the per-year table, each treaty's EP curve, the gross, net
     and ceded AEP (``programme_ep``) with its plot and ``report.html``, and the ORD
     tables of the gross, ceded and net losses (``ord/il_S1_splt.csv`` ... ``ord/ri_S1_ept.parquet``, in
-    ``ord_formats``: CSV and Parquet by default); return the file names by kind."""
+    ``ord_formats``: CSV and Parquet by default); return the file names by kind. ``progress``: the
+    ORD tables' (``techins.reinsurance.ord.write_ord_files``)."""
     from techins.reinsurance.ord import FORMATS, write_ord_files
 
     folder = Path(folder)
@@ -74,7 +75,7 @@ def write_programme(result, folder: Path, meta: dict, *, load: float = 0.0, ord_
         ord_folder = folder / "ord"
         ord_folder.mkdir()
         written = write_ord_files(losses, result.years, ord_folder, {p: p for p in ("gross", "ceded", "net")},
-                                  formats=FORMATS if ord_formats is None else ord_formats)
+                                  formats=FORMATS if ord_formats is None else ord_formats, progress=progress)
         files["ord"] = [str(path.relative_to(folder)) for path in written]
     currency = meta.get("currency", "")
     plots.save(plots.programme_ep_figure(tables["programme_ep"], currency), folder / "programme_ep.png")

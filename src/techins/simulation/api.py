@@ -12,6 +12,7 @@ from techins import validate
 from techins.errors import InputError, InputTypeError
 from techins.model.line import Line
 from techins.model.portfolio import Portfolio
+from techins.progress import announce
 from techins.results import figures
 from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.executor import open_executor
@@ -51,8 +52,9 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
         (``"tcp://host:8786"``). When omitted a ``LocalCluster`` is started for this call and closed
         after it.
     progress : callable, optional
-        Called as ``progress(chunks_done, chunks_total)`` as chunks complete in order (a progress bar);
-        it cannot change the numbers.
+        Called as ``progress(chunks_done, chunks_total)`` as chunks complete (a progress bar), after
+        ``progress.phase("simulation")`` when it has that method (``techins.progress``); it cannot
+        change the numbers.
     period_losses : str or pathlib.Path, optional
         A folder to write the period (year) loss table to, one Parquet file per chunk of years
         (``chunk-00000.parquet``, ...; columns ``PERIOD_COLUMNS``, then ``claims`` for a line or one
@@ -91,18 +93,19 @@ def simulate(line: Line, years: int, seed: int, *, thin: bool = True, threads: i
     folder = period_folder(period_losses)  # checked before a Dask cluster is started for the call
     folder = None if folder is None else str(folder)
     with open_executor("simulate", backend, client, threads, executor=executor) as run:
+        announce(progress, "simulation")
         if isinstance(line, Portfolio):
             plan = BookPlan(line, years, seed, thin)
             job = BookJob(plan, folder, line.line_names)
-            parts = run.map(job, np.arange(plan.n_chunks, dtype=np.int64))
-            return fold_book(line, plan, seed, thin, parts, progress)
+            parts = run.map(job, np.arange(plan.n_chunks, dtype=np.int64), progress)
+            return fold_book(line, plan, seed, thin, parts)
         plan = LinePlan.of(line, thin)
         job = LineJob(plan, seed, years, folder)
-        return fold_line(plan, line, seed, years, run.map(job, np.arange(job.n_chunks, dtype=np.int64)), progress)
+        return fold_line(plan, line, seed, years, run.map(job, np.arange(job.n_chunks, dtype=np.int64), progress))
 
 
 def book_tail_losses(result: BookResult, level: float, threads: int | None = None, *, backend: str = "local",
-                     client=None, executor=None):
+                     client=None, executor=None, progress=None):
     """Each policy's loss in the book's tail years (book loss >= its VaR at ``level``), for allocation.
 
     The chunks holding tail years are simulated again from their own streams, which gives exactly
@@ -121,6 +124,9 @@ def book_tail_losses(result: BookResult, level: float, threads: int | None = Non
         With ``backend="dask"``: the cluster, or its scheduler's address; a ``LocalCluster`` when omitted.
     executor : LocalExecutor or DaskExecutor, optional
         An executor already open, in place of ``backend``, ``client`` and ``threads``.
+    progress : callable, optional
+        ``progress(tail_chunks_done, tail_chunks_total)``, after ``progress.phase("tail re-run")``
+        when it has that method (``techins.progress``).
 
     Returns
     -------
@@ -134,4 +140,5 @@ def book_tail_losses(result: BookResult, level: float, threads: int | None = Non
         threshold = figures.quantile_equal(np.sort(result.annual), level)
         plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
         tail_chunks = np.unique(np.flatnonzero(result.annual >= threshold) // plan.chunk_years)
-        return fold_tail(run.map(TailJob(plan, result.chunk_groups, threshold), tail_chunks))
+        announce(progress, "tail re-run")
+        return fold_tail(run.map(TailJob(plan, result.chunk_groups, threshold), tail_chunks, progress))

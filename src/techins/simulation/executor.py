@@ -10,7 +10,9 @@ them (``techins.simulation.fold``). Two executors keep it:
 Both cut the same chunks from the same seed streams, so every entry point that takes ``executor=``
 (or ``backend=`` and ``client=``) gives the same bits on either.
 
-``executor.map(job, ids)`` -> iterator of ``job(group)`` over consecutive groups of ``ids``.
+``executor.map(job, ids, progress=None)`` -> iterator of ``job(group)`` over consecutive groups of
+``ids``; ``progress(chunks_done, len(ids))`` as groups complete (``techins.progress``): after each
+group locally, as the tasks finish on the cluster (in any order) with Dask.
 """
 
 from __future__ import annotations

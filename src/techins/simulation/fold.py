@@ -2,6 +2,7 @@
 
 Floating-point sums depend on their order; here it is fixed by the run (chunk 0, 1, 2, ...), so a run
 gives the same bits on the local executor and on Dask, for any number of threads, tasks or workers.
+Progress is the executor's (``executor.map(job, ids, progress)``): it counts tasks as they complete.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import numpy as np
 from techins.model.portfolio import Portfolio
 from techins.results.simulation import BookResult, SimulationResult
 from techins.simulation.jobs import BookChunks
-from techins.simulation.plan import BookPlan, LinePlan, chunk_count
+from techins.simulation.plan import BookPlan, LinePlan
 
 __all__ = ["fold_line", "fold_book", "fold_tail", "BookSums"]
 
 
-def fold_line(plan: LinePlan, line, seed: int, years: int, parts, progress=None) -> SimulationResult:
+def fold_line(plan: LinePlan, line, seed: int, years: int, parts) -> SimulationResult:
     """A line's result from its groups of chunks (``LineChunks``, in chunk order)."""
     annual = max_occurrence = counts = None
-    n_chunks = chunk_count(years, plan.chunk_years)
     for part in parts:
         lo = part.first * plan.chunk_years
         hi = lo + part.annual.size
@@ -30,20 +30,16 @@ def fold_line(plan: LinePlan, line, seed: int, years: int, parts, progress=None)
                 annual, max_occurrence = np.empty(years), np.empty(years)
                 counts = np.empty(years, dtype=np.int32)
             annual[lo:hi], max_occurrence[lo:hi], counts[lo:hi] = part.annual, part.max_occurrence, part.counts
-        if progress is not None:
-            progress(chunk_count(hi, plan.chunk_years), n_chunks)
     return SimulationResult(annual=annual, max_occurrence=max_occurrence, counts=counts, seed=seed, line=line,
                             counted_above=plan.counted_above, claim_rate=plan.claim_rate,
                             reach_probability=plan.reach_probability)
 
 
-def fold_book(portfolio: Portfolio, plan: BookPlan, seed: int, thin: bool, parts, progress=None) -> BookResult:
+def fold_book(portfolio: Portfolio, plan: BookPlan, seed: int, thin: bool, parts) -> BookResult:
     """A book's result from its groups of chunks (``BookChunks``, in chunk order)."""
     sums = BookSums(portfolio, plan)
     for part in parts:
         sums.add(part)
-        if progress is not None:
-            progress(sums.next_chunk, plan.n_chunks)
     return sums.result(seed, thin)
 
 

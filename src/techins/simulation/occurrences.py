@@ -12,6 +12,7 @@ from techins.errors import InputError, InputTypeError
 from techins.io.schema import OCCURRENCE_COLUMNS, PERIOD_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.kernels.records import ClaimScratch
+from techins.progress import announce
 from techins.simulation.executor import open_executor
 from techins.simulation.plan import BookPlan
 
@@ -154,17 +155,19 @@ class GroupJob:
         return GroupJob(self.plan.fresh(), self.codes, self.n_groups)
 
 
-def annual_by_group(result, groups, *, executor=None) -> np.ndarray:
+def annual_by_group(result, groups, *, executor=None, progress=None) -> np.ndarray:
     """``[groups, years]``: each group's annual loss, from the occurrences after the aggregate terms
     (so the groups add up to the book's annual loss). ``groups`` gives each policy (row) a code
     ``0..G-1``, e.g. the member of a pool who brought it. ``executor``: where the chunks run
-    (``techins.simulation.executor``); this process when omitted."""
+    (``techins.simulation.executor``); this process when omitted. ``progress(chunks_done, chunks)``
+    after ``progress.phase("occurrences")`` when it has that method (``techins.progress``)."""
     codes = group_codes("annual_by_group", groups, result.portfolio.n_policies)
     n_groups = int(codes.max(initial=-1)) + 1
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
     out = np.zeros((n_groups, result.years))
     with open_executor("annual_by_group", executor=executor) as run:
-        for parts in run.map(GroupJob(plan, codes, n_groups), np.arange(plan.n_chunks, dtype=np.int64)):
+        announce(progress, "occurrences")
+        for parts in run.map(GroupJob(plan, codes, n_groups), np.arange(plan.n_chunks, dtype=np.int64), progress):
             for first, part in parts:
                 out[:, first:first + part.shape[1]] = part
     return out

@@ -228,10 +228,13 @@ class DaskExecutor:
         self.client, self.threads = client, threads
         self._checked = False
 
-    def map(self, job, ids):
-        """``job(group)`` for consecutive groups of ``ids`` as tasks, yielded in order."""
+    def map(self, job, ids, progress=None):
+        """``job(group)`` for consecutive groups of ``ids`` as tasks, yielded in order;
+        ``progress(chunks_done, len(ids))`` as the tasks complete, in whatever order they do."""
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
+            if progress is not None:
+                progress(0, 0)  # nothing to run: the phase is done as it starts
             return
         if not self._checked:
             check_workers(self.client)
@@ -239,8 +242,9 @@ class DaskExecutor:
         size = chunks_per_task(self.client, ids.size)
         with _Tasks(self.client, job, type(job).__name__.removesuffix("Job").lower()) as tasks:
             for start in range(0, ids.size, size):
-                tasks.submit(_run_group, ids[start:start + size], self.threads)
-            yield from tasks.results()
+                group = ids[start:start + size]
+                tasks.submit(_run_group, group, self.threads, chunks=group.size)
+            yield from tasks.results(progress)
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client!r}, threads={self.threads})"
@@ -263,6 +267,7 @@ class _Tasks:
         self.shared = shared
         self.prefix = f"techins-{kind}-{uuid.uuid4().hex[:12]}"
         self.futures = deque()
+        self.chunks = {}  # task key -> its number of chunks, for progress
         self.shared_future = None
 
     def __enter__(self):
@@ -270,18 +275,37 @@ class _Tasks:
         self.shared_future = self.client.scatter(self.shared, broadcast=True, hash=False)
         return self
 
-    def submit(self, task, *args) -> None:
+    def submit(self, task, *args, chunks: int = 1) -> None:
         index = len(self.futures)
+        key = f"{self.prefix}-{index:06d}"
         # higher priority first: chunks come back in about the order the client adds them up
-        self.futures.append(self.client.submit(task, self.shared_future, *args, key=f"{self.prefix}-{index:06d}",
-                                               priority=-index, pure=False))
+        self.futures.append(self.client.submit(task, self.shared_future, *args, key=key, priority=-index,
+                                               pure=False))
+        self.chunks[key] = chunks
 
-    def results(self):
+    def results(self, progress=None):
         """Each task's result in submission (chunk) order; each future dropped once taken, so the
-        workers free its memory while later tasks still run."""
+        workers free its memory while later tasks still run. ``progress(chunks_done, chunks_total)``
+        as tasks complete, in completion order (the results are still taken in chunk order)."""
+        if progress is not None:
+            yield from self._results_with_progress(progress)
         while self.futures:
             yield self.futures[0].result()
             self.futures.popleft()
+
+    def _results_with_progress(self, progress):
+        total, done = sum(self.chunks.values()), 0
+        # a task run again after a worker died may complete twice: count each key once
+        counted = set()
+        # the client's own loop: it need not be Dask's default client
+        for future in _distributed().as_completed(list(self.futures), loop=self.client.loop):
+            if future.key not in counted:
+                counted.add(future.key)
+                done += self.chunks[future.key]
+                progress(min(done, total), total)
+            while self.futures and self.futures[0].done():
+                yield self.futures[0].result()
+                self.futures.popleft()
 
     def __exit__(self, *exc):
         pending = [f for f in self.futures if not f.done()]

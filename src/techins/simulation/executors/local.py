@@ -32,13 +32,18 @@ class LocalExecutor:
             threads = validate.integer(owner, "threads", threads, low=1, high=numba.config.NUMBA_NUM_THREADS)
         self.threads = threads
 
-    def map(self, job, ids):
-        """``job(group)`` for consecutive groups of ``ids``, in order."""
+    def map(self, job, ids, progress=None):
+        """``job(group)`` for consecutive groups of ``ids``, in order; ``progress(done, len(ids))``
+        after each group (``techins.progress``)."""
         ids = np.asarray(ids, dtype=np.int64)
         size = ids.size if job.wave is None else job.wave
+        if ids.size == 0 and progress is not None:
+            progress(0, 0)  # nothing to run: the phase is done as it starts
         for start in range(0, ids.size, max(size, 1)):
             with numba_threads(self.threads):
                 result = job(ids[start:start + size])
+            if progress is not None:
+                progress(min(start + size, ids.size), ids.size)
             yield result
 
     def __repr__(self) -> str:
