@@ -196,7 +196,8 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
     ``claims`` (a ``ClaimScratch`` of one chunk): policy ``perm[k]``'s claims are
     ``claims.*[claims.first[k]:claims.first[k + 1]]``. A line with parameter risk has year weights
     ``cum_theta[line]`` (cumulative): its claims fall in year y with probability proportional to
-    theta_y. Returns the number of claims, or -1 when ``claims`` is too small."""
+    theta_y, found through the line's guide table (``_year_guide``), which returns the binary search's
+    year for every draw. Returns the number of claims, or -1 when ``claims`` is too small."""
     groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
     perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
