@@ -198,11 +198,13 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
     ``claims`` (a ``ClaimScratch`` of one chunk): policy ``perm[k]``'s claims are
     ``claims.*[claims.first[k]:claims.first[k + 1]]``. A line with parameter risk has year weights
     ``cum_theta[line]`` (cumulative): its claims fall in year y with probability proportional to
-    theta_y. Returns the number of claims, or -1 when ``claims`` is too small."""
+    theta_y, found through the line's guide table (``_year_guide``), which returns the binary search's
+    year for every draw. Returns the number of claims, or -1 when ``claims`` is too small."""
     groups, pol_scale, pol_terms = book.groups, book.policies.scale, book.policies.terms
     perm, group_start, group_rate, cond_prob = groups.perm, groups.group_start, groups.group_rate, groups.cond_prob
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     n_years = stop - first
+    guides, guide_start, guide_scale = _line_guides(groups, cum_theta, n_years)
     n = 0
     sizes = np.empty(c_year.size)  # one scratch for every group's batch: a book may have many laws
     for g in range(group_start.size - 1):
@@ -214,6 +216,11 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
                 c_first[k] = n
             continue
         weight = cum_theta[ln, n_years - 1] if mixed else float(n_years)
+        # a mixed line's years by its guide table when it has one, else by the binary search: the same
+        # year for every draw (_year_by_guide), so which one runs never changes a number
+        scale = guide_scale[ln]
+        guided = mixed and scale > 0.0  # 0: no table for the line (_line_guides, _year_guide)
+        table = guides[guide_start[ln]:guide_start[ln + 1]]
         remaining = rng.poisson(state, group_rate[g] * weight)
         if n + remaining > c_year.size:
             return -1  # the caller's buffers are too small: it grows them and runs the chunk again
@@ -227,7 +234,9 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
             remaining -= m
             i = perm[k]
             for _ in range(m):
-                if mixed:
+                if guided:
+                    y = first + _year_by_guide(cum_theta, ln, n_years, table, scale, rng.uniform(state) * weight)
+                elif mixed:
                     y = first + _year_by_weight(cum_theta, ln, n_years, rng.uniform(state) * weight)
                 else:
                     y = first + min(np.intp(rng.uniform(state) * n_years), n_years - 1)
@@ -252,6 +261,94 @@ def _year_by_weight(cum, ln, n_years, target):
         else:
             lo = mid + 1
     return lo
+
+
+GUIDE_BUCKETS = 8  # most guide table entries per year of a chunk (_year_guide): more, fewer claims need a compare
+
+
+@jit
+def _guide_bucket(value, scale, n_buckets):
+    # the bucket of a cumulative weight or target in [0, total]: nondecreasing in value (a product by a
+    # positive finite scale and a truncation both are), which is all _year_guide's proof needs
+    return min(np.intp(value * scale), n_buckets - 1)
+
+
+@jit
+def _year_guide(cum, ln, n_years, guide):
+    """A guide table over line ``ln``'s cumulative year weights (Chen & Asau's cutpoints): bucket
+    ``b(x) = min(floor(x m / total), m - 1)`` of ``m = guide.size - 1`` buckets, and ``guide[j]`` = the
+    number of years whose ``b(cum[y])`` is below ``j`` (the first year of bucket ``j`` or later).
+    Returns the scale ``m / total``, or 0 when the weights do not allow a guide (a total of 0 or inf,
+    a NaN, a decrease): the caller then keeps the binary search.
+
+    Why the answer of ``_year_by_weight`` for a target ``t`` (the first year with ``cum[y] > t``) lies
+    in ``[guide[j], guide[j + 1]]`` for ``j = b(t)``, whatever the weights: ``b`` is nondecreasing, so
+    ``b(cum[y]) < b(t)`` implies ``cum[y] < t`` (the ``guide[j]`` years before ``guide[j]`` all fail
+    ``cum[y] > t``), and ``b(cum[y]) > b(t)`` implies ``cum[y] > t`` (year ``guide[j + 1]``, when there
+    is one, passes). The cumulative weights being nondecreasing (checked here), ``cum[y] > t`` is false
+    then true along the years, so a search of that range with the same comparison finds the same year,
+    ties included."""
+    n_buckets = guide.size - 1
+    total = cum[ln, n_years - 1]
+    scale = n_buckets / total
+    if not (total > 0.0 and 0.0 < scale < np.inf):  # also false for a NaN total
+        return 0.0
+    previous = 0.0
+    for y in range(n_years):
+        if not cum[ln, y] >= previous:  # a decrease, a negative weight or a NaN
+            return 0.0
+        previous = cum[ln, y]
+    j = 0
+    for y in range(n_years):
+        b = _guide_bucket(cum[ln, y], scale, n_buckets)
+        while j <= b:
+            guide[j] = y
+            j += 1
+    while j <= n_buckets:
+        guide[j] = n_years
+        j += 1
+    return scale
+
+
+@jit
+def _year_by_guide(cum, ln, n_years, guide, scale, target):
+    # _year_by_weight's year through the guide table of _year_guide (its docstring has the proof): the
+    # same comparison over the few years of the target's bucket, none when it holds no year's end
+    j = _guide_bucket(target, scale, guide.size - 1)
+    lo, hi = guide[j], guide[j + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cum[ln, mid] > target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return min(lo, n_years - 1)
+
+
+@jit
+def _line_guides(groups, cum_theta, n_years):
+    """The guide tables of a chunk's mixed lines (``_year_guide``), end to end in one array:
+    ``(tables, start, scale)``, line ``ln``'s table ``tables[start[ln]:start[ln + 1]]`` (empty: none,
+    the binary search). Only a line expecting at least one claim a year gets one, of about one entry
+    per expected claim and at most ``GUIDE_BUCKETS`` a year: the tables stay within the size of the
+    chunk's claims, and a line of few claims, which would gain little, costs nothing."""
+    n_lines = groups.line_cv.size
+    expected = np.zeros(n_lines)
+    for g in range(groups.group_start.size - 1):
+        expected[groups.group_line[g]] += groups.group_rate[g]
+    start = np.zeros(n_lines + 1, dtype=np.int64)
+    for ln in range(n_lines):
+        claims = expected[ln] * cum_theta[ln, n_years - 1]
+        size = 0
+        if mixed_line(groups, ln) and claims >= n_years:  # false for a NaN
+            size = np.intp(min(float(GUIDE_BUCKETS * n_years), claims)) + 1  # the min first: no huge float to int
+        start[ln + 1] = start[ln] + size
+    tables = np.empty(start[n_lines], dtype=np.int64)
+    scale = np.zeros(n_lines)
+    for ln in range(n_lines):
+        if start[ln + 1] > start[ln]:
+            scale[ln] = _year_guide(cum_theta, ln, n_years, tables[start[ln]:start[ln + 1]])
+    return tables, start, scale
 
 
 @jit
