@@ -43,7 +43,7 @@ __all__ = ["ProgressBar", "PHASES", "announce", "report"]
 
 #: The phases the library announces, in about the order a run meets them.
 PHASES = ("simulation", "tail re-run", "allocation", "treaties", "re-simulation", "analysis", "report",
-          "ORD tables", "quotes", "occurrences")
+          "ORD tables", "quotes", "occurrences", "compiling")
 
 
 def announce(progress, name: str) -> None:

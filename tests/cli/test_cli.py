@@ -132,3 +132,20 @@ def test_warmup_compiles_every_entry_point():
     run = techins("warmup")
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("compiled and cached every kernel in")
+
+
+def test_warmup_reports_each_kernel_family():
+    from techins.cli.warmup import STEPS, warmup
+
+    seen, phases = [], []
+
+    class Recorder:
+        def __call__(self, done, total):
+            seen.append((done, total))
+
+        def phase(self, name):
+            phases.append(name)
+
+    warmup(progress=Recorder())
+    assert phases == ["compiling"]
+    assert seen == [(k, STEPS) for k in range(STEPS + 1)]

@@ -73,7 +73,7 @@ def test_reinsure_and_simulate_take_quiet(tmp_path):
     ["simulate", *LINE], ["price", "products", "--portfolio", "p.csv", "--out", "o"],
     ["book", "save", "products", "--portfolio", "p.csv", "--out", "o"], ["quote", "products", "p.csv", "--book", "b"],
     ["reinsure", "prog.toml", "products", "--portfolio", "p.csv", "--out", "o"], ["pool", "pool.toml", "--out", "o"],
-    ["backtest", "bt.toml"]])
+    ["backtest", "bt.toml"], ["demo"], ["warmup"]])
 def test_every_long_command_takes_quiet(command):
     from techins.cli.main import _parser
 

@@ -57,10 +57,11 @@ def demo_book(n_policies: int = 2_000, seed: int = 0) -> ti.Portfolio:
     return ti.Portfolio(policies, severities, shocks=shocks, parameter_risk={"cyber": 0.2})
 
 
-def run_book_demo(years: int, seed: int) -> dict:
-    """Simulate and price the demo book; return plain figures (JSON-serialisable)."""
+def run_book_demo(years: int, seed: int, progress=None) -> dict:
+    """Simulate and price the demo book; return plain figures (JSON-serialisable). ``progress``: the
+    simulation's (``techins.progress``)."""
     book = demo_book()
-    result = ti.simulate(book, years=years, seed=seed)
+    result = ti.simulate(book, years=years, seed=seed, progress=progress)
     priced = price_portfolio(result, DEMO_BASIS)
     lines = line_capital_table(result, priced, level=DEMO_BASIS.level)
     premium = priced.groupby("line").technical_premium.sum()

@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--years", type=_count, default=1_000_000)
     demo.add_argument("--book-years", type=_count, default=20_000)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(run=_run_demo)
 
@@ -168,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_run_serve)
 
     warm = sub.add_parser("warmup", help="compile every Numba kernel into the on-disk cache")
+    warm.add_argument("--quiet", action="store_true", help="no progress bar")
     warm.set_defaults(run=_run_warmup)
     return parser
 
@@ -283,9 +285,10 @@ def _number(option: str, key: str, value: str):
 def _run_demo(args) -> int:
     from techins.cli.demo import reference_line, run_book_demo
 
-    report = _figures(reference_line(), args.years, args.seed, [0.99, 0.995], True, True, None)
+    report = _figures(reference_line(), args.years, args.seed, [0.99, 0.995], True, True, None, args=args)
     report["line"] = "Poisson(5) x LogNormal(10, 2), occurrence layer 5M xs 1M"
-    book = run_book_demo(args.book_years, args.seed)
+    with _progress_bar(args) as bar:
+        book = run_book_demo(args.book_years, args.seed, progress=bar)
     if args.json:
         report["book"] = book
         _print(report, True)
@@ -677,7 +680,7 @@ def _run_products_validate(args) -> int:
 def _progress_bar(args, label: str = "simulation"):
     """The command's progress bar on stderr, relabelled at each phase the library announces
     (``techins.progress``); None (no bar) with --quiet or --json or when stderr is not a terminal."""
-    if args.quiet or args.json or not sys.stderr.isatty():
+    if args.quiet or getattr(args, "json", False) or not sys.stderr.isatty():
         yield None
         return
     from techins.progress import ProgressBar
@@ -707,23 +710,21 @@ def _reported(bar, write):
 def _run_warmup(args) -> int:
     from techins.cli.warmup import warmup
 
-    seconds = warmup()
+    with _progress_bar(args, "compiling") as bar:
+        seconds = warmup(progress=bar)
     print(f"compiled and cached every kernel in {seconds:.1f} s")
     return 0
 
 
-def _figures(line, years, seed, levels, with_exact, thin, threads, backend="local", client=None, args=None) -> dict:
+def _figures(line, years, seed, levels, with_exact, thin, threads, backend="local", client=None, *, args) -> dict:
     import techins as ti
 
     def run(bar):
         return ti.simulate(line, years=years, seed=seed, thin=thin, threads=threads, backend=backend, client=client,
                            progress=bar)
 
-    if args is None:  # the demo: no progress bar
-        sim, seconds = _timed(lambda: run(None))
-    else:
-        with _progress_bar(args) as bar:
-            sim, seconds = _timed(lambda: run(bar))
+    with _progress_bar(args) as bar:
+        sim, seconds = _timed(lambda: run(bar))
     report = {"monte_carlo": sim.summary(levels=levels), "monte_carlo_seconds": seconds}
     if with_exact:
         start = time.perf_counter()
