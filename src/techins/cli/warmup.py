@@ -20,9 +20,8 @@ def warmup(progress=None) -> float:
     import techins as ti
     from techins.catalogue.quote import Quoter
     from techins.pricing.premium import PricingBasis
-    from techins.simulation.occurrences import occurrence_chunks
-
     from techins.reinsurance.programme import OccurrenceXL, Programme, QuotaShare, apply_programme
+    from techins.simulation.occurrences import occurrence_chunks
 
     start = time.perf_counter()
     announce(progress, "compiling")

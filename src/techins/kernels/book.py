@@ -250,10 +250,9 @@ def _own_claims(state, first, stop, book, cum_theta, claims):
 
 
 @jit
-def _year_by_weight(cum, ln, n_years, target):
-    # the first year whose cumulative weight exceeds target: a binary search in place (a slice per
-    # claim would cost more than the search)
-    lo, hi = 0, n_years - 1
+def _first_above(cum, ln, lo, hi, target):
+    # the first year in [lo, hi) whose cumulative weight exceeds target (hi when none does): a binary
+    # search in place over nondecreasing weights (a slice per claim would cost more than the search)
     while lo < hi:
         mid = (lo + hi) // 2
         if cum[ln, mid] > target:
@@ -261,6 +260,12 @@ def _year_by_weight(cum, ln, n_years, target):
         else:
             lo = mid + 1
     return lo
+
+
+@jit
+def _year_by_weight(cum, ln, n_years, target):
+    # the first year whose cumulative weight exceeds target, the last year when none does
+    return _first_above(cum, ln, 0, n_years - 1, target)
 
 
 GUIDE_BUCKETS = 8  # most guide table entries per year of a chunk (_year_guide): more, fewer claims need a compare
@@ -315,14 +320,7 @@ def _year_by_guide(cum, ln, n_years, guide, scale, target):
     # _year_by_weight's year through the guide table of _year_guide (its docstring has the proof): the
     # same comparison over the few years of the target's bucket, none when it holds no year's end
     j = _guide_bucket(target, scale, guide.size - 1)
-    lo, hi = guide[j], guide[j + 1]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cum[ln, mid] > target:
-            hi = mid
-        else:
-            lo = mid + 1
-    return min(lo, n_years - 1)
+    return min(_first_above(cum, ln, guide[j], guide[j + 1], target), n_years - 1)
 
 
 @jit
