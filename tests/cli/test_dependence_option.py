@@ -35,9 +35,9 @@ def test_a_copula_keeps_the_mean_and_raises_the_tail(inputs, tmp_path):  # noqa:
     meta = json.loads((tmp_path / "joined" / "run.json").read_text())["meta"]
     assert meta["dependence"] == str(dependence)
     assert meta["dependence_specs"] == ["Gumbel copula (theta 2.5, Kendall's tau 0.6) on lines cyber, first_of_kind"]
-    for page in ("summary.md", "report.html"):
-        assert "Gumbel copula (theta 2.5, Kendall&#x27;s tau 0.6)" in (tmp_path / "joined" / page).read_text() \
-            or "Gumbel copula (theta 2.5, Kendall's tau 0.6)" in (tmp_path / "joined" / page).read_text()
+    said = "Gumbel copula (theta 2.5, Kendall's tau 0.6)"
+    assert f"- dependence ({dependence}): {said}" in (tmp_path / "joined" / "summary.md").read_text()
+    assert said.replace("'", "&#x27;") in (tmp_path / "joined" / "report.html").read_text()  # as HTML escapes it
     assert "dependence" not in json.loads((tmp_path / "alone" / "run.json").read_text())["meta"]
 
 

@@ -246,3 +246,25 @@ def test_a_frailty_in_the_pool_file_reaches_the_pool_and_its_treaties():
     assert m["loss_reconciliation_error"] < 1e-6 * m["expected_gross"]
     with pytest.raises(ti.InputError, match="pool 'IP insurance co-insurance body': .*cyber"):
         run_pool(dataclasses.replace(spec, dependence=(ti.GammaFrailty(0.8, lines=("cyber",)),)), years=400)
+
+
+def test_the_pool_command_runs_the_dependence_of_its_file(small_pool, tmp_path):
+    """A pool file's dependence (here the path of a file beside it holding a Gumbel copula between the
+    pool's lines): the command names it on the terminal, in run.json, summary.md and report.html, and
+    a line the book does not hold is one error naming the pool."""
+    (small_pool / "lines.toml").write_text('[copula]\nfamily = "gumbel"\ntau = 0.5\nlines = ["cyber", "first_of_kind"]\n')
+    pool = small_pool / "pool.toml"
+    pool.write_text('dependence = "lines.toml"\n' + pool.read_text())  # a top-level key, before the tables
+    out = tmp_path / "out"
+    done = techins("pool", small_pool / "pool.toml", "--out", out, "--years", 800)
+    assert done.returncode == 0, done.stderr
+    said = "Gumbel copula (theta 2, Kendall's tau 0.5) on lines cyber, first_of_kind"
+    assert f"dependence: {said}" in done.stdout
+    assert json.loads((out / "run.json").read_text())["meta"]["dependence_specs"] == [said]
+    assert f"- dependence: {said}" in (out / "summary.md").read_text()
+    assert "Gumbel copula (theta 2, Kendall&#x27;s tau 0.5)" in (out / "report.html").read_text()
+    (small_pool / "lines.toml").write_text('[[frailty]]\ncv = 0.3\nlines = ["space"]\n')
+    failed = techins("pool", small_pool / "pool.toml", "--out", tmp_path / "never", "--years", 800)
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert "pool 'test pool'" in failed.stderr and "space" in failed.stderr
+    assert not (tmp_path / "never").exists()

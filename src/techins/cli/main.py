@@ -547,6 +547,8 @@ def _run_pool(args) -> int:
     backend, client = _backend(args)
     spec = read_pool(args.pool_file)
     meta = {"command": "techins pool", "pool_file": str(args.pool_file), "techins": VERSION}
+    if spec.dependence:  # the pool file's [dependence]; nothing without one (earlier outputs unchanged)
+        meta["dependence_specs"] = [d.describe() for d in spec.dependence]
     with output_folder(args.out) as folder, _progress_bar(args) as bar:
         run, meta["seconds"] = _timed(lambda: run_pool(
             spec, years=args.years, seed=args.seed, threads=args.threads, progress=bar, backend=backend,
@@ -563,6 +565,8 @@ def _run_pool(args) -> int:
     print(f"techins pool: {p['pool']}, {_many(p['policies'], 'policy', 'policies')}, {_many(p['members'], 'member')}, "
           f"{_many(p['years'], 'year')}, "
           f"seed {p['seed']}, {meta['seconds']:.1f} s")
+    for text in meta.get("dependence_specs", []):
+        print(f"dependence: {text}")
     print(f"premium {p['premium']:,.0f}; expected gross {p['expected_gross']:,.0f} +/- {p['expected_gross_stderr']:,.0f}, "
           f"recovered {p['expected_ceded']:,.0f}, reinsurance premium {p['expected_reinsurance_premium']:,.0f}; "
           f"pool capital {p['pool_capital']:,.0f}")

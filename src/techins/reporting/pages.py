@@ -106,7 +106,8 @@ def programme_page(result, meta: dict, folder: Path, figures: list, *, load: flo
 
 def _dependence_rows(meta: dict) -> list:
     """The run's dependence between lines (``techins.model.dependence``), one fact row per spec."""
-    return [("dependence", f"{spec} ({meta['dependence']})", "text") for spec in meta.get("dependence_specs", [])]
+    source = f" ({meta['dependence']})" if "dependence" in meta else ""
+    return [("dependence", f"{spec}{source}", "text") for spec in meta.get("dependence_specs", [])]
 
 
 def _reproducible_note(page: HtmlPage) -> None:
@@ -134,7 +135,7 @@ def pool_page(run, meta: dict, folder: Path, figures: list) -> HtmlPage:
         ("pool file", meta.get("pool_file"), "text"),
         ("policies", p["policies"], "count"), ("coverage rows", p["coverage_rows"], "count"),
         ("members", p["members"], "count"), ("simulated years", p["years"], "count"), ("seed", p["seed"], "label"),
-        ("currency", p.get("currency") or "as in the products", "text"),
+        ("currency", p.get("currency") or "as in the products", "text"), *_dependence_rows(meta),
     ])
     page.paragraph(f"± is one Monte Carlo standard error. Capital: TVaR {p['level']:.0%} of the annual outcome "
                    f"(losses less income) less its mean.", note=True)

@@ -117,6 +117,7 @@ def pool_summary_markdown(run, meta: dict) -> str:
         f"# Pool run: {p['pool']}", "",
         f"- pool file: {meta.get('pool_file')}; {p['policies']:,} policies ({p['coverage_rows']:,} coverage rows), "
         f"{p['members']} members",
+        *[f"- dependence: {spec}" for spec in meta.get("dependence_specs", [])],
         f"- simulation: {p['years']:,} years, seed {p['seed']}; ± is one Monte Carlo standard error",
         f"- capital: TVaR {p['level']:.0%} of the annual outcome (losses less income) less its mean", "",
         "## The pool", "",
