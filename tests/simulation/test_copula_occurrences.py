@@ -2,7 +2,7 @@
 year) loss moved to, each common-shock event split into one occurrence per margin part, each part in
 its margin's year. The tables add up to the BookResult's annual and line losses and its largest
 occurrences; programmes, groups and pools run on them, the same bits for any thread count; a stop
-loss on the dependent book cedes more than on the independent one; quoting is still refused.
+loss on the dependent book cedes more than on the independent one.
 
 The book (``tests.simulation.test_dependence.book``): three lines, policy aggregate limits, contract
 aggregate limits (contracts within a line), parameter risk on one line and a common shock on a
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import techins as ti
-from techins.catalogue.snapshot import book_events
 from techins.pool.run import run_pool
 from techins.pool.spec import read_pool
 from techins.simulation import plan
@@ -209,9 +208,3 @@ def test_a_pool_on_a_book_with_a_copula(small_pool):  # noqa: F811  (the fixture
         np.testing.assert_allclose(lines.loc[name, "expected_gross"], joined.line_annual[ln].mean(), rtol=1e-10)
     # the members (and the unplaced part) bear the pool's net loss between them
     np.testing.assert_allclose(run.members["expected_loss"].sum(), 0.7 * joined.annual.mean(), rtol=1e-10)
-
-
-def test_quoting_against_a_book_with_a_copula_is_refused_and_says_why():
-    joined = ti.simulate(book(), 500, seed=1, dependence=GUMBEL)
-    with pytest.raises(ti.InputError, match="would change its margin's annual totals"):
-        book_events(joined)

@@ -17,6 +17,9 @@ row's id:
 * in every book event of a scenario it is exposed to, a hit with the scenario's probability, so its
   shock losses fall in the same years as the book's (a scenario no book policy is exposed to has its
   events drawn from a stream keyed by the seed and the scenario, the same for every quote);
+* in a book with a copula, its annual losses join its margin's, which are ranked again against the
+  copula sample the book's years followed (``BookEvents.with_policy``): the policy and its margin
+  move to the years the simulation would have given them with the policy in the book;
 
 then ``CatalogueQuoter`` prices it as the portfolio prices its own policies: its expected loss, and
 its Euler (co-TVaR) share of the risk load and capital of the book with the policy added
@@ -105,14 +108,15 @@ class Quoter:
             book's risk load when the policy joins it) with the cap and subsidy applied to the marginal
             premium (``capped_premium``, ``shortfall``, ``subsidy``, ``insured_pays``).
         """
-        x, sum_insured = self._simulate(policy)
-        return self._price(x, sum_insured)
+        book, x, sum_insured = self._simulate(policy)
+        return self._price(book, x, sum_insured)
 
     def annual_losses(self, policy) -> np.ndarray:
-        """The policy's simulated annual losses over the book's years (a new array)."""
-        return self._simulate(policy)[0]
+        """The policy's simulated annual losses over the book's years (a new array; with a copula, in the
+        years the policy's margin takes with it: ``BookEvents.with_policy``)."""
+        return self._simulate(policy)[1]
 
-    def _simulate(self, policy) -> tuple[np.ndarray, float]:
+    def _simulate(self, policy) -> tuple[np.ndarray, np.ndarray, float]:
         table = policy if isinstance(policy, pd.DataFrame) else pd.DataFrame([dict(policy)])
         if len(table) != 1:
             raise InputError(f"quote: give one policy, got {len(table)} rows")
@@ -121,7 +125,8 @@ class Quoter:
         law_table = LawTable()
         exposure = self._exposure(table, single.arrays, law_table)
         annual = row_annual(self._events, single, 0, law_table, exposure, None)
-        return annual, float(single.arrays["sum_insured"][0])
+        book, annual = self._events.with_policy(annual, self._events.margin_of(single, 0))
+        return book, annual, float(single.arrays["sum_insured"][0])
 
     def _exposure(self, table, a, law_table) -> EventExposure:
         hits = []
@@ -131,13 +136,14 @@ class Quoter:
             hits.append((shock, self._events.shock_years[shock.name]))
         return event_exposure(hits, a, 0, law_table, "quote")
 
-    def _price(self, x: np.ndarray, sum_insured: float) -> dict:
+    def _price(self, book: np.ndarray, x: np.ndarray, sum_insured: float) -> dict:
+        # book: the book's annual losses beside the policy (the book's own, or re-ranked by a copula)
         b = self.basis
         n = x.size
         mean = float(x.mean())
         stderr = float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
         standalone_load = book_risk_load(x, b)
-        marginal_load = book_risk_load(self.result.annual + x, b) - self.book_load
+        marginal_load = book_risk_load(book + x, b) - self.book_load
         # the pricing path of every policy (pricing.premium.premium_components), here for one row
         # priced twice: on its own load and on the load it adds to the book
         premium = premium_components(np.array([mean, mean]), np.array([standalone_load, marginal_load]), b,
@@ -262,11 +268,13 @@ class CatalogueQuoter:
         return pd.DataFrame(self._quote_table(policies, "quotes", progress), columns=list(QUOTE_COLUMNS))
 
     def annual_losses(self, policy) -> np.ndarray:
-        """A new policy's simulated annual losses over the book's years, after its contract terms."""
+        """A new policy's simulated annual losses over the book's years, after its contract terms (with a
+        copula, in the years its margin takes with it: ``BookEvents.with_policy``)."""
         table = pd.DataFrame([dict(policy)])
         book = self.catalogue.book(table, source="quote")
-        return self._policy_annual(book, np.arange(book.portfolio.n_policies), "quote", LawTable(),
-                                   self._exposures(book))
+        x = self._policy_annual(book, np.arange(book.portfolio.n_policies), "quote", LawTable(), self._exposures(book))
+        # a contract's rows are in one copula margin (the book checks it): the policy moves with it
+        return self.snapshot.events.with_policy(x, self.snapshot.events.margin_of(book.portfolio, 0))[1]
 
     def describe_products(self) -> list:
         """Per product: id, name, line, currency, version, exposure column, coverages and the portfolio
@@ -307,7 +315,9 @@ class CatalogueQuoter:
                 if exposures is None:
                     exposures = self._exposures(book)
                 x = self._policy_annual(book, rows, source, law_table, exposures)
-                out.append(self._added_quote(pid, product, x, float(closed_form[j]), book.rate_cap_base[j]))
+                beside, x = self.snapshot.events.with_policy(x, self.snapshot.events.margin_of(book.portfolio,
+                                                                                               int(rows[0])))
+                out.append(self._added_quote(pid, product, beside, x, float(closed_form[j]), book.rate_cap_base[j]))
             report(progress, j + 1, n)  # per candidate: a new one is a simulation over the book's years
         return out
 
@@ -342,16 +352,19 @@ class CatalogueQuoter:
         return self._assemble(str(row["policy_id"]), pid, IN_BOOK, allocated, float(row["expected_loss_closed_form"]),
                               math.nan, float(row["rate_cap_base"]))
 
-    def _added_quote(self, policy_id: str, product: str, x: np.ndarray, closed_form: float, cap_base: float) -> dict:
+    def _added_quote(self, policy_id: str, product: str, s: np.ndarray, x: np.ndarray, closed_form: float,
+                     cap_base: float) -> dict:
+        # s: the book's annual losses beside the policy (the book's own, or re-ranked by a copula)
         basis = self._bases[product]
-        s = self.snapshot.events.annual
         with_policy = s + x
-        ordered = self._sorted_with(with_policy, x)
+        same_book = s is self.snapshot.events.annual
+        ordered = self._sorted_with(with_policy, x) if same_book else np.sort(with_policy)
+        book_sum, book_sumsq = (self._book_sum, self._book_sumsq) if same_book else (float(s.sum()), float(s @ s))
         tail = tail_years(with_policy, basis.level, ordered=ordered)
         k = tail.size
         # the pricing path over two rows, the book as it is and the new policy (they add up to the
         # book with the policy by construction: no additivity check needed)
-        allocated = allocate_book(with_policy, np.array([self._book_sum, x.sum()]), np.array([self._book_sumsq, x @ x]),
+        allocated = allocate_book(with_policy, np.array([book_sum, x.sum()]), np.array([book_sumsq, x @ x]),
                                   np.concatenate([tail, tail]), np.repeat(np.array([0, 1]), k),
                                   np.concatenate([s[tail], x[tail]]), basis,
                                   policy_cross=np.array([s @ with_policy, x @ with_policy]), ordered=ordered,

@@ -5,7 +5,9 @@ A snapshot holds
 
 * the run: seed, years, whether claims were thinned, the code version and the catalogue's digest;
 * the book's state a new policy is simulated against: its annual losses ``S_y``, each line's
-  parameter-risk factor ``theta_y`` and the years of every common-shock event (by scenario label);
+  parameter-risk factor ``theta_y``, the years of every common-shock event (by scenario label) and,
+  when the book has a copula, each margin's reorder of the years (a new policy of a margin moves with
+  it);
 * the book's own policies as priced (``techins price``'s policies table) and the coverage rows the
   simulator saw, so a policy already in the book is quoted at exactly its portfolio price.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,7 @@ from techins.io.outputs import output_folder
 from techins.io.schema import SNAPSHOT_COVERAGE_COLUMNS
 from techins.kernels import book as book_kernels
 from techins.results.simulation import BookResult
-from techins.simulation.dependence import refuse_copula
+from techins.simulation.occurrences import copula_reorder
 from techins.simulation.plan import BookPlan, chunk_states
 from techins.version import VERSION
 
@@ -62,6 +65,17 @@ class BookEvents:
         ``[lines, years]``: each line's parameter-risk factor (ones for a line without).
     shock_years : mapping of str to numpy.ndarray
         For each common-shock label of the book, the year of each of its events (int64, read-only).
+    margin_by : str or None
+        With a copula: what makes a policy's margin, ``"line"`` or the policies column the copula joins
+        by; None without one.
+    margins : tuple of str
+        The copula's margins (lines, or the column's values), in order.
+    chunk_years : int
+        The years of a chunk, within which the copula reorders (0 without a copula).
+    margin_years, margin_values, margin_scores : numpy.ndarray
+        ``[margins, years]`` (read-only), the copula's reorder
+        (``techins.simulation.occurrences.copula_reorder``): the year each margin's year ``y`` moved
+        to, each margin's annual loss in the years drawn, the copula sample its ranks followed.
     """
 
     seed: int
@@ -71,10 +85,76 @@ class BookEvents:
     line_names: tuple
     theta: np.ndarray
     shock_years: FrozenMap
+    margin_by: str | None = None
+    margins: tuple = ()
+    chunk_years: int = 0
+    margin_years: np.ndarray | None = None
+    margin_values: np.ndarray | None = None
+    margin_scores: np.ndarray | None = None
 
     def line_theta(self, line: str) -> np.ndarray | None:
         """The factors of ``line``, or None when the book has no policy of it."""
         return self.theta[self.line_names.index(line)] if line in self.line_names else None
+
+    def margin_of(self, portfolio, r: int) -> int:
+        """The copula margin of row ``r`` of ``portfolio`` (a new policy's rows, validated as a book):
+        by its line, or by its value of the column the copula joins by; -1 when it joins none (or the
+        book has no copula)."""
+        if self.margin_by is None:
+            return -1
+        if self.margin_by == "line":
+            key = str(portfolio.arrays["line_names"][portfolio.arrays["line"][r]])
+        elif self.margin_by in portfolio.policies.columns:
+            key = str(portfolio.policies[self.margin_by].iloc[r])
+        else:
+            raise InputError(f"quote: the book's copula joins its policies by column {self.margin_by!r}; give the "
+                             f"policy's {self.margin_by}")
+        return self.margins.index(key) if key in self.margins else -1
+
+    def with_policy(self, x: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
+        """The book and a new policy of annual losses ``x`` (in the years drawn) as the simulation would
+        have placed them with the policy in copula margin ``margin``: ``(book, policy)``, each over
+        the book's years. The margin's annual losses with the policy's added are ranked again against
+        the same copula sample in every chunk (``iman_conover``'s rule: the r-th smallest total takes
+        the year of the r-th smallest score, ties in year order); the margin's losses move to their new
+        years in the book (the other margins, drawn and ranked on their own, stay) and the policy
+        moves with them. Without a copula, or for margin -1, ``(annual, x)``: the book as it is. A
+        policy that does not change the margin's ranks leaves the book's losses bit for bit."""
+        if margin < 0:
+            return self.annual, x
+        values, old_to = self.margin_values[margin], self.margin_years[margin]
+        new_to = _ranked_years(values + x, self._score_years[margin], self.chunk_years)
+        at_new, at_old = np.empty_like(values), np.empty_like(values)
+        at_new[new_to] = values
+        at_old[old_to] = values
+        moved = np.empty_like(x)
+        moved[new_to] = x
+        return self.annual + (at_new - at_old), moved
+
+    @cached_property
+    def _score_years(self) -> np.ndarray:
+        """Per margin, ``[chunks, chunk_years]``: each chunk's years in the order of their copula scores
+        (the same for every quote, so sorted once)."""
+        return np.stack([_chunk_order(scores, self.chunk_years) for scores in self.margin_scores])
+
+
+def _chunk_order(values: np.ndarray, chunk_years: int) -> np.ndarray:
+    """``[chunks, chunk_years]``: each chunk's years (from 0 in the chunk) by value, a stable sort (ties in
+    year order), the last chunk padded with years whose values sort after every real one."""
+    n_chunks = -(-values.size // chunk_years)
+    padded = np.concatenate([values, np.full(n_chunks * chunk_years - values.size, np.inf)])
+    return np.argsort(padded.reshape(n_chunks, chunk_years), axis=1, kind="stable")
+
+
+def _ranked_years(values: np.ndarray, score_years: np.ndarray, chunk_years: int) -> np.ndarray:
+    """Within each chunk of ``chunk_years`` years, the year each year's value goes to so that the values'
+    ranks follow the scores' (``score_years``: ``_chunk_order`` of the scores; stable sorts of both, as
+    ``techins.kernels.copula.iman_conover``), vectorised over the chunks."""
+    n_chunks = score_years.shape[0]
+    to = np.empty((n_chunks, chunk_years), dtype=np.int64)
+    np.put_along_axis(to, _chunk_order(values, chunk_years), score_years, axis=1)
+    to += np.arange(n_chunks, dtype=np.int64)[:, None] * chunk_years
+    return to.reshape(-1)[:values.size]
 
 
 def book_events(result: BookResult) -> BookEvents:
@@ -82,18 +162,24 @@ def book_events(result: BookResult) -> BookEvents:
     factors) without simulating the book again."""
     if not isinstance(result, BookResult):
         raise InputTypeError(f"book_events: result must be a BookResult (simulate a Portfolio), got {result!r}")
-    # a new policy's years cannot follow the book's reorder, so quoting against such a book is refused
-    refuse_copula("quoting (book_events)", result.portfolio)
     plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
     states = chunk_states(result.seed, result.years, chunk_years=result.chunk_years)
     theta, event_shock, event_year = book_kernels.book_events(states, result.chunk_years, result.years,
                                                               plan.book.groups, plan.book.shocks)
     shock_years = {shock.name: _read_only(event_year[event_shock == s].astype(np.int64))
                    for s, shock in enumerate(result.portfolio.shocks)}
+    copula = result.portfolio.copula
+    margins = {}
+    if copula is not None and not copula.copula.is_independent:
+        moved_to, values, scores = copula_reorder(result)
+        margins = {"margin_by": "line" if copula.lines is not None else copula.column,
+                   "margins": tuple(result.portfolio.copula_margins[1]), "chunk_years": int(result.chunk_years),
+                   "margin_years": _read_only(moved_to), "margin_values": _read_only(values),
+                   "margin_scores": _read_only(scores)}
     return BookEvents(seed=int(result.seed), years=int(result.years), thin=bool(result.thin),
                       annual=_read_only(np.array(result.annual, dtype=np.float64)),
                       line_names=tuple(result.portfolio.line_names), theta=_read_only(np.array(theta)),
-                      shock_years=FrozenMap(shock_years))
+                      shock_years=FrozenMap(shock_years), **margins)
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +253,10 @@ class BookSnapshot:
                 "catalogue_digest": self.catalogue_digest, "seed": self.seed, "years": self.years,
                 "thin": self.events.thin, "policies": int(len(self.policies)),
                 "coverage_rows": int(len(self.coverages)), "lines": list(self.events.line_names),
-                "scenarios": list(self.events.shock_years)}
+                "scenarios": list(self.events.shock_years)} | (
+            {} if self.events.margin_by is None
+            else {"copula": {"margin_by": self.events.margin_by, "margins": list(self.events.margins),
+                             "chunk_years": self.events.chunk_years}})
 
 
 def coverage_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -205,7 +294,10 @@ def write_snapshot(snapshot: BookSnapshot, folder: Path) -> dict:
     counts = np.array([events.shock_years[k].size for k in labels], dtype=np.int64)
     shock_year = np.concatenate([events.shock_years[k] for k in labels]) if labels else np.zeros(0, np.int64)
     with open(folder / "state.npz", "wb") as f:
-        np.savez(f, annual=events.annual, theta=events.theta, shock_year=shock_year, shock_count=counts)
+        copula = {} if events.margin_by is None else {"margin_years": events.margin_years,
+                                                      "margin_values": events.margin_values,
+                                                      "margin_scores": events.margin_scores}
+        np.savez(f, annual=events.annual, theta=events.theta, shock_year=shock_year, shock_count=counts, **copula)
     snapshot.policies.to_parquet(folder / "policies.parquet", index=False)
     snapshot.coverages.to_parquet(folder / "coverages.parquet", index=False)
     manifest = {**snapshot.manifest(), "files": {name: _sha256(folder / name) for name in _FILES}}
@@ -244,18 +336,28 @@ def load_snapshot(path, catalogue: Catalogue) -> BookSnapshot:
             raise InputError(f"{file}: missing; the snapshot is incomplete, {remake}")
         if _sha256(file) != manifest.get("files", {}).get(name):
             raise InputError(f"{file}: does not match the manifest's SHA-256 (altered or truncated); {remake}")
+    copula = manifest.get("copula")
     with np.load(folder / "state.npz") as state:
         annual, theta = state["annual"], state["theta"]
         shock_year, counts = state["shock_year"], state["shock_count"]
+        reorder = [state[k] if copula is not None and k in state.files else None
+                   for k in ("margin_years", "margin_values", "margin_scores")]
     years = int(manifest["years"])
     labels = list(manifest["scenarios"])
-    if annual.shape != (years,) or theta.shape != (len(manifest["lines"]), years) or counts.size != len(labels):
+    if annual.shape != (years,) or theta.shape != (len(manifest["lines"]), years) or counts.size != len(labels) \
+            or (copula is not None and any(a is None or a.shape != (len(copula["margins"]), years) for a in reorder)):
         raise InputError(f"{folder / 'state.npz'}: its arrays do not have the manifest's shapes; {remake}")
+    margins = {} if copula is None else {"margin_by": str(copula["margin_by"]),
+                                         "margins": tuple(str(m) for m in copula["margins"]),
+                                         "chunk_years": int(copula["chunk_years"]),
+                                         "margin_years": _read_only(reorder[0].astype(np.int64)),
+                                         "margin_values": _read_only(reorder[1].astype(np.float64)),
+                                         "margin_scores": _read_only(reorder[2].astype(np.float64))}
     bounds = np.concatenate([[0], np.cumsum(counts)])
     shock_years = {k: _read_only(shock_year[bounds[i]:bounds[i + 1]].astype(np.int64)) for i, k in enumerate(labels)}
     events = BookEvents(seed=int(manifest["seed"]), years=years, thin=bool(manifest["thin"]),
                         annual=_read_only(annual.astype(np.float64)), line_names=tuple(manifest["lines"]),
-                        theta=_read_only(theta.astype(np.float64)), shock_years=FrozenMap(shock_years))
+                        theta=_read_only(theta.astype(np.float64)), shock_years=FrozenMap(shock_years), **margins)
     policies = pd.read_parquet(folder / "policies.parquet")
     coverages = pd.read_parquet(folder / "coverages.parquet")
     for column in ("policy_id", "product", "line", "currency"):

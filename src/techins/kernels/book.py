@@ -482,7 +482,9 @@ def _copula_years(copula_state, first, stop, copula, losses):
     sample of the chunk's years from ``copula_state``, and each joined (policy, year) loss moved to the
     year the Iman–Conover permutation of its margin gives (the years rewritten in place). Policies
     move with their margin's year, so each margin keeps exactly its years' losses; policies not
-    joined stay where they were drawn."""
+    joined stay where they were drawn. Returns ``(new_year, values, scores)``: the permutation
+    (``new_year[m, y]`` the chunk year, from 0, that margin ``m``'s chunk year ``y`` moved to), each
+    margin's annual loss in the years drawn and the copula sample the ranks followed."""
     g_pol, g_year, g_loss, n_groups = losses
     n_years = stop - first
     nm = copula.n_margins
@@ -500,6 +502,7 @@ def _copula_years(copula_state, first, stop, copula, losses):
         m = margin[g_pol[g]]
         if m >= 0:
             g_year[g] = first + new_year[m, g_year[g] - first]
+    return new_year, values, scores
 
 
 @jit
@@ -572,7 +575,8 @@ def _chunk_losses(state, first, stop, book, claims, csumsq):
     if n_claims < 0:
         none = np.empty(0, dtype=np.int64)
         return ChunkLosses(-1, claims.year, claims.loss, h_pol, h_year, h_loss, h_event, none, none, np.empty(0), 0,
-                           none, np.empty(0))
+                           none, np.empty(0), (np.zeros((0, stop - first), dtype=np.int64),
+                                               np.zeros((0, stop - first)), np.zeros((0, stop - first))))
     c_first, c_year, c_loss = claims.first, claims.year, claims.loss
     # 3. every claim and hit of the chunk by (policy position, year), each policy's own claims before
     # its shock hits within a year, then policy by policy: annual aggregate terms, sums
@@ -619,10 +623,13 @@ def _chunk_losses(state, first, stop, book, claims, csumsq):
     for m in range(n_items):
         g = item_group[m]
         item_ratio[m] = g_loss[g] / g_ground[g] if g_ground[g] > 0.0 else 0.0
+    margin_year = np.zeros((0, stop - first), dtype=np.int64)
+    margin_values, margin_scores = np.zeros((0, stop - first)), np.zeros((0, stop - first))
     if book.copula.n_margins > 0:
-        _copula_years(state[4:].copy(), first, stop, book.copula, (g_pol, g_year, g_loss, n_groups))
+        margin_year, margin_values, margin_scores = _copula_years(state[4:].copy(), first, stop, book.copula,
+                                                                  (g_pol, g_year, g_loss, n_groups))
     return ChunkLosses(n_claims, c_year, c_loss, h_pol, h_year, h_loss, h_event, g_pol, g_year, g_loss, n_groups,
-                       item_group, item_ratio)
+                       item_group, item_ratio, (margin_year, margin_values, margin_scores))
 
 
 @jit
@@ -713,6 +720,16 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
         policy[n_claims + j] = h_pol[j]
         loss[n_claims + j] = h_loss[j]
     return year, occurrence, policy, loss, n
+
+
+@jit
+def copula_margin_years(state, first, stop, book, scratch):
+    """The copula's reorder of chunk ``[first, stop)`` as the simulation computes it (``book`` a
+    ``BookArrays`` with a copula, ``state`` the chunk's 8 words, ``scratch`` one chunk's
+    ``ClaimScratch``): ``((new_year, values, scores), ok)`` as ``_copula_years`` returns them;
+    ``ok`` False (nothing valid) when the claim scratch is too small."""
+    losses = _chunk_losses(state, first, stop, book, scratch, np.zeros(book.policies.contract_terms.shape[0]))
+    return losses.margin_reorder, losses.n_claims >= 0
 
 
 @jit

@@ -281,6 +281,10 @@ class ChunkLosses(NamedTuple):
     item_ratio : numpy.ndarray
         float64 ``[items]``: what the annual terms leave of the item, pro rata (``g_loss / ground-up
         total`` of its (policy, year)).
+    margin_reorder : tuple
+        The copula's reorder (no rows without a copula), each ``[margins, chunk years]``: the
+        permutation (int64; margin ``m``'s chunk year ``y`` moved to ``[m, y]``), each margin's annual
+        loss in the years drawn, and the copula sample its ranks followed.
     """
 
     n_claims: int
@@ -296,6 +300,7 @@ class ChunkLosses(NamedTuple):
     n_groups: int
     item_group: np.ndarray
     item_ratio: np.ndarray
+    margin_reorder: tuple
 
 
 class OwnClaims(NamedTuple):

@@ -11,8 +11,9 @@ Two mechanisms, reaching different things (``docs/methodology.md``, Dependence):
   total, per-policy sums, co-TVaR tail and allocation see the dependent years. The occurrences move
   with it (occurrence tables, ``annual_by_group``, ``apply_programme``, pools): each in the year its
   (policy, year) loss moved to, a common-shock event split into one occurrence per margin part, so
-  per-occurrence treaties see each part as one occurrence. Quotes refuse such a book: a new policy
-  would change its margin's totals and so the whole reorder;
+  per-occurrence treaties see each part as one occurrence. A quoted new policy joins its margin,
+  whose totals with the policy's are ranked again against the same copula sample
+  (``techins.catalogue.snapshot.BookEvents.with_policy``);
 * a **shared gamma frailty** (``GammaFrailty(cv, lines=...)``): one factor ``Z_y ~ Gamma(1/cv^2,
   cv^2)`` (mean 1) per year multiplies the claim rates of every policy of its lines, so counts (and
   therefore occurrences) are dependent: every treaty, occurrence and per-risk XL included, sees it.

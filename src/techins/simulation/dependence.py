@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from techins import validate
-from techins.errors import InputError, InputTypeError
+from techins.errors import InputTypeError
 from techins.kernels import copula as kernel
 from techins.kernels.records import CopulaArrays
 from techins.lazy import lazy_module
 from techins.model import dependence as dep
 
 __all__ = ["copula_kernel_arrays", "book_copula", "copula_states", "sample_copula", "scores_to_uniforms",
-           "COPULA_STREAM", "refuse_copula"]
+           "COPULA_STREAM"]
 
 _stats = lazy_module("scipy.stats")
 
@@ -60,20 +60,6 @@ def copula_states(seed: int, ids) -> np.ndarray:
             state[0] = 1
         states[i] = state
     return states
-
-
-def refuse_copula(owner: str, portfolio) -> None:
-    """An InputError for quoting against a book with a copula (snapshots, the Quoter): the reorder
-    permutes each chunk's years by the ranks of each margin's annual totals, and a new policy's losses
-    would change its margin's totals and so the whole permutation, moving the book's years under it.
-    Every other consumer (occurrence tables, programmes, pools) follows the reorder."""
-    spec = getattr(portfolio, "copula", None)
-    if spec is not None and not spec.copula.is_independent:
-        raise InputError(f"{owner}: the book has a copula ({type(spec.copula).__name__}) on its annual losses; a new "
-                         f"policy would change its margin's annual totals and so the copula's whole reorder of the "
-                         f"book's years, so no quote can be made against it; quote against the book simulated without "
-                         f"the copula (Portfolio.with_dependence), or join its lines by a GammaFrailty, which quotes "
-                         f"see")
 
 
 def sample_copula(copula, d: int, n: int, seed: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from techins.simulation.plan import BookPlan
 
 __all__ = ["PERIOD_COLUMNS", "OCCURRENCE_COLUMNS", "period_folder", "write_period_losses", "book_period_columns",
            "occurrence_chunks", "occurrence_arrays", "chunk_occurrences", "annual_by_group", "group_codes",
-           "add_by_group_and_year", "cut_by_annual_terms", "GroupJob"]
+           "add_by_group_and_year", "cut_by_annual_terms", "GroupJob", "copula_reorder"]
 
 
 
@@ -130,6 +130,34 @@ def chunk_occurrences(plan: BookPlan, chunk: int, *, after_aggregates: bool = Fa
         loss = cut_by_annual_terms(year, policy, loss, plan.aggregate_terms, plan.contract_of, plan.contract_terms)
     keep = loss > 0.0
     return year[keep], (chunk << 32) + occurrence[keep], policy[keep], loss[keep]
+
+
+def copula_reorder(result) -> tuple:
+    """The copula's reorder of a run (``result`` a ``BookResult`` whose book has a copula), year by year,
+    each ``[margins, years]`` (margins in the order of ``portfolio.copula_margins``): the year each
+    margin's year ``y`` moved to (int64, within its chunk), each margin's annual loss in the years
+    drawn, and the copula sample its ranks followed. Each chunk is drawn again from its own streams,
+    so these are the simulation's to the bit; the quote path re-ranks a margin with a new policy in it
+    from them (``techins.catalogue.snapshot.BookEvents``)."""
+    if result.portfolio.copula is None or result.portfolio.copula.copula.is_independent:
+        raise InputError("copula_reorder: the book has no copula (its years were not reordered)")
+    plan = BookPlan(result.portfolio, result.years, result.seed, result.thin)
+    nm = plan.book.copula.n_margins
+    moved_to = np.empty((nm, result.years), dtype=np.int64)
+    values, scores = np.empty((nm, result.years)), np.empty((nm, result.years))
+    for chunk in range(plan.n_chunks):  # one kernel call per chunk of years
+        state = plan.states([chunk])[0]
+        first, stop = plan.chunk_bounds(chunk)
+        while True:
+            scratch = ClaimScratch(*(b[0] for b in plan.claim_buffers(1)))
+            (moved, value, score), ok = book_kernels.copula_margin_years(state.copy(), first, stop, plan.book,
+                                                                         scratch)
+            if ok:
+                break
+            plan.grow_claim_buffers()
+        moved_to[:, first:stop] = first + moved
+        values[:, first:stop], scores[:, first:stop] = value, score
+    return moved_to, values, scores
 
 
 class GroupJob:
