@@ -20,13 +20,19 @@ def _price(products, portfolio, out, *extra):
     return json.loads(run.stdout)["book"]
 
 
+def _alone_and_joined(given, tmp_path, text):
+    """The dependence file written from ``text``, and the book priced without it (out ``alone``) and
+    with it (out ``joined``); ``given``: the ``inputs`` fixture's products and portfolio."""
+    products, portfolio = given
+    dependence = tmp_path / "dependence.toml"
+    dependence.write_text(text)
+    return (dependence, _price(products, portfolio, tmp_path / "alone"),
+            _price(products, portfolio, tmp_path / "joined", "--dependence", dependence))
+
+
 @pytest.mark.slow
 def test_a_copula_keeps_the_mean_and_raises_the_tail(inputs, tmp_path):  # noqa: F811
-    products, portfolio = inputs
-    dependence = tmp_path / "lines.toml"
-    dependence.write_text(COPULA)
-    alone = _price(products, portfolio, tmp_path / "alone")
-    joined = _price(products, portfolio, tmp_path / "joined", "--dependence", dependence)
+    dependence, alone, joined = _alone_and_joined(inputs, tmp_path, COPULA)
     # the reorder keeps each line's years' losses: the mean is the same sum in another order
     assert joined["expected_loss"] == pytest.approx(alone["expected_loss"], rel=1e-12)
     # Gumbel joins the upper tails: the total's TVaR rises
@@ -43,11 +49,7 @@ def test_a_copula_keeps_the_mean_and_raises_the_tail(inputs, tmp_path):  # noqa:
 
 @pytest.mark.slow
 def test_a_frailty_file_changes_the_counts(inputs, tmp_path):  # noqa: F811
-    products, portfolio = inputs
-    dependence = tmp_path / "frailty.toml"
-    dependence.write_text(FRAILTY)
-    alone = _price(products, portfolio, tmp_path / "alone")
-    mixed = _price(products, portfolio, tmp_path / "mixed", "--dependence", dependence)
+    _, alone, mixed = _alone_and_joined(inputs, tmp_path, FRAILTY)
     assert mixed["std"] != alone["std"]
     spread = 4 * (alone["expected_loss_stderr"] ** 2 + mixed["expected_loss_stderr"] ** 2) ** 0.5
     assert abs(mixed["expected_loss"] - alone["expected_loss"]) < spread  # the frailty has mean 1

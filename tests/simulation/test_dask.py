@@ -143,14 +143,20 @@ def test_programme_and_groups_bit_identical_to_local(client, small_chunks):
     result = ti.simulate(book, 6_000, seed=8)
     programme = ti.Programme((ti.QuotaShare(0.2), ti.PerRiskXL(2e6, 5e5),
                               ti.OccurrenceXL(5e6, 1e6, (1.0, 0.5)), ti.AggregateXL(2e7, 1e7)))
-    groups = np.arange(book.n_policies) % 4
+    assert_programme_and_groups_as_local(result, programme, client)
+
+
+def assert_programme_and_groups_as_local(result, programme, client):
+    """``apply_programme`` (groups, occurrences kept) and ``annual_by_group`` on Dask give the local bits,
+    and the occurrences add up to the book."""
+    groups = np.arange(result.portfolio.n_policies) % 4
     local = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True)
     remote = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True, backend="dask",
                                 client=client)
     for name in ("gross", "net", "ceded", "reinstatement_factor", "group_gross", "group_net"):
         assert np.array_equal(getattr(local, name), getattr(remote, name)), name
     pd.testing.assert_frame_equal(local.occurrences, remote.occurrences, check_exact=True)
-    np.testing.assert_allclose(local.gross, result.annual, rtol=1e-9)  # the occurrences add up to the book
+    np.testing.assert_allclose(local.gross, result.annual, rtol=1e-9)
     executor = ti_distributed.DaskExecutor(client)
     assert np.array_equal(annual_by_group(result, groups), annual_by_group(result, groups, executor=executor))
 
@@ -163,16 +169,7 @@ def test_programme_and_groups_on_a_copula_book_bit_identical_to_local(client, sm
     result = ti.simulate(book(), 6_000, seed=8,
                          dependence=ti.Dependence(ti.GumbelCopula.from_tau(0.5), lines=("cyber", "ip")))
     programme = ti.Programme((ti.PerRiskXL(1e6, 2e5), ti.OccurrenceXL(3e6, 5e5, (1.0,)), ti.AggregateXL(np.inf, 8e6)))
-    groups = np.arange(result.portfolio.n_policies) % 4
-    local = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True)
-    remote = ti.apply_programme(result, programme, groups=groups, keep_occurrences=True, backend="dask",
-                                client=client)
-    for name in ("gross", "net", "ceded", "reinstatement_factor", "group_gross", "group_net"):
-        assert np.array_equal(getattr(local, name), getattr(remote, name)), name
-    pd.testing.assert_frame_equal(local.occurrences, remote.occurrences, check_exact=True)
-    np.testing.assert_allclose(local.gross, result.annual, rtol=1e-9)
-    executor = ti_distributed.DaskExecutor(client)
-    assert np.array_equal(annual_by_group(result, groups), annual_by_group(result, groups, executor=executor))
+    assert_programme_and_groups_as_local(result, programme, client)
 
 
 @pytest.mark.slow

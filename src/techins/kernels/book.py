@@ -701,10 +701,7 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
     h_pol, h_year, h_loss, h_event = _shock_hits(state, first, stop, book)
     n_claims = _own_claims(state, first, stop, book, cum_theta, scratch)
     n = max(n_claims, 0) + h_pol.size
-    year = np.empty(n, dtype=np.int64)
-    occurrence = np.empty(n, dtype=np.int64)
-    policy = np.empty(n, dtype=np.int64)
-    loss = np.empty(n)
+    year, occurrence, policy, loss = _occurrence_rows(n)
     if n_claims < 0:
         return year[:0], occurrence[:0], policy[:0], loss[:0], -1
     perm = book.groups.perm
@@ -720,6 +717,12 @@ def occurrence_table_chunk(state, first, stop, book, scratch):
         policy[n_claims + j] = h_pol[j]
         loss[n_claims + j] = h_loss[j]
     return year, occurrence, policy, loss, n
+
+
+@jit
+def _occurrence_rows(n):
+    # the occurrence table's columns for n rows: year, occurrence index, policy, loss
+    return np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
 
 
 @jit
@@ -739,10 +742,7 @@ def _moved_occurrences(state, first, stop, book, scratch):
     losses = _chunk_losses(state, first, stop, book, scratch, np.zeros(book.policies.contract_terms.shape[0]))
     n_claims = losses.n_claims
     n = max(n_claims, 0) + losses.h_pol.size
-    year = np.empty(n, dtype=np.int64)
-    occurrence = np.empty(n, dtype=np.int64)
-    policy = np.empty(n, dtype=np.int64)
-    loss = np.empty(n)
+    year, occurrence, policy, loss = _occurrence_rows(n)
     if n_claims < 0:
         return year[:0], occurrence[:0], policy[:0], loss[:0], -1
     perm, margin = book.groups.perm, book.copula.margin

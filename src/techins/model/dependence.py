@@ -200,11 +200,31 @@ class StudentTCopula(_Elliptical):
 
 
 class _Archimedean:
+    """What the Archimedean copulas share: one parameter ``theta`` in ``[THETA_LOW, THETA_HIGH]``
+    (independence at ``THETA_INDEPENDENT``), exchangeable in any dimension, no tail dependence but
+    where a family has it."""
+
     theta: float
+    THETA_LOW, THETA_HIGH, THETA_INDEPENDENT = 0.0, math.inf, 0.0
+
+    def __post_init__(self):
+        validate.set_real(self, type(self).__name__, "theta", low=self.THETA_LOW, high=self.THETA_HIGH)
 
     @property
     def dimension(self) -> None:
         return None
+
+    @property
+    def lower_tail(self) -> float:
+        return 0.0
+
+    @property
+    def upper_tail(self) -> float:
+        return 0.0
+
+    @property
+    def is_independent(self) -> bool:
+        return self.theta == self.THETA_INDEPENDENT
 
 
 @dataclass(frozen=True)
@@ -226,9 +246,6 @@ class ClaytonCopula(_Archimedean):
 
     theta: float
 
-    def __post_init__(self):
-        validate.set_real(self, "ClaytonCopula", "theta", low=0.0)
-
     @classmethod
     def from_tau(cls, tau: float) -> "ClaytonCopula":
         """theta = 2 tau / (1 - tau), tau in [0, 1)."""
@@ -243,14 +260,6 @@ class ClaytonCopula(_Archimedean):
     def lower_tail(self) -> float:
         """2^(-1/theta)."""
         return 2.0 ** (-1.0 / self.theta) if self.theta > 0 else 0.0
-
-    @property
-    def upper_tail(self) -> float:
-        return 0.0
-
-    @property
-    def is_independent(self) -> bool:
-        return self.theta == 0.0
 
     def psi(self, t):
         """The generator (Laplace transform of V)."""
@@ -275,9 +284,7 @@ class GumbelCopula(_Archimedean):
     """
 
     theta: float
-
-    def __post_init__(self):
-        validate.set_real(self, "GumbelCopula", "theta", low=1.0)
+    THETA_LOW = THETA_INDEPENDENT = 1.0
 
     @classmethod
     def from_tau(cls, tau: float) -> "GumbelCopula":
@@ -292,14 +299,6 @@ class GumbelCopula(_Archimedean):
     def upper_tail(self) -> float:
         """2 - 2^(1/theta)."""
         return 2.0 - 2.0 ** (1.0 / self.theta)
-
-    @property
-    def lower_tail(self) -> float:
-        return 0.0
-
-    @property
-    def is_independent(self) -> bool:
-        return self.theta == 1.0
 
     def psi(self, t):
         return np.exp(-np.asarray(t) ** (1.0 / self.theta))
@@ -322,9 +321,7 @@ class FrankCopula(_Archimedean):
     """
 
     theta: float
-
-    def __post_init__(self):
-        validate.set_real(self, "FrankCopula", "theta", low=0.0, high=700.0)
+    THETA_HIGH = 700.0  # exp(-theta) underflows beyond
 
     @classmethod
     def from_tau(cls, tau: float) -> "FrankCopula":
@@ -337,18 +334,6 @@ class FrankCopula(_Archimedean):
     @property
     def kendall_tau(self) -> float:
         return frank_tau(self.theta)
-
-    @property
-    def upper_tail(self) -> float:
-        return 0.0
-
-    @property
-    def lower_tail(self) -> float:
-        return 0.0
-
-    @property
-    def is_independent(self) -> bool:
-        return self.theta == 0.0
 
     def psi(self, t):
         return -np.log1p(-(-math.expm1(-self.theta)) * np.exp(-np.asarray(t))) / self.theta
